@@ -1,0 +1,139 @@
+package planner
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/labbroker/broker/state"
+)
+
+// Action is what a change does.
+type Action int
+
+const (
+	// NoOp: the host is as wanted.
+	NoOp Action = iota
+	// Create: check a host out ('+').
+	Create
+	// Extend: renew the lease ('~').
+	Extend
+	// Destroy: check a host in ('-').
+	Destroy
+	// Replace: check in, then out again ('-/+'): the recipe changed, the
+	// host is tainted, failed, or gone behind broker's back.
+	Replace
+)
+
+var actionNames = [...]string{"no-op", "create", "extend", "destroy", "replace"}
+var actionSymbols = [...]string{" ", "+", "~", "-", "-/+"}
+
+func (a Action) String() string {
+	if a >= 0 && int(a) < len(actionNames) {
+		return actionNames[a]
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Symbol is the diff marker a human plan shows.
+func (a Action) Symbol() string {
+	if a >= 0 && int(a) < len(actionSymbols) {
+		return actionSymbols[a]
+	}
+	return "?"
+}
+
+// MarshalText encodes the action by name.
+func (a Action) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+
+// UnmarshalText decodes an action name.
+func (a *Action) UnmarshalText(b []byte) error {
+	for i, n := range actionNames {
+		if n == string(b) {
+			*a = Action(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown action %q", b)
+}
+
+// Desired is one host instance the manifest asks for.
+type Desired struct {
+	// Address is host.NAME[INDEX].
+	Address string `json:"address"`
+	// Host is the host block's name; Index the instance's.
+	Host  string `json:"host"`
+	Index int    `json:"index"`
+	// Provider and Instance name the provider instance.
+	Provider string `json:"provider"`
+	Instance string `json:"instance"`
+	Nick     string `json:"nick,omitempty"`
+	// Args are JSON-shaped provider arguments (the recipe).
+	Args   map[string]any    `json:"args,omitempty"`
+	Lease  time.Duration     `json:"lease,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Change is one step of a plan.
+type Change struct {
+	Action  Action `json:"action"`
+	Address string `json:"address"`
+	// Before is the current record (nil for a create).
+	Before *state.Host `json:"before,omitempty"`
+	// After is the desired host (nil for a destroy).
+	After *Desired `json:"after,omitempty"`
+	// Resume is an interrupted checkout's intent that a create picks up;
+	// for a destroy with no Before, the intent whose leftovers are to be
+	// cleaned up.
+	Resume *state.Intent `json:"resume,omitempty"`
+	// Reason says why, in words for the plan's reader.
+	Reason string `json:"reason"`
+	// DependsOn lists addresses whose changes must finish first.
+	DependsOn []string `json:"depends_on,omitempty"`
+}
+
+// FormatVersion is the version of the plan file format.
+const FormatVersion = 1
+
+// Plan is the difference between the manifest and the state.
+type Plan struct {
+	FormatVersion int    `json:"format_version"`
+	Environment   string `json:"environment"`
+	// StateSerial is the environment's serial the plan was made against;
+	// a saved plan applies only while the serial is unchanged.
+	StateSerial uint64    `json:"state_serial"`
+	Created     time.Time `json:"created"`
+	Destroy     bool      `json:"destroy,omitempty"`
+	Changes     []Change  `json:"changes"`
+}
+
+// HasChanges reports whether applying the plan would do anything.
+func (p *Plan) HasChanges() bool {
+	for _, c := range p.Changes {
+		if c.Action != NoOp {
+			return true
+		}
+	}
+	return false
+}
+
+// Counts tallies the changes by action.
+func (p *Plan) Counts() map[Action]int {
+	m := map[Action]int{}
+	for _, c := range p.Changes {
+		m[c.Action]++
+	}
+	return m
+}
+
+var _ json.Marshaler = (*Plan)(nil)
+
+// MarshalJSON keeps the field order stable and the changes never null.
+func (p *Plan) MarshalJSON() ([]byte, error) {
+	type plain Plan
+	q := *p
+	if q.Changes == nil {
+		q.Changes = []Change{}
+	}
+	return json.Marshal((*plain)(&q))
+}

@@ -1,0 +1,63 @@
+package providers
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2/hcldec"
+)
+
+// SettingsSpec is an hcldec spec of a provider block's body.
+type SettingsSpec = hcldec.Spec
+
+var (
+	regMu   sync.RWMutex
+	byName  = map[string]*Type{}
+	ordered []*Type
+)
+
+// Register adds a provider type. It panics on a name already taken: that is
+// a programming error found at start-up.
+func Register(t *Type) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	for _, n := range append([]string{t.Name}, t.Aliases...) {
+		k := strings.ToLower(n)
+		if _, dup := byName[k]; dup {
+			panic(fmt.Sprintf("providers: %q registered twice", n))
+		}
+		byName[k] = t
+	}
+	ordered = append(ordered, t)
+	sort.Slice(ordered, func(i, j int) bool { return ordered[i].Name < ordered[j].Name })
+}
+
+// Lookup finds a type by name or alias, ignoring case.
+func Lookup(name string) (*Type, bool) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	t, ok := byName[strings.ToLower(name)]
+	return t, ok
+}
+
+// Types lists the registered types by name.
+func Types() []*Type {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return append([]*Type(nil), ordered...)
+}
+
+// Names lists every accepted name (canonical names and aliases), sorted.
+func Names() []string {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	var out []string
+	for _, t := range ordered {
+		out = append(out, t.Name)
+		out = append(out, t.Aliases...)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,21 @@
+// Package state owns broker's records: the hosts it has checked out, the
+// intents it writes before every provider call that creates or destroys
+// something, per-environment locks, per-environment serials, and the
+// reservations of pool members.
+//
+// The Store interface is implemented by backends in sub-packages
+// (state/bolt, the embedded default; state/etcd, shared by many runners).
+// Every backend passes the same suite, state/statetest.
+//
+// Package state must not call providers: a provider's reservations go
+// through the small providers.Reservations interface that Store satisfies.
+//
+// # Intents
+//
+// An intent is written before a provider is asked to create or destroy
+// something, updated as the provider reports ids (a checkpoint), and removed
+// when the host's record is final. A run that is killed leaves its intents
+// behind; the next run finds them and either resumes the checkout (the
+// provider adopts what carries the intent's label) or cleans up. This is how
+// a SIGKILL or a lost connection leaks nothing.
+package state

@@ -1,0 +1,180 @@
+package state
+
+import (
+	"fmt"
+	"time"
+)
+
+// SchemaVersion is the version of the JSON encoding of records written by
+// this build. Backends store it beside the data and refuse a newer one.
+const SchemaVersion = 1
+
+// Status is where a host is in its life.
+type Status int
+
+const (
+	// StatusPending: the provider made the host; setup has not finished.
+	StatusPending Status = iota
+	// StatusReady: checked out and set up; usable.
+	StatusReady
+	// StatusFailed: checkout or setup failed; the host may be half made.
+	StatusFailed
+	// StatusTainted: marked for replacement by the next apply.
+	StatusTainted
+	// StatusReleasing: check-in has started.
+	StatusReleasing
+)
+
+var statusNames = [...]string{"pending", "ready", "failed", "tainted", "releasing"}
+
+func (s Status) String() string {
+	if int(s) < len(statusNames) && s >= 0 {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// ParseStatus is the inverse of String.
+func ParseStatus(s string) (Status, error) {
+	for i, n := range statusNames {
+		if n == s {
+			return Status(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown host status %q", s)
+}
+
+// MarshalText encodes a status by name, so records read well.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a status name.
+func (s *Status) UnmarshalText(b []byte) error {
+	v, err := ParseStatus(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Transport names how broker reaches a host to run commands.
+const (
+	TransportSSH        = "ssh"
+	TransportDockerExec = "docker-exec"
+	TransportNone       = "none" // hosts that cannot be reached (sim)
+)
+
+// Lease is how long a host may be kept.
+type Lease struct {
+	// Expires is when the host should be checked in. Zero: no lease.
+	Expires time.Time `json:"expires,omitzero"`
+	// Duration is the lease the host was asked for (what Extend renews).
+	Duration time.Duration `json:"duration,omitempty"`
+	// Extended counts the extensions so far.
+	Extended int `json:"extended,omitempty"`
+}
+
+// Remaining is the time left at now; negative once expired, zero without a lease.
+func (l Lease) Remaining(now time.Time) time.Duration {
+	if l.Expires.IsZero() {
+		return 0
+	}
+	return l.Expires.Sub(now)
+}
+
+// Origin says who made a record and from where.
+type Origin struct {
+	User    string `json:"user,omitempty"`
+	Machine string `json:"machine,omitempty"`
+	// CI is the URL of the CI job, when broker ran in one.
+	CI string `json:"ci,omitempty"`
+	// Command is the broker command that made the record (apply, checkout…).
+	Command string `json:"command,omitempty"`
+}
+
+// Host is broker's record of one host it checked out.
+//
+// Records are values: backends copy them in and out, and callers may keep
+// and change what they were given.
+type Host struct {
+	// ID is a sortable unique id (NewID), assigned before the provider call.
+	ID string `json:"id"`
+	// Environment is the namespace the record lives in.
+	Environment string `json:"environment"`
+	// Address is the stable name inside the environment (host.web[0]);
+	// empty for imperative checkouts.
+	Address string `json:"address,omitempty"`
+
+	// Provider is the canonical provider type (sim, docker, awx, static).
+	Provider string `json:"provider"`
+	// Instance is the provider instance's name.
+	Instance string `json:"instance"`
+	// ProviderID is the provider's own id (container id, VM name, job id).
+	ProviderID string `json:"provider_id,omitempty"`
+
+	Name      string `json:"name,omitempty"`
+	Hostname  string `json:"hostname,omitempty"`
+	IP        string `json:"ip,omitempty"`
+	Port      int    `json:"port,omitempty"`
+	User      string `json:"user,omitempty"`
+	Transport string `json:"transport,omitempty"`
+
+	// Recipe is the arguments the host was made with: what duplicate and
+	// replace reuse. Values are JSON-shaped (string, float64, bool, []any,
+	// map[string]any). Never holds secrets.
+	Recipe map[string]any `json:"recipe,omitempty"`
+	// Nick is the nick the host was made from, if any.
+	Nick string `json:"nick,omitempty"`
+	// Facts are what the provider reported about the host.
+	Facts map[string]any `json:"facts,omitempty"`
+	// Labels are the user's labels (from the manifest or -l).
+	Labels map[string]string `json:"labels,omitempty"`
+
+	Lease  Lease  `json:"lease"`
+	Status Status `json:"status"`
+	// Reason says why the status is what it is (the error of a failed
+	// setup, who tainted it).
+	Reason string `json:"reason,omitempty"`
+	Origin Origin `json:"origin"`
+
+	// HostKey is the SSH host key pinned on first contact, in
+	// authorized_keys format.
+	HostKey string `json:"host_key,omitempty"`
+
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// Intent operations.
+const (
+	OpCreate  = "create"
+	OpDestroy = "destroy"
+)
+
+// Intent is written before a provider call that creates or destroys
+// something and removed when the record is final.
+type Intent struct {
+	// ID is unique (NewID). Providers label what they create with it
+	// (label broker.intent) so that a later run can find it.
+	ID          string `json:"id"`
+	Environment string `json:"environment"`
+	// Address is the host's address; empty for imperative checkouts.
+	Address string `json:"address,omitempty"`
+	// Op is OpCreate or OpDestroy.
+	Op       string `json:"op"`
+	Provider string `json:"provider"`
+	Instance string `json:"instance"`
+	// HostID is the id the record has or will have.
+	HostID string `json:"host_id"`
+	// Recipe is the checkout's arguments (for a create) .
+	Recipe map[string]any `json:"recipe,omitempty"`
+	// ProviderID is filled in when the provider reports it.
+	ProviderID string `json:"provider_id,omitempty"`
+	// Checkpoint is provider-specific progress (an AWX job id) recorded
+	// during the call, so a resumed run can wait on the same job instead of
+	// starting another.
+	Checkpoint map[string]string `json:"checkpoint,omitempty"`
+	Origin     Origin            `json:"origin"`
+	Created    time.Time         `json:"created"`
+	Updated    time.Time         `json:"updated"`
+}
