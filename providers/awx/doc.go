@@ -1,0 +1,33 @@
+// Package awx is broker's provider for AWX, Ansible Tower and the Ansible
+// Automation Platform controller (type "awx", aliases "AnsibleTower" and
+// "aap").
+//
+// Hosts are checked out by launching a workflow job template (arg
+// "workflow") or a job template (arg "job_template"); every other argument
+// goes to the job as an extra var, together with broker's labels
+// (_broker_labels), the recipe (_broker_args) and a launch id
+// (_broker_launch_id). The job id is reported through the request's
+// Checkpoint as soon as AWX returns it, so an interrupted checkout resumes
+// by waiting on the same job rather than launching another. Hosts are built
+// from the job's artifacts (the last node's by default, or all nodes'
+// merged): the hostname from the first key ending in "fqdn", the name from
+// "name" or "vm_provisioned"; lists there, or a "hosts" list, make several
+// hosts from one job.
+//
+// Check-in runs the release workflow (remove-vm) with source_vm and the
+// stored recipe; a host AWX no longer knows is reported Gone. Extend runs
+// the extend workflow (extend-vm) with target_vm and new_expire_time.
+// Sync lists the hosts of the inventories whose name contains the user.
+//
+// The client speaks the REST API v2 with Bearer tokens. With a username and
+// password instead of a token it creates a temporary personal token and
+// deletes it at Close. The API prefix is /api/v2/, or /api/controller/v2/
+// on AAP 2.5 and later (found from the API root, or set by aap_version).
+// Connection errors and 5xx answers are retried with backoff for at most
+// max_resilient_wait; a launch is retried only after checking, by its
+// launch id, that the failed attempt did not start a job.
+//
+// Secrets (token, password) never appear in errors, logs, facts or
+// recipes. The package must not print; it logs through the configured
+// slog logger.
+package awx
