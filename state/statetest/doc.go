@@ -1,0 +1,7 @@
+// Package statetest is the suite every state.Store backend must pass:
+// records and their ordering, copies, serials, environments, intents,
+// locks, pool reservations and concurrent use.
+//
+// Backends run it from their own tests with a function that opens a fresh,
+// empty store. Package statetest must not know any backend.
+package statetest
