@@ -1,0 +1,43 @@
+# broker's tasks. `make help` lists them.
+SHELL := /bin/bash
+GO    ?= go
+BIN   ?= bin/broker
+PKGS  := ./...
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: help build test race lint fuzz-smoke bench demo images clean
+
+help: ## list the tasks
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/broker
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/broker
+
+test: build ## run every test, race detector on (integration tests need Docker, sshd and etcd: see .ci/run)
+	$(GO) test -race -count=1 -timeout 14m $(PKGS)
+
+race: ## run the tests of the concurrent packages under the race detector, several times
+	$(GO) test -race -count=3 ./state/... ./executor/... ./providers/sim/...
+
+lint: ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@sc=$$($(GO) env GOPATH)/bin/staticcheck; if [ ! -x $$sc ]; then $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2; fi; $$sc $(PKGS)
+
+fuzz-smoke: ## run each fuzz target for a few seconds
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadSources$$' -fuzztime 10s ./manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime 10s ./filter
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./filter
+
+bench: build ## run the benchmarks; figures go to BENCHMARKS.md
+	bash test/bench/run.sh
+
+images: ## build the local test images (broker-sshd:bookworm, broker-busybox:latest)
+	bash test/images/build.sh
+
+demo: build ## check out the quickstart's hosts, run a command on them, list and destroy them
+	bash examples/demo.sh
+
+clean: ## remove build output
+	rm -rf bin
