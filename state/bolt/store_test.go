@@ -9,7 +9,7 @@ import (
 	"github.com/labbroker/broker/state/statetest"
 )
 
-func openTemp(t *testing.T) *bolt.Store {
+func openTemp(t testing.TB) *bolt.Store {
 	t.Helper()
 	s, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
@@ -25,3 +25,5 @@ func TestSuite(t *testing.T) {
 func TestSuiteBatched(t *testing.T) {
 	statetest.Run(t, func(t *testing.T) state.Store { return state.NewBatcher(openTemp(t)) })
 }
+
+func openTempB(b *testing.B) *bolt.Store { return openTemp(b) }
