@@ -18,6 +18,9 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# One build at a time (parallel test packages may all ask for the images).
+exec 9<"${BASH_SOURCE[0]}"
+command -v flock >/dev/null && flock 9
 check=0
 force=0
 want=()
