@@ -6,7 +6,7 @@ PKGS  := ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: help build test race lint fuzz-smoke bench demo images clean
+.PHONY: help deps build test race lint fuzz-smoke bench demo images clean
 
 help: ## list the tasks
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -14,7 +14,10 @@ help: ## list the tasks
 build: ## build bin/broker
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/broker
 
-test: build ## run every test, race detector on (integration tests need Docker, sshd and etcd: see .ci/run)
+deps: ## install the packages the tests need (sshd, etcd, debootstrap) and build the test images
+	bash test/deps.sh
+
+test: deps build ## install what is missing, then run every test with the race detector
 	$(GO) test -race -count=1 -timeout 14m $(PKGS)
 
 race: ## run the tests of the concurrent packages under the race detector, several times
@@ -30,13 +33,14 @@ fuzz-smoke: ## run each fuzz target for a few seconds
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime 10s ./filter
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./filter
 
-bench: build ## run the benchmarks; figures go to BENCHMARKS.md
+bench: build ## run the benchmarks against the peer tools; figures go to BENCHMARKS.md
+	bash test/deps.sh --bench
 	bash test/bench/run.sh
 
 images: ## build the local test images (broker-sshd:bookworm, broker-busybox:latest)
 	bash test/images/build.sh
 
-demo: build ## check out the quickstart's hosts, run a command on them, list and destroy them
+demo: deps build ## check out the quickstart's hosts, run a command on them, list and destroy them
 	bash examples/demo.sh
 
 clean: ## remove build output

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+	"golang.org/x/term"
+
+	"github.com/labbroker/broker/internal/app"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Globals are the flags every command takes.
+type Globals struct {
+	BrokerDirectory string `name:"broker-directory" env:"BROKER_DIRECTORY" placeholder:"DIR" help:"Where broker keeps its settings (broker.hcl), state and logs (default: ~/.broker)."`
+	Environment     string `short:"e" env:"BROKER_ENVIRONMENT" placeholder:"NAME" help:"Environment (namespace of hosts) to act on; overrides the manifest's environment attribute. Imperative commands use \"default\"."`
+	LogLevel        string `name:"log-level" enum:"debug,info,warning,error,silent" default:"info" help:"How much to log to the log file and stderr: ${enum}."`
+	LogFile         string `name:"log-file" placeholder:"FILE" help:"Log file (default: <broker-directory>/logs/broker.log)."`
+	OutputFile      string `name:"output-file" placeholder:"FILE" help:"Write a JSON record of what the command did to FILE (overwritten)."`
+	NoColor         bool   `name:"no-color" help:"Never colour output (also: NO_COLOR in the environment)."`
+
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+}
+
+// CLI is the whole command line.
+type CLI struct {
+	Globals
+
+	Validate  ValidateCmd  `cmd:"" help:"Check a manifest for errors without contacting any provider."`
+	Fmt       FmtCmd       `cmd:"" help:"Rewrite manifests in canonical format."`
+	Plan      PlanCmd      `cmd:"" help:"Show what apply would change: check out (+), extend (~), check in (-), replace (-/+)."`
+	Apply     ApplyCmd     `cmd:"" help:"Make the environment match the manifest (or apply a saved plan)."`
+	Destroy   DestroyCmd   `cmd:"" help:"Check in every host the manifest's environment holds."`
+	Inventory InventoryCmd `cmd:"" help:"List the hosts broker has checked out."`
+	Show      ShowCmd      `cmd:"" help:"Show a saved plan file or one host's record."`
+	Version   VersionCmd   `cmd:"" help:"Print broker's version."`
+	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
+}
+
+const description = `broker checks hosts out of the services that lend them, runs commands on
+them and checks them in again. Describe the hosts a test suite needs in an
+HCL manifest, then:
+
+  broker plan  -f lab.hcl     # what would change
+  broker apply -f lab.hcl     # check hosts out, set them up
+  broker inventory            # what you hold
+  broker destroy -f lab.hcl   # check everything in
+
+Exit codes: 0 success; 1 error; 2 plan --detailed-exitcode found changes;
+3 the environment is locked by another broker; 130 interrupted.`
+
+// Main runs broker with args and returns the exit code.
+func Main(args []string) int {
+	return run(args, os.Stdin, os.Stdout, os.Stderr, os.LookupEnv)
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	var cli CLI
+	cli.stdin, cli.stdout, cli.stderr, cli.lookupEnv = stdin, stdout, stderr, lookupEnv
+	exit := -1
+	parser, err := kong.New(&cli,
+		kong.Name("broker"),
+		kong.Description(description),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, Summary: true}),
+		kong.Vars{"version": version},
+	)
+	if err != nil {
+		return report(stderr, err)
+	}
+	args = terraformStyle(args, longFlags(parser.Model.Node))
+
+	code, done := func() (code int, done bool) {
+		defer func() {
+			if r := recover(); r != nil {
+				if _, ok := r.(exitPanic); ok {
+					code, done = exit, true
+					return
+				}
+				panic(r)
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			fmt.Fprintf(stderr, "broker: error: %s\n", err)
+			if kctx != nil && kctx.Command() != "" {
+				fmt.Fprintf(stderr, "hint: run `broker %s --help` for its usage\n", strings.Fields(kctx.Command())[0])
+			} else {
+				fmt.Fprintln(stderr, "hint: run `broker --help` for the list of commands")
+			}
+			return exitError, true
+		}
+		if exit >= 0 {
+			return exit, true
+		}
+		ctx, stop := newInterruptContext(stderr)
+		defer stop()
+		err = kctx.Run(&cli.Globals, ctx)
+		return report(stderr, err), true
+	}()
+	if done {
+		return code
+	}
+	return exitOK
+}
+
+type exitPanic struct{}
+
+// longFlags collects every long flag name in the command tree.
+func longFlags(n *kong.Node) map[string]bool {
+	m := map[string]bool{}
+	var walk func(*kong.Node)
+	walk = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			if len(f.Name) > 1 {
+				m[f.Name] = true
+			}
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(n)
+	return m
+}
+
+// interruptContext is the two-stage interrupt: the first signal closes
+// Stop (stop scheduling, finish what is in flight and record it), the
+// second cancels the context (in-flight calls are cancelled, outcomes still
+// recorded).
+type interruptContext struct {
+	context.Context
+	Stop <-chan struct{}
+}
+
+func newInterruptContext(stderr io.Writer) (*interruptContext, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stopCh := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				n++
+				if n == 1 {
+					fmt.Fprintln(stderr, "\nbroker: interrupted: finishing what is in flight and recording it (interrupt again to cancel it)")
+					close(stopCh)
+				} else {
+					fmt.Fprintln(stderr, "\nbroker: interrupted again: cancelling what is in flight")
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return &interruptContext{Context: ctx, Stop: stopCh}, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// color reports whether to colour output written to w.
+func (g *Globals) color(w io.Writer) bool {
+	if g.NoColor {
+		return false
+	}
+	if v, ok := g.lookupEnv("NO_COLOR"); ok && v != "" {
+		return false
+	}
+	return isTerminal(w)
+}
+
+// open makes the application object every command works through.
+func (g *Globals) open(ctx context.Context, command string) (*app.App, error) {
+	return app.New(ctx, app.Options{
+		Directory:   g.BrokerDirectory,
+		Environment: g.Environment,
+		LogLevel:    g.LogLevel,
+		LogFile:     g.LogFile,
+		Command:     command,
+		Stderr:      g.stderr,
+		LookupEnv:   g.lookupEnv,
+	})
+}
+
+var errNoConfirm = errors.New("refusing to change anything without confirmation: standard input is not a terminal")

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/labbroker/broker/internal/views"
+	"github.com/labbroker/broker/planner"
+	"github.com/labbroker/broker/state"
+)
+
+// ShowCmd shows a plan file or a host.
+type ShowCmd struct {
+	JSON   bool   `name:"json" help:"Print JSON."`
+	Target string `arg:"" placeholder:"PLAN|HOST" help:"A saved plan file, or a host: its address (host.web[0]), id, name, hostname or inventory index."`
+}
+
+// Run shows.
+func (c *ShowCmd) Run(g *Globals, ctx *interruptContext) error {
+	if fi, err := os.Stat(c.Target); err == nil && !fi.IsDir() {
+		f, err := planner.ReadFile(c.Target)
+		if err != nil {
+			return err
+		}
+		if c.JSON {
+			return views.NewPlanJSON(g.stdout).Plan(f.Plan)
+		}
+		return views.NewPlanHuman(g.stdout, g.color(g.stdout)).Plan(f.Plan)
+	}
+	a, err := g.open(ctx, "show")
+	if err != nil {
+		return printDiagnostics(g, err)
+	}
+	defer a.Close()
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	hosts, err := st.Hosts(ctx, state.Query{Environment: g.Environment})
+	if err != nil {
+		return err
+	}
+	var found []state.Host
+	idx, isIdx := strconv.Atoi(c.Target)
+	for i, h := range hosts {
+		if (isIdx == nil && i == idx) || h.Address == c.Target || h.ID == c.Target || h.Name == c.Target || h.Hostname == c.Target {
+			found = append(found, h)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return fmt.Errorf("no plan file and no host named %q", c.Target)
+	case 1:
+	default:
+		if !c.JSON {
+			g.warn("%d hosts match %q (in several environments?): showing all; narrow with --environment", len(found), c.Target)
+		}
+	}
+	if c.JSON {
+		enc := json.NewEncoder(g.stdout)
+		enc.SetIndent("", "  ")
+		if len(found) == 1 {
+			return enc.Encode(found[0])
+		}
+		return enc.Encode(found)
+	}
+	return views.InventoryTable(g.stdout, found, views.InventoryOptions{Details: true, Color: g.color(g.stdout), Now: a.Now()})
+}

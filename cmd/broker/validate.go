@@ -1,0 +1,34 @@
+package main
+
+import "fmt"
+
+// ValidateCmd checks a manifest.
+type ValidateCmd struct {
+	manifestFlags
+}
+
+// Help is shown by `broker validate --help`.
+func (c *ValidateCmd) Help() string {
+	return `Decodes the manifest with every provider's schema and reports each error
+with its file, line and column. Nothing is contacted and nothing changes,
+so it is safe to run in CI before plan.`
+}
+
+// Run validates.
+func (c *ValidateCmd) Run(g *Globals, ctx *interruptContext) error {
+	a, err := g.open(ctx, "validate")
+	if err != nil {
+		return printDiagnostics(g, err)
+	}
+	defer a.Close()
+	cfg, err := c.load(g, a)
+	if err != nil {
+		return err
+	}
+	hosts := 0
+	for _, h := range cfg.Hosts {
+		hosts += h.Count
+	}
+	fmt.Fprintf(g.stdout, "The manifest is valid: environment %q, %d host block(s), %d host(s).\n", a.Environment(cfg), len(cfg.Hosts), hosts)
+	return writeOutput(g, map[string]any{"command": "validate", "valid": true, "environment": a.Environment(cfg), "hosts": hosts})
+}

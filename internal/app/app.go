@@ -1,0 +1,231 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
+	"github.com/labbroker/broker/state/bolt"
+)
+
+// DefaultEnvironment is where imperative checkouts go, and manifests without
+// an environment attribute.
+const DefaultEnvironment = "default"
+
+// Options configure an App.
+type Options struct {
+	// Directory is the broker directory; empty: $BROKER_DIRECTORY, then ~/.broker.
+	Directory string
+	// Environment overrides the manifest's environment.
+	Environment string
+	// LogLevel is debug, info, warning, error or silent; LogFile the log file
+	// (default <Directory>/logs/broker.log).
+	LogLevel, LogFile string
+	// Command names the running command (recorded in locks and origins).
+	Command string
+	// Stderr receives warnings (settings problems); nil: discarded.
+	Stderr io.Writer
+	// LookupEnv reads the environment; nil: os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+	// Settings, if set, is used instead of reading <Directory>/broker.hcl.
+	Settings *manifest.Config
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+}
+
+// App is one process's view of broker: settings, state and providers.
+type App struct {
+	Dir      string
+	Settings *manifest.Config
+	Logger   *slog.Logger
+	opts     Options
+	origin   state.Origin
+
+	mu        sync.Mutex
+	store     state.Store
+	instances map[string]providers.Provider
+	logClose  io.Closer
+	warnings  hcl.Diagnostics
+}
+
+// New finds the broker directory, reads its settings and sets up logging.
+func New(ctx context.Context, opts Options) (*App, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = io.Discard
+	}
+	dir, err := brokerDirectory(opts)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Dir: dir, opts: opts, instances: map[string]providers.Provider{}}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create broker directory: %w", err)
+	}
+	a.Logger, a.logClose, err = openLog(dir, opts)
+	if err != nil {
+		return nil, err
+	}
+	a.origin = makeOrigin(opts)
+	if opts.Settings != nil {
+		a.Settings = opts.Settings
+	} else if err := a.loadSettings(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func brokerDirectory(opts Options) (string, error) {
+	if opts.Directory != "" {
+		return filepath.Abs(expandHome(opts.Directory))
+	}
+	if d, ok := opts.LookupEnv("BROKER_DIRECTORY"); ok && d != "" {
+		return filepath.Abs(expandHome(d))
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the broker directory: %w (set BROKER_DIRECTORY)", err)
+	}
+	return filepath.Join(home, ".broker"), nil
+}
+
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[1:])
+		}
+	}
+	return p
+}
+
+func makeOrigin(opts Options) state.Origin {
+	o := state.Origin{Command: opts.Command}
+	if u, err := user.Current(); err == nil {
+		o.User = u.Username
+	}
+	if v, ok := opts.LookupEnv("USER"); ok && o.User == "" {
+		o.User = v
+	}
+	o.Machine, _ = os.Hostname()
+	for _, k := range []string{"BUILD_URL", "CI_JOB_URL", "GITHUB_SERVER_URL"} {
+		if v, ok := opts.LookupEnv(k); ok && v != "" {
+			o.CI = v
+			if k == "GITHUB_SERVER_URL" {
+				repo, _ := opts.LookupEnv("GITHUB_REPOSITORY")
+				run, _ := opts.LookupEnv("GITHUB_RUN_ID")
+				o.CI = v + "/" + repo + "/actions/runs/" + run
+			}
+			break
+		}
+	}
+	return o
+}
+
+// Origin is who and where this process is.
+func (a *App) Origin() state.Origin { return a.origin }
+
+// Now is the app's clock.
+func (a *App) Now() time.Time { return a.opts.Now() }
+
+// LockInfo describes this process for a lock.
+func (a *App) LockInfo(operation string) state.LockInfo {
+	return state.LockInfo{PID: os.Getpid(), User: a.origin.User, Machine: a.origin.Machine, Operation: operation, Since: a.opts.Now()}
+}
+
+// Store opens the state backend on first use.
+func (a *App) Store(ctx context.Context) (state.Store, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.store != nil {
+		return a.store, nil
+	}
+	var path string
+	if s := a.Settings.State; s != nil {
+		switch s.Backend {
+		case "", "bolt", "bbolt":
+			path = s.Path
+		default:
+			return nil, fmt.Errorf("state backend %q is not available in this build", s.Backend)
+		}
+	}
+	if path == "" {
+		path = filepath.Join(a.Dir, "state.db")
+	}
+	st, err := bolt.Open(expandHome(path), bolt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a.store = st
+	return st, nil
+}
+
+// Close closes providers that hold resources (temporary tokens), the state
+// and the log file.
+func (a *App) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	for _, p := range a.instances {
+		if c, ok := p.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	a.instances = map[string]providers.Provider{}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+		a.store = nil
+	}
+	if a.logClose != nil {
+		errs = append(errs, a.logClose.Close())
+		a.logClose = nil
+	}
+	return errors.Join(errs...)
+}
+
+// SchemaSource gives the manifest decoder the registered providers' schemas.
+func SchemaSource(name string) (manifest.ProviderSchema, bool) {
+	t, ok := providers.Lookup(name)
+	if !ok {
+		return manifest.ProviderSchema{}, false
+	}
+	return manifest.ProviderSchema{Type: t.Name, Settings: t.Settings, Args: t.Args, Sensitive: t.Sensitive}, true
+}
+
+// DiagnosticsError is returned when a manifest or settings file has errors;
+// the caller prints Diags with the files' snippets.
+type DiagnosticsError struct {
+	Diags hcl.Diagnostics
+	Files map[string]*hcl.File
+}
+
+func (e *DiagnosticsError) Error() string {
+	n := 0
+	for _, d := range e.Diags {
+		if d.Severity == hcl.DiagError {
+			n++
+		}
+	}
+	if n == 1 {
+		return "the configuration has an error"
+	}
+	return fmt.Sprintf("the configuration has %d errors", n)
+}

@@ -1,0 +1,296 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/labbroker/broker/executor"
+	"github.com/labbroker/broker/filter"
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/planner"
+	"github.com/labbroker/broker/state"
+)
+
+// Hook events.
+const (
+	HookAfterCheckout = "after_checkout"
+	HookAfterSetup    = "after_setup"
+	HookBeforeCheckin = "before_checkin"
+	HookOnFailure     = "on_failure"
+)
+
+var addressRE = regexp.MustCompile(`^host\.([A-Za-z0-9_-]+)\[(\d+)\]$`)
+
+// ParseAddress splits host.NAME[INDEX].
+func ParseAddress(addr string) (name string, index int, ok bool) {
+	m := addressRE.FindStringSubmatch(addr)
+	if m == nil {
+		return "", 0, false
+	}
+	i, _ := strconv.Atoi(m[2])
+	return m[1], i, true
+}
+
+// Values is what expressions can read of a host record.
+func Values(h state.Host) manifest.HostValues {
+	labels := map[string]any{}
+	for k, v := range h.Labels {
+		labels[k] = v
+	}
+	facts := h.Facts
+	if facts == nil {
+		facts = map[string]any{}
+	}
+	return manifest.HostValues{
+		"id": h.ID, "address": h.Address, "name": h.Name, "hostname": h.Hostname,
+		"ip": h.IP, "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
+		"provider": h.Provider, "instance": h.Instance,
+	}
+}
+
+// neighbours gives the values of the environment's hosts by block name,
+// for expressions that refer to host.NAME[i].
+func (a *App) neighbours(ctx context.Context, env string) (map[string][]manifest.HostValues, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := st.Hosts(ctx, state.Query{Environment: env})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]manifest.HostValues{}
+	for _, r := range recs {
+		name, idx, ok := ParseAddress(r.Address)
+		if !ok {
+			continue
+		}
+		for len(out[name]) <= idx {
+			out[name] = append(out[name], nil)
+		}
+		out[name][idx] = Values(r)
+	}
+	return out, nil
+}
+
+func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
+	name, idx, ok := ParseAddress(addr)
+	if !ok || cfg == nil {
+		return nil, 0
+	}
+	return cfg.HostBlock(name), idx
+}
+
+// afterCheckout runs a new host's setup, then its hooks.
+func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *state.Host, c planner.Change, emit func(executor.Event)) error {
+	return func(ctx context.Context, h *state.Host, c planner.Change, emit func(executor.Event)) error {
+		blk, idx := hostBlock(cfg, h.Address)
+		if blk == nil {
+			return nil
+		}
+		needHooks := a.hooksFor(cfg, HookAfterCheckout, *h) || a.hooksFor(cfg, HookAfterSetup, *h)
+		if blk.Setup == nil && !needHooks {
+			return nil
+		}
+		hosts, err := a.neighbours(ctx, h.Environment)
+		if err != nil {
+			return err
+		}
+		self := Values(*h)
+		if err := a.runHooks(ctx, cfg, HookAfterCheckout, *h, self, hosts, emit); err != nil {
+			return err
+		}
+		if blk.Setup != nil {
+			rs, diags := cfg.ResolveSetup(blk, idx, self, hosts)
+			if diags.HasErrors() {
+				return diagErr(diags)
+			}
+			if err := a.runSetup(ctx, h, rs, emit); err != nil {
+				_ = a.runHooks(ctx, cfg, HookOnFailure, *h, self, hosts, emit)
+				if rs.OnFailure == "keep" {
+					return executor.Keep(err)
+				}
+				return err
+			}
+		}
+		return a.runHooks(ctx, cfg, HookAfterSetup, *h, self, hosts, emit)
+	}
+}
+
+// beforeCheckin runs hooks and the teardown of a host about to be checked in.
+func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h state.Host, emit func(executor.Event)) error {
+	return func(ctx context.Context, h state.Host, emit func(executor.Event)) error {
+		blk, idx := hostBlock(cfg, h.Address)
+		needHooks := a.hooksFor(cfg, HookBeforeCheckin, h)
+		if (blk == nil || blk.Teardown == nil) && !needHooks {
+			return nil
+		}
+		hosts, err := a.neighbours(ctx, h.Environment)
+		if err != nil {
+			return err
+		}
+		self := Values(h)
+		var errs []error
+		errs = append(errs, a.runHooks(ctx, cfg, HookBeforeCheckin, h, self, hosts, emit))
+		if blk != nil && blk.Teardown != nil {
+			td, diags := cfg.ResolveTeardown(blk, idx, self, hosts)
+			if diags.HasErrors() {
+				errs = append(errs, diagErr(diags))
+			} else {
+				errs = append(errs, a.runCommands(ctx, h, td.Run, td.Timeout, emit))
+			}
+		}
+		return errors.Join(errs...)
+	}
+}
+
+// hooksFor reports whether any hook would run for event on h.
+func (a *App) hooksFor(cfg *manifest.Config, event string, h state.Host) bool {
+	if cfg == nil {
+		return false
+	}
+	for _, hk := range cfg.Hooks {
+		if contains(hk.On, event) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// runHooks runs the hooks for event whose condition matches h: run on the
+// host, local on this machine with BROKER_HOST_* set. A failure names the
+// hook and where it is declared.
+func (a *App) runHooks(ctx context.Context, cfg *manifest.Config, event string, h state.Host, self manifest.HostValues, hosts map[string][]manifest.HostValues, emit func(executor.Event)) error {
+	if cfg == nil {
+		return nil
+	}
+	for _, hk := range cfg.Hooks {
+		if !contains(hk.On, event) {
+			continue
+		}
+		if hk.When != "" {
+			f, err := filter.Compile(hk.When)
+			if err != nil {
+				return hookError(hk, err)
+			}
+			ok, err := f.Match(h, 0, a.opts.Now())
+			if err != nil {
+				return hookError(hk, err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		run, local, diags := cfg.ResolveHook(hk, self, hosts)
+		if diags.HasErrors() {
+			return hookError(hk, diagErr(diags))
+		}
+		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseHooks, Message: fmt.Sprintf("hook %q (%s)", hk.Name, event)})
+		if err := a.runCommands(ctx, h, run, 0, emit); err != nil {
+			return hookError(hk, err)
+		}
+		for _, cmd := range local {
+			if err := a.runLocal(ctx, h, cmd, emit); err != nil {
+				return hookError(hk, err)
+			}
+		}
+	}
+	return nil
+}
+
+func hookError(hk *manifest.Hook, err error) error {
+	return fmt.Errorf("hook %q (%s): %w", hk.Name, rangeString(hk.DeclRange), err)
+}
+
+func rangeString(r hcl.Range) string {
+	return fmt.Sprintf("%s:%d,%d", r.Filename, r.Start.Line, r.Start.Column)
+}
+
+// runLocal runs a hook's local command on this machine.
+func (a *App) runLocal(ctx context.Context, h state.Host, command string, emit func(executor.Event)) error {
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd.Env = append(os.Environ(), HostEnv(h)...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err := cmd.Run()
+	for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+		if line != "" {
+			emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseHooks, Message: "local: " + line})
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("local command %q: %w", command, err)
+	}
+	return nil
+}
+
+// HostEnv is the BROKER_HOST_* environment describing h for local commands.
+func HostEnv(h state.Host) []string {
+	env := []string{
+		"BROKER_HOST_ID=" + h.ID,
+		"BROKER_HOST_ADDRESS=" + h.Address,
+		"BROKER_HOST_NAME=" + h.Name,
+		"BROKER_HOST_HOSTNAME=" + h.Hostname,
+		"BROKER_HOST_IP=" + h.IP,
+		"BROKER_HOST_PORT=" + strconv.Itoa(h.Port),
+		"BROKER_HOST_USER=" + h.User,
+		"BROKER_HOST_PROVIDER=" + h.Provider + "." + h.Instance,
+		"BROKER_HOST_ENVIRONMENT=" + h.Environment,
+	}
+	for k, v := range h.Labels {
+		env = append(env, "BROKER_HOST_LABEL_"+envName(k)+"="+v)
+	}
+	return env
+}
+
+func envName(k string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, k)
+}
+
+func diagErr(diags hcl.Diagnostics) error {
+	var errs []error
+	for _, d := range diags {
+		if d.Severity != hcl.DiagError {
+			continue
+		}
+		msg := d.Summary
+		if d.Detail != "" {
+			msg += ": " + d.Detail
+		}
+		if d.Subject != nil {
+			msg = rangeString(*d.Subject) + ": " + msg
+		}
+		errs = append(errs, errors.New(msg))
+	}
+	return errors.Join(errs...)
+}
+
+var _ = time.Second

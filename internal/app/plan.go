@@ -1,0 +1,211 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/labbroker/broker/executor"
+	"github.com/labbroker/broker/filter"
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/planner"
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
+)
+
+// PlanRequest asks for a plan of a manifest's environment.
+type PlanRequest struct {
+	Config      *manifest.Config
+	Environment string
+	// Targets and Excludes are filter expressions selecting changes.
+	Targets, Excludes []string
+	// Replace forces these addresses to be replaced.
+	Replace []string
+	// Refresh asks providers whether recorded hosts still exist.
+	Refresh bool
+	// Destroy plans to check in everything the environment holds.
+	Destroy bool
+}
+
+// Plan compares the manifest with the state. It changes nothing.
+func (a *App) Plan(ctx context.Context, req PlanRequest) (*planner.Plan, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env := req.Environment
+	serial, err := st.Serial(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	records, err := st.Hosts(ctx, state.Query{Environment: env})
+	if err != nil {
+		return nil, err
+	}
+	intents, err := st.Intents(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	in := planner.Input{
+		Environment: env,
+		Config:      req.Config,
+		Records:     records,
+		Intents:     intents,
+		Serial:      serial,
+		Replace:     req.Replace,
+		Now:         a.opts.Now(),
+		Destroy:     req.Destroy,
+	}
+	if in.Targets, err = compileAll("--target", req.Targets); err != nil {
+		return nil, err
+	}
+	if in.Excludes, err = compileAll("--exclude", req.Excludes); err != nil {
+		return nil, err
+	}
+	if req.Refresh && !req.Destroy {
+		in.Refresh = func(ctx context.Context, recs []state.Host) (map[string]providers.Presence, error) {
+			return a.refresh(ctx, req.Config, recs)
+		}
+	}
+	return planner.Plan(ctx, in)
+}
+
+func compileAll(flag string, srcs []string) ([]*filter.Filter, error) {
+	var out []*filter.Filter
+	for _, s := range srcs {
+		f, _, err := filter.Parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", flag, s, err)
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// refresh asks each provider instance that can tell whether its hosts
+// still exist. A provider that fails to answer leaves its hosts unknown.
+func (a *App) refresh(ctx context.Context, cfg *manifest.Config, recs []state.Host) (map[string]providers.Presence, error) {
+	groups := map[[2]string][]providers.HostRef{}
+	for _, r := range recs {
+		k := [2]string{r.Provider, r.Instance}
+		groups[k] = append(groups[k], HostRef(r))
+	}
+	out := map[string]providers.Presence{}
+	for k, refs := range groups {
+		p, err := a.Provider(ctx, cfg, k[0], k[1])
+		if err != nil {
+			a.Logger.Warn("refresh skipped", "provider", k[0]+"."+k[1], "err", err)
+			continue
+		}
+		r, ok := p.(providers.Refresher)
+		if !ok {
+			continue
+		}
+		resp, err := r.Refresh(ctx, providers.RefreshRequest{Hosts: refs})
+		if err != nil {
+			a.Logger.Warn("refresh failed", "provider", k[0]+"."+k[1], "err", err)
+			continue
+		}
+		for id, pr := range resp.Hosts {
+			out[id] = pr
+		}
+	}
+	return out, nil
+}
+
+// HostRef is what a provider is told about a recorded host.
+func HostRef(h state.Host) providers.HostRef {
+	return providers.HostRef{ID: h.ID, ProviderID: h.ProviderID, Name: h.Name, Hostname: h.Hostname, Recipe: h.Recipe, Facts: h.Facts, Labels: h.Labels}
+}
+
+// ApplyRequest asks for an environment to be changed.
+type ApplyRequest struct {
+	Config *manifest.Config
+	// Saved is a saved plan; nil: plan under the lock with PlanRequest.
+	Saved *planner.Plan
+	PlanRequest
+	// Approve is called under the lock with the plan about to be applied;
+	// false stops without changing anything. Nil approves.
+	Approve     func(*planner.Plan) (bool, error)
+	Observer    executor.Observer
+	Stop        <-chan struct{}
+	Parallelism int
+	LockTimeout time.Duration
+	OnLockWait  func(holder state.LockInfo)
+	Operation   string // apply or destroy, for the lock's holder information
+}
+
+// ApplyResult is what an apply did.
+type ApplyResult struct {
+	Plan     *planner.Plan
+	Result   *executor.Result
+	Approved bool
+}
+
+// Apply takes the environment's lock, checks a saved plan against the
+// state serial (or plans afresh), asks for approval and applies.
+func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env := req.Environment
+	op := req.Operation
+	if op == "" {
+		op = "apply"
+	}
+	lock, err := st.Lock(ctx, env, a.LockInfo(op), state.LockOptions{Timeout: req.LockTimeout, OnWait: req.OnLockWait})
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+
+	out := &ApplyResult{Plan: req.Saved}
+	if req.Saved != nil {
+		serial, err := st.Serial(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		if err := planner.CheckSerial(req.Saved, serial); err != nil {
+			return nil, err
+		}
+	} else {
+		req.PlanRequest.Config = req.Config
+		if out.Plan, err = a.Plan(ctx, req.PlanRequest); err != nil {
+			return nil, err
+		}
+	}
+	if !out.Plan.HasChanges() {
+		return out, nil
+	}
+	if req.Approve != nil {
+		ok, err := req.Approve(out.Plan)
+		if err != nil || !ok {
+			return out, err
+		}
+	}
+	out.Approved = true
+	out.Result, err = executor.Apply(ctx, out.Plan, a.executorOptions(req))
+	return out, err
+}
+
+func (a *App) executorOptions(req ApplyRequest) executor.Options {
+	cfg := req.Config
+	return executor.Options{
+		Store: a.store,
+		Provider: func(typ, instance string) (providers.Provider, error) {
+			return a.Provider(context.Background(), cfg, typ, instance)
+		},
+		Parallelism: req.Parallelism,
+		MaxConcurrency: func(typ, instance string) int {
+			return a.MaxConcurrency(cfg, typ, instance)
+		},
+		Observer:      req.Observer,
+		Stop:          req.Stop,
+		AfterCheckout: a.afterCheckout(cfg),
+		BeforeCheckin: a.beforeCheckin(cfg),
+		Origin:        a.origin,
+		User:          a.origin.User,
+		Now:           a.opts.Now,
+	}
+}

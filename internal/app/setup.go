@@ -1,0 +1,136 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/labbroker/broker/executor"
+	"github.com/labbroker/broker/executor/remote"
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/state"
+)
+
+// runSetup runs a resolved setup on h: uploads, then commands, then the
+// script, each line of output streamed as a progress event.
+func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.ResolvedSetup, emit func(executor.Event)) error {
+	if len(rs.Uploads) == 0 && len(rs.Run) == 0 && rs.Script == "" {
+		return nil
+	}
+	if rs.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rs.Timeout)
+		defer cancel()
+	}
+	if h.Transport == state.TransportNone || h.Transport == "" {
+		emit(executor.Event{Kind: executor.EventNote, Phase: executor.PhaseSetup,
+			Message: fmt.Sprintf("%s host has no transport: %d upload(s) and %d command(s) of setup not run", h.Provider, len(rs.Uploads), len(rs.Run)+btoi(rs.Script != ""))})
+		return nil
+	}
+	sess, err := a.Session(ctx, h)
+	if err != nil {
+		return err
+	}
+	for _, u := range rs.Uploads {
+		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseSetup, Message: fmt.Sprintf("upload %s -> %s", u.Source, u.Destination)})
+		if err := sess.Upload(ctx, u.Source, u.Destination); err != nil {
+			return fmt.Errorf("upload %s: %w", u.Source, err)
+		}
+		if u.Mode != 0 {
+			if _, err := sess.Run(ctx, fmt.Sprintf("chmod %o %s", u.Mode, shellQuote(u.Destination)), remote.RunOptions{}); err != nil {
+				return fmt.Errorf("chmod %s: %w", u.Destination, err)
+			}
+		}
+	}
+	if err := runEach(ctx, sess, rs.Run, 0, executor.PhaseSetup, emit); err != nil {
+		return err
+	}
+	if rs.Script != "" {
+		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseSetup, Message: "script"})
+		return runOne(ctx, sess, "/bin/sh -s", strings.NewReader(rs.Script), 0, executor.PhaseSetup, emit)
+	}
+	return nil
+}
+
+// runCommands runs commands on h (teardown, hook run lists).
+func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, timeout time.Duration, emit func(executor.Event)) error {
+	if len(cmds) == 0 {
+		return nil
+	}
+	if h.Transport == state.TransportNone || h.Transport == "" {
+		emit(executor.Event{Kind: executor.EventNote, Message: fmt.Sprintf("%s host has no transport: %d command(s) not run", h.Provider, len(cmds))})
+		return nil
+	}
+	sess, err := a.Session(ctx, &h)
+	if err != nil {
+		return err
+	}
+	return runEach(ctx, sess, cmds, timeout, executor.PhaseSetup, emit)
+}
+
+func runEach(ctx context.Context, sess remote.Session, cmds []string, timeout time.Duration, phase executor.Phase, emit func(executor.Event)) error {
+	for _, c := range cmds {
+		emit(executor.Event{Kind: executor.EventProgress, Phase: phase, Message: "$ " + c})
+		if err := runOne(ctx, sess, c, nil, timeout, phase, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func runOne(ctx context.Context, sess remote.Session, cmd string, stdin *strings.Reader, timeout time.Duration, phase executor.Phase, emit func(executor.Event)) error {
+	lw := &lineEmitter{emit: emit, phase: phase}
+	opts := remote.RunOptions{Stdout: lw, Stderr: lw, Timeout: timeout}
+	if stdin != nil {
+		opts.Stdin = stdin
+	}
+	res, err := sess.Run(ctx, cmd, opts)
+	lw.flush()
+	if err != nil {
+		return fmt.Errorf("%q: %w", cmd, err)
+	}
+	if res.Status != 0 {
+		return fmt.Errorf("%q exited with status %d", cmd, res.Status)
+	}
+	return nil
+}
+
+// lineEmitter turns streamed output into one progress event per line.
+type lineEmitter struct {
+	emit  func(executor.Event)
+	phase executor.Phase
+	buf   []byte
+}
+
+func (l *lineEmitter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := strings.IndexByte(string(l.buf), '\n')
+		if i < 0 {
+			break
+		}
+		l.emit(executor.Event{Kind: executor.EventProgress, Phase: l.phase, Message: string(l.buf[:i])})
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (l *lineEmitter) flush() {
+	if len(l.buf) > 0 {
+		l.emit(executor.Event{Kind: executor.EventProgress, Phase: l.phase, Message: string(l.buf)})
+		l.buf = nil
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what broker's tests and demo need on a Debian machine, then builds
+# the local test images. Idempotent: it installs only what is missing.
+#   test/deps.sh          packages for the tests and the demo
+#   test/deps.sh --bench  also the peer tools the benchmarks compare against
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
+have sshd        || need+=(openssh-server)
+have ssh         || need+=(openssh-client)
+have etcd        || need+=(etcd-server)
+have debootstrap || need+=(debootstrap)
+[ -x /bin/busybox ] || need+=(busybox-static)
+if [ "${1:-}" = "--bench" ]; then
+  have parallel-ssh || have pssh || need+=(pssh)
+  have ansible     || need+=(ansible)
+  have hyperfine   || need+=(hyperfine)
+fi
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing ${need[*]}: install them (as root: apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  echo "deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+[ "$(id -u)" != 0 ] || mkdir -p /run/sshd
+
+if docker info >/dev/null 2>&1; then
+  bash test/images/build.sh
+else
+  echo "deps: no Docker engine answers: the Docker tests and the container demo need one" >&2
+  [ "${CI:-}" != true ] || exit 1
+fi
