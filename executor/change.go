@@ -25,6 +25,9 @@ type job struct {
 // run applies one change.
 func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 	j := &job{a: a, c: c, hostID: hostIDOf(c)}
+	if c.Action == planner.Create {
+		j.hostID = newHostID(c)
+	}
 	start := time.Now()
 	j.event(Event{Kind: EventStart, Message: c.Reason})
 	var (
@@ -111,9 +114,9 @@ func (j *job) create(ctx context.Context) (*state.Host, error) {
 	if resume != nil && resume.Op != "" && resume.Op != state.OpCreate {
 		resume = nil
 	}
-	j.hostID = state.NewID()
-	if resume != nil && resume.HostID != "" {
-		j.hostID = resume.HostID
+	if j.c.Action != planner.Create {
+		// A replace: the new record's id replaces the old one's.
+		j.hostID = newHostID(j.c)
 	}
 	in := state.Intent{
 		ID: state.NewID(), Environment: a.env, Address: j.c.Address, Op: state.OpCreate,
@@ -500,6 +503,15 @@ func (j *job) extend(ctx context.Context) (*state.Host, error) {
 		return nil, fmt.Errorf("write record: %w", err)
 	}
 	return &h, nil
+}
+
+// newHostID is the id of the record a create will make: the interrupted
+// checkout's when resuming one, else a fresh one.
+func newHostID(c planner.Change) string {
+	if r := c.Resume; r != nil && r.HostID != "" && (r.Op == "" || r.Op == state.OpCreate) {
+		return r.HostID
+	}
+	return state.NewID()
 }
 
 func hostRef(h state.Host) providers.HostRef {
