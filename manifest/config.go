@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"os"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -43,6 +44,24 @@ type Config struct {
 	Files map[string]*hcl.File
 	// Sources are the files' bytes by name (plan files embed them).
 	Sources map[string][]byte
+
+	// SSH, State: settings, or a manifest's own choice. Logging and
+	// Inventory: settings mode only. Nil when the block is absent.
+	SSH       *SSHSettings
+	Logging   *LoggingSettings
+	Inventory *InventorySettings
+	State     *StateSettings
+
+	// known are the providers and nicks handed in through Options, used
+	// by lookups after the manifest's own.
+	knownProviders []*Provider
+	knownNicks     []*Nick
+	// dir is the manifest's directory (file(), templatefile()); srcBase
+	// prefixes relative file names (upload sources).
+	dir, srcBase string
+	// evalCtx is the context of var.*, local.* and functions that the
+	// Resolve methods extend.
+	evalCtx *hcl.EvalContext
 }
 
 // Variable is a variable block.
@@ -69,6 +88,10 @@ type Provider struct {
 	Settings  cty.Value
 	DeclRange hcl.Range
 	TypeRange hcl.Range
+	// Implicit is true for an instance broker made up: a manifest named a
+	// bare type ("sim") that has no declared instance and needs no
+	// settings, so an instance "default" with empty settings stands in.
+	Implicit bool
 }
 
 // Ref is "type.instance".
@@ -81,6 +104,9 @@ type Nick struct {
 	Provider  string
 	Args      map[string]any
 	DeclRange hcl.Range
+
+	// args is the value Args came from, kept for merging with a host's.
+	args cty.Value
 }
 
 // Host is a host block: Count instances host.NAME[0..Count-1].
@@ -147,6 +173,11 @@ type Connection struct {
 	Bastion        string
 	Timeout        time.Duration
 	DeclRange      hcl.Range
+
+	// Exprs keeps each attribute's expression; those that refer to
+	// host.*, self or count are left out of the fields above and
+	// evaluated per instance by Config.ResolveConnection.
+	Exprs map[string]hcl.Expression
 }
 
 // Hook runs commands at points of a host's life.
@@ -165,3 +196,87 @@ type Hook struct {
 // HostValues is what a setup, teardown or hook expression can read of a
 // host instance: hostname, ip, port, user, name, address, id, labels, facts.
 type HostValues map[string]any
+
+// Below: additions made by the manifest package's decoder (additive to the
+// contract above).
+
+// Settings-mode (and, for State and SSH, manifest-mode) blocks.
+type (
+	// SSHSettings is the ssh block: how broker reaches hosts by default.
+	SSHSettings struct {
+		User           string
+		Port           int
+		PrivateKeyFile string
+		// PassphraseEnv names the environment variable holding the key's
+		// passphrase; the passphrase itself never passes through here.
+		PassphraseEnv  string
+		Agent          *bool
+		ConnectTimeout time.Duration
+		Keepalive      time.Duration
+		KnownHostsFile string
+		Bastion        string
+		IPv6           *bool
+		DeclRange      hcl.Range
+	}
+
+	// LoggingSettings is the logging block.
+	LoggingSettings struct {
+		Level, File string
+		DeclRange   hcl.Range
+	}
+
+	// InventorySettings is the inventory block: the fields `broker
+	// inventory` shows.
+	InventorySettings struct {
+		Fields    []string
+		DeclRange hcl.Range
+	}
+
+	// StateSettings is the state block: where records live.
+	StateSettings struct {
+		// Backend is "bolt" (default) or "etcd".
+		Backend   string
+		Path      string
+		Endpoints []string
+		Prefix    string
+		LockTTL   time.Duration
+		Username  string
+		// Password is sensitive: never print it.
+		Password    string
+		TLS         *TLSSettings
+		DialTimeout time.Duration
+		DeclRange   hcl.Range
+	}
+
+	// TLSSettings names PEM files for a TLS client.
+	TLSSettings struct {
+		CA, Cert, Key string
+	}
+)
+
+// ResolvedUpload is an upload with its expressions evaluated for one
+// instance.
+type ResolvedUpload struct {
+	// Source is a local path, made absolute or relative to the current
+	// directory from the declaring file's directory.
+	Source      string
+	Destination string
+	// Mode is the remote file's mode; 0: leave it to the transport.
+	Mode os.FileMode
+}
+
+// ResolvedSetup is a setup block evaluated for one host instance.
+type ResolvedSetup struct {
+	Uploads   []ResolvedUpload
+	Run       []string
+	Script    string
+	Timeout   time.Duration
+	WaitFor   string
+	OnFailure string
+}
+
+// ResolvedTeardown is a teardown block evaluated for one host instance.
+type ResolvedTeardown struct {
+	Run     []string
+	Timeout time.Duration
+}

@@ -1,0 +1,579 @@
+package manifest
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+var hostSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "nick"}, {Name: "provider"}, {Name: "args"}, {Name: "count"},
+		{Name: "lease"}, {Name: "renew_before"}, {Name: "labels"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "setup"}, {Type: "teardown"}, {Type: "connection"}},
+}
+
+var setupSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "run"}, {Name: "script"}, {Name: "timeout"}, {Name: "wait_for"}, {Name: "on_failure"},
+	},
+	Blocks: []hcl.BlockHeaderSchema{{Type: "upload"}},
+}
+
+var uploadSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{
+		{Name: "source", Required: true}, {Name: "destination", Required: true}, {Name: "mode"},
+	},
+}
+
+var teardownSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "run"}, {Name: "timeout"}},
+}
+
+var connectionAttrs = []string{"user", "port", "password", "private_key_file", "agent", "bastion", "timeout"}
+
+// hostRef is one host.NAME reference inside a host's kept expressions.
+type hostRef struct {
+	to  string
+	rng hcl.Range
+}
+
+// keptExpr is an expression evaluated per instance later, checked now.
+type keptExpr struct {
+	host *Host // nil for hooks
+	expr hcl.Expression
+	what string
+	want cty.Type // cty.String or cty.List(cty.String)
+	// sensitiveOK is true for connection.password.
+	sensitiveOK bool
+}
+
+func (l *loader) decodeHosts(blocks hcl.Blocks) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]*Host{}
+	var kept []keptExpr
+	for _, b := range blocks {
+		h := &Host{Name: b.Labels[0], Count: 1, Lease: l.opts.DefaultLease, DeclRange: b.DefRange}
+		if !hclsyntax.ValidIdentifier(h.Name) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid host name",
+				Detail:   "A host name must start with a letter or underscore and have only letters, digits, underscores and dashes, as it is used in host.NAME references.",
+				Subject:  b.LabelRanges[0].Ptr(),
+			})
+			continue
+		}
+		if first, ok := seen[h.Name]; ok {
+			diags = append(diags, duplicate("host", h.Name, first.DeclRange, b.DefRange))
+			continue
+		}
+		seen[h.Name] = h
+		content, d := b.Body.Content(hostSchema)
+		diags = append(diags, d...)
+		k, d := l.decodeHost(h, content)
+		diags = append(diags, d...)
+		kept = append(kept, k...)
+		l.cfg.Hosts = append(l.cfg.Hosts, h)
+	}
+	diags = append(diags, l.checkHostRefs(kept, seen)...)
+	diags = append(diags, l.checkKept(kept)...)
+	return diags
+}
+
+func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.Diagnostics) {
+	a := &attrs{l: l, content: content, block: "host"}
+	for _, name := range []string{"count", "lease", "renew_before", "nick", "provider"} {
+		if at, ok := content.Attributes[name]; ok {
+			a.diags = append(a.diags, checkStaticRefs(at.Expr, name)...)
+		}
+	}
+	if a.diags.HasErrors() {
+		return nil, a.diags
+	}
+	a.integer("count", &h.Count, 0)
+	var lease string
+	if a.str("lease", &lease, false) {
+		if lease == "none" {
+			h.Lease = 0
+		} else {
+			a.duration("lease", &h.Lease)
+		}
+	}
+	a.duration("renew_before", &h.RenewBefore)
+	a.str("nick", &h.Nick, false)
+	var providerRef string
+	a.str("provider", &providerRef, false)
+	diags := a.diags
+
+	var nick *Nick
+	if at, ok := content.Attributes["nick"]; ok && h.Nick != "" {
+		nick = l.nick(h.Nick)
+		if nick == nil {
+			var names []string
+			for _, n := range l.cfg.Nicks {
+				names = append(names, n.Name)
+			}
+			for _, n := range l.opts.KnownNicks {
+				names = append(names, n.Name)
+			}
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unknown nick",
+				Detail:   fmt.Sprintf("No nick %q is declared here or in the settings.%s", h.Nick, didYouMean(h.Nick, names)),
+				Subject:  at.Expr.Range().Ptr(),
+			})
+		} else {
+			h.Provider = nick.Provider
+		}
+	}
+	if at, ok := content.Attributes["provider"]; ok && providerRef != "" {
+		p, d := l.resolveProvider(providerRef, at.Expr.Range())
+		diags = append(diags, d...)
+		if p != nil {
+			if nick != nil && nick.Provider != "" && nick.Provider != p.Ref() {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Conflicting provider",
+					Detail: fmt.Sprintf("The host names provider %s, but its nick %q (%s) uses %s.",
+						p.Ref(), nick.Name, rangeAt(nick.DeclRange), nick.Provider),
+					Subject: at.Expr.Range().Ptr(),
+				})
+			}
+			h.Provider = p.Ref()
+		}
+	}
+	_, hasNick := content.Attributes["nick"]
+	_, hasProvider := content.Attributes["provider"]
+	if !hasNick && !hasProvider {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing provider",
+			Detail:   fmt.Sprintf("The host %q needs nick = \"…\" or provider = \"type.instance\".", h.Name),
+			Subject:  h.DeclRange.Ptr(),
+		})
+	}
+	if h.Provider != "" {
+		h.ProviderType, h.Instance, _ = strings.Cut(h.Provider, ".")
+	}
+
+	if at, ok := content.Attributes["labels"]; ok {
+		diags = append(diags, l.decodeLabels(h, at)...)
+	}
+	diags = append(diags, l.decodeHostArgs(h, nick, content.Attributes["args"])...)
+
+	var kept []keptExpr
+	for _, b := range content.Blocks {
+		var k []keptExpr
+		var d hcl.Diagnostics
+		switch b.Type {
+		case "setup":
+			if h.Setup != nil {
+				d = hcl.Diagnostics{duplicate("setup", h.Name, h.Setup.DeclRange, b.DefRange)}
+				break
+			}
+			k, d = l.decodeSetup(h, b)
+		case "teardown":
+			if h.Teardown != nil {
+				d = hcl.Diagnostics{duplicate("teardown", h.Name, h.Teardown.DeclRange, b.DefRange)}
+				break
+			}
+			k, d = l.decodeTeardown(h, b)
+		case "connection":
+			if h.Connection != nil {
+				d = hcl.Diagnostics{duplicate("connection", h.Name, h.Connection.DeclRange, b.DefRange)}
+				break
+			}
+			k, d = l.decodeConnection(h, b)
+		}
+		diags = append(diags, d...)
+		kept = append(kept, k...)
+	}
+	return kept, diags
+}
+
+func (l *loader) nick(name string) *Nick {
+	for _, n := range l.cfg.Nicks {
+		if n.Name == name {
+			return n
+		}
+	}
+	for _, n := range l.opts.KnownNicks {
+		if n.Name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+func (l *loader) decodeLabels(h *Host, at *hcl.Attribute) hcl.Diagnostics {
+	v, diags := l.evalArgs(at, "labels")
+	if v == cty.NilVal {
+		return diags
+	}
+	h.Labels = map[string]string{}
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		if e.IsNull() || e.Type() != cty.String {
+			what := "null"
+			if !e.IsNull() {
+				what = "a " + e.Type().FriendlyName()
+			}
+			return append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid labels",
+				Detail:   fmt.Sprintf("The label %q is %s; label values must be strings (quote them).", k.AsString(), what),
+				Subject:  at.Expr.Range().Ptr(),
+			})
+		}
+		h.Labels[k.AsString()] = e.AsString()
+	}
+	return diags
+}
+
+// decodeHostArgs lays the host's args over the nick's (shallow, host
+// wins), converts them to the provider's Args type and shapes them as
+// JSON for recording.
+func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	merged := map[string]cty.Value{}
+	if nick != nil {
+		na := nick.args
+		if na == cty.NilVal {
+			na = fromGo(nick.Args)
+		}
+		if !na.IsNull() {
+			for it := na.ElementIterator(); it.Next(); {
+				k, e := it.Element()
+				merged[k.AsString()] = e
+			}
+		}
+	}
+	rng := h.DeclRange
+	if at != nil {
+		rng = at.Expr.Range()
+		v, d := l.evalArgs(at, "args")
+		diags = append(diags, d...)
+		if v == cty.NilVal {
+			return diags
+		}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			merged[k.AsString()] = e
+		}
+	}
+	val := cty.ObjectVal(merged)
+	if h.ProviderType != "" {
+		if sch, ok := l.schema(h.ProviderType); ok && sch.Args != cty.NilType {
+			cv, err := convert.Convert(val, sch.Args)
+			if err != nil {
+				return append(diags, convertDiag(err, "Invalid args", "args for "+h.ProviderType, rng))
+			}
+			val = cv
+		}
+	}
+	g, err := toJSONShaped(val)
+	if err != nil {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid args", Detail: fmt.Sprintf("The args cannot be recorded: %s.", err), Subject: rng.Ptr()})
+	}
+	if m, ok := g.(map[string]any); ok {
+		h.Args = m
+	} else {
+		h.Args = map[string]any{}
+	}
+	return diags
+}
+
+func (l *loader) decodeSetup(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnostics) {
+	s := &Setup{OnFailure: "taint", DeclRange: b.DefRange}
+	h.Setup = s
+	content, diags := b.Body.Content(setupSchema)
+	a := &attrs{l: l, content: content, block: "setup"}
+	a.duration("timeout", &s.Timeout)
+	a.oneOf("wait_for", &s.WaitFor, "ssh", "none")
+	a.oneOf("on_failure", &s.OnFailure, "taint", "keep")
+	diags = append(diags, a.diags...)
+	var kept []keptExpr
+	if at, ok := content.Attributes["run"]; ok {
+		s.Run = at.Expr
+		kept = append(kept, keptExpr{host: h, expr: at.Expr, what: "setup.run", want: cty.List(cty.String)})
+	}
+	if at, ok := content.Attributes["script"]; ok {
+		s.Script = at.Expr
+		kept = append(kept, keptExpr{host: h, expr: at.Expr, what: "setup.script", want: cty.String})
+	}
+	for _, ub := range content.Blocks {
+		u := &Upload{DeclRange: ub.DefRange}
+		uc, d := ub.Body.Content(uploadSchema)
+		diags = append(diags, d...)
+		if at, ok := uc.Attributes["source"]; ok {
+			u.Source = at.Expr
+			kept = append(kept, keptExpr{host: h, expr: at.Expr, what: "upload.source", want: cty.String})
+		}
+		if at, ok := uc.Attributes["destination"]; ok {
+			u.Destination = at.Expr
+			kept = append(kept, keptExpr{host: h, expr: at.Expr, what: "upload.destination", want: cty.String})
+		}
+		ua := &attrs{l: l, content: uc, block: "upload"}
+		if ua.str("mode", &u.Mode, false) {
+			if _, err := parseMode(u.Mode); err != nil {
+				ua.fail(uc.Attributes["mode"], fmt.Sprintf("An octal file mode such as \"0644\" is required, not %q.", u.Mode))
+			}
+		}
+		diags = append(diags, ua.diags...)
+		if u.Source != nil && u.Destination != nil {
+			s.Uploads = append(s.Uploads, u)
+		}
+	}
+	return kept, diags
+}
+
+func parseMode(s string) (uint32, error) {
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o7777 {
+		return 0, fmt.Errorf("invalid mode %q", s)
+	}
+	return uint32(m), nil
+}
+
+func (l *loader) decodeTeardown(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnostics) {
+	t := &Teardown{DeclRange: b.DefRange}
+	h.Teardown = t
+	content, diags := b.Body.Content(teardownSchema)
+	a := &attrs{l: l, content: content, block: "teardown"}
+	a.duration("timeout", &t.Timeout)
+	diags = append(diags, a.diags...)
+	if at, ok := content.Attributes["run"]; ok {
+		t.Run = at.Expr
+		return []keptExpr{{host: h, expr: at.Expr, what: "teardown.run", want: cty.List(cty.String)}}, diags
+	}
+	return nil, diags
+}
+
+// dynamicRefs tells whether expr needs a host instance to be evaluated.
+func dynamicRefs(expr hcl.Expression) bool {
+	for _, tr := range expr.Variables() {
+		switch tr.RootName() {
+		case "host", "self", "count":
+			return true
+		}
+	}
+	return false
+}
+
+func (l *loader) decodeConnection(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnostics) {
+	c := &Connection{DeclRange: b.DefRange, Exprs: map[string]hcl.Expression{}}
+	h.Connection = c
+	schema := &hcl.BodySchema{}
+	for _, n := range connectionAttrs {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: n})
+	}
+	content, diags := b.Body.Content(schema)
+	var kept []keptExpr
+	static := &hcl.BodyContent{Attributes: hcl.Attributes{}}
+	for name, at := range content.Attributes {
+		c.Exprs[name] = at.Expr
+		if dynamicRefs(at.Expr) {
+			want := cty.String
+			switch name {
+			case "port":
+				want = cty.Number
+			case "agent":
+				want = cty.Bool
+			}
+			kept = append(kept, keptExpr{host: h, expr: at.Expr, what: "connection." + name, want: want, sensitiveOK: name == "password"})
+			continue
+		}
+		static.Attributes[name] = at
+	}
+	diags = append(diags, fillConnection(c, &attrs{l: l, content: static, block: "connection"})...)
+	return kept, diags
+}
+
+// fillConnection decodes the attributes a holds into c.
+func fillConnection(c *Connection, a *attrs) hcl.Diagnostics {
+	a.str("user", &c.User, false)
+	a.integer("port", &c.Port, 0)
+	a.str("password", &c.Password, true)
+	a.str("private_key_file", &c.PrivateKeyFile, false)
+	a.boolPtr("agent", &c.Agent)
+	a.str("bastion", &c.Bastion, false)
+	a.duration("timeout", &c.Timeout)
+	return a.diags
+}
+
+// checkHostRefs checks host.NAME references in kept expressions, fills
+// DependsOn and refuses self-references and cycles.
+func (l *loader) checkHostRefs(kept []keptExpr, hosts map[string]*Host) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	refs := map[string][]hostRef{}
+	for _, k := range kept {
+		for _, tr := range k.expr.Variables() {
+			if tr.RootName() != "host" {
+				continue
+			}
+			name, ok := refName(tr)
+			if !ok {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid host reference",
+					Detail:   "A host reference has the form host.NAME[INDEX].ATTRIBUTE.",
+					Subject:  tr.SourceRange().Ptr(),
+				})
+				continue
+			}
+			if _, ok := hosts[name]; !ok {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Reference to undeclared host",
+					Detail:   fmt.Sprintf("There is no host %q in this manifest.%s", name, didYouMean(name, sortedKeys(hosts))),
+					Subject:  tr.SourceRange().Ptr(),
+				})
+				continue
+			}
+			if name == k.host.Name {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Self-referential host",
+					Detail:   fmt.Sprintf("The host %q refers to itself; use self.ATTRIBUTE for the instance being set up.", name),
+					Subject:  tr.SourceRange().Ptr(),
+				})
+				continue
+			}
+			refs[k.host.Name] = append(refs[k.host.Name], hostRef{to: name, rng: tr.SourceRange()})
+		}
+	}
+	for _, h := range l.cfg.Hosts {
+		seen := map[string]bool{}
+		for _, r := range refs[h.Name] {
+			if !seen[r.to] {
+				seen[r.to] = true
+				h.DependsOn = append(h.DependsOn, r.to)
+			}
+		}
+		sort.Strings(h.DependsOn)
+	}
+	l.hostRefs = refs
+	return append(diags, findCycles(l.cfg.Hosts, refs)...)
+}
+
+// refName is NAME of host.NAME or host["NAME"].
+func refName(tr hcl.Traversal) (string, bool) {
+	if len(tr) < 2 {
+		return "", false
+	}
+	switch s := tr[1].(type) {
+	case hcl.TraverseAttr:
+		return s.Name, true
+	case hcl.TraverseIndex:
+		if s.Key.Type() == cty.String && s.Key.IsKnown() && !s.Key.IsNull() {
+			return s.Key.AsString(), true
+		}
+	}
+	return "", false
+}
+
+// findCycles reports each cycle once, at the reference that closes it,
+// citing the reference that opened it.
+func findCycles(hosts []*Host, refs map[string][]hostRef) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := map[string]int{}
+	type step struct {
+		host string
+		ref  hostRef
+	}
+	var path []step
+	var visit func(name string)
+	visit = func(name string) {
+		state[name] = visiting
+		for _, r := range refs[name] {
+			switch state[r.to] {
+			case visiting:
+				i := 0
+				for i < len(path) && path[i].host != r.to {
+					i++
+				}
+				chain := []string{}
+				var first hostRef = r
+				if i < len(path) {
+					first = path[i].ref
+				}
+				for _, s := range path[i:] {
+					chain = append(chain, "host."+s.host)
+				}
+				chain = append(chain, "host."+name, "host."+r.to)
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Dependency cycle between hosts",
+					Detail: fmt.Sprintf("The hosts refer to each other in a cycle (%s): the reference at %s and this one wait for each other, so no host could start.",
+						strings.Join(chain, " → "), rangeAt(first.rng)),
+					Subject: r.rng.Ptr(),
+				})
+			case 0:
+				path = append(path, step{host: name, ref: r})
+				visit(r.to)
+				path = path[:len(path)-1]
+			}
+		}
+		state[name] = done
+	}
+	for _, h := range hosts {
+		if state[h.Name] == 0 {
+			visit(h.Name)
+		}
+	}
+	return diags
+}
+
+// checkKept evaluates kept expressions with unknown hosts, so that a bad
+// function call, an unknown variable or a sensitive value is found at
+// validate time rather than halfway through an apply.
+func (l *loader) checkKept(kept []keptExpr) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	hosts := map[string]cty.Value{}
+	for _, h := range l.cfg.Hosts {
+		hosts[h.Name] = cty.DynamicVal
+	}
+	ctx := l.ctx.NewChild()
+	ctx.Variables = map[string]cty.Value{
+		"self":  cty.DynamicVal,
+		"host":  cty.ObjectVal(hosts),
+		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)}),
+	}
+	for _, k := range kept {
+		diags = append(diags, checkValue(k, ctx)...)
+	}
+	return diags
+}
+
+func checkValue(k keptExpr, ctx *hcl.EvalContext) hcl.Diagnostics {
+	v, diags := k.expr.Value(ctx)
+	if diags.HasErrors() {
+		return diags
+	}
+	if !k.sensitiveOK {
+		if d := sensitiveDiag(v, k.what, "would be shown in logs and events", k.expr.Range()); d != nil {
+			return append(diags, d)
+		}
+	}
+	v, _ = v.UnmarkDeep()
+	if _, err := convert.Convert(v, k.want); err != nil {
+		return append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + k.what,
+			Detail:   fmt.Sprintf("A %s is required: %s.", k.want.FriendlyName(), err),
+			Subject:  k.expr.Range().Ptr(),
+		})
+	}
+	return diags
+}

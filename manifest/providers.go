@@ -1,0 +1,279 @@
+package manifest
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// providerReserved are the provider block's own attributes; everything
+// else belongs to the type's settings spec.
+var providerReserved = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "max_concurrency"}},
+}
+
+func (l *loader) schema(typeName string) (ProviderSchema, bool) {
+	if l.opts.Schemas == nil {
+		return ProviderSchema{}, false
+	}
+	s, ok := l.opts.Schemas(typeName)
+	if ok && s.Type == "" {
+		s.Type = typeName
+	}
+	return s, ok
+}
+
+func (l *loader) unknownType(typeName string, rng hcl.Range) *hcl.Diagnostic {
+	var names []string
+	if l.opts.SchemaNames != nil {
+		names = l.opts.SchemaNames()
+	}
+	detail := fmt.Sprintf("There is no provider type %q.", typeName)
+	if len(names) > 0 {
+		detail += didYouMean(typeName, names) + " Known types: " + strings.Join(names, ", ") + "."
+	}
+	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unknown provider type", Detail: detail, Subject: rng.Ptr()}
+}
+
+func (l *loader) decodeProviders(blocks hcl.Blocks) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]*Provider{}
+	defaults := map[string]*Provider{}
+	for _, b := range blocks {
+		typeName, inst := b.Labels[0], b.Labels[1]
+		sch, ok := l.schema(typeName)
+		if !ok {
+			diags = append(diags, l.unknownType(typeName, b.LabelRanges[0]))
+			continue
+		}
+		if !hclsyntax.ValidIdentifier(inst) {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid provider instance name",
+				Detail:   "An instance name must start with a letter or underscore and have only letters, digits, underscores and dashes.",
+				Subject:  b.LabelRanges[1].Ptr(),
+			})
+			continue
+		}
+		p := &Provider{Type: sch.Type, TypeName: typeName, Instance: inst, DeclRange: b.DefRange, TypeRange: b.LabelRanges[0]}
+		if first, ok := seen[p.Ref()]; ok {
+			diags = append(diags, duplicate("provider", p.Ref(), first.DeclRange, b.DefRange))
+			continue
+		}
+		seen[p.Ref()] = p
+		content, remain, d := b.Body.PartialContent(providerReserved)
+		diags = append(diags, d...)
+		a := &attrs{l: l, content: content, block: "provider"}
+		a.boolean("default", &p.Default)
+		a.integer("max_concurrency", &p.MaxConcurrency, 0)
+		diags = append(diags, a.diags...)
+		spec := sch.Settings
+		if spec == nil {
+			spec = hcldec.ObjectSpec{}
+		}
+		// Settings are the one place sensitive values may go: the
+		// provider needs its token. Marks are dropped here because
+		// providers read plain values; the schema's Sensitive list tells
+		// renderers what to hide.
+		val, d := hcldec.Decode(remain, spec, l.ctx)
+		diags = append(diags, d...)
+		p.Settings, _ = val.UnmarkDeep()
+		if p.Default {
+			if first, ok := defaults[p.Type]; ok {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Duplicate default provider",
+					Detail: fmt.Sprintf("Both %s (%s) and %s are marked default = true; at most one instance of a type may be the default.",
+						first.Ref(), rangeAt(first.DeclRange), p.Ref()),
+					Subject: content.Attributes["default"].Expr.Range().Ptr(),
+				})
+			} else {
+				defaults[p.Type] = p
+			}
+		}
+		l.cfg.Providers = append(l.cfg.Providers, p)
+	}
+	return diags
+}
+
+// resolveProvider finds the instance a "type.instance" or "type"
+// reference names. A bare type with no instance at all gets an implicit
+// "default" instance when its settings are all optional.
+func (l *loader) resolveProvider(ref string, rng hcl.Range) (*Provider, hcl.Diagnostics) {
+	typeName, inst, _ := strings.Cut(ref, ".")
+	sch, ok := l.schema(typeName)
+	if !ok {
+		return nil, hcl.Diagnostics{l.unknownType(typeName, rng)}
+	}
+	var own, known []*Provider
+	for _, p := range l.cfg.Providers {
+		if p.Type == sch.Type {
+			own = append(own, p)
+		}
+	}
+	for _, p := range l.opts.KnownProviders {
+		if p.Type == sch.Type && l.ownProvider(p.Ref()) == nil {
+			known = append(known, p)
+		}
+	}
+	all := append(append([]*Provider(nil), own...), known...)
+	if inst != "" {
+		var names []string
+		for _, p := range all {
+			if p.Instance == inst {
+				return p, nil
+			}
+			names = append(names, p.Instance)
+		}
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unknown provider instance",
+			Detail: fmt.Sprintf("No provider %q %q is declared here or in the settings.%s",
+				sch.Type, inst, didYouMean(inst, names)),
+			Subject: rng.Ptr(),
+		}}
+	}
+	for _, list := range [][]*Provider{own, known} {
+		for _, p := range list {
+			if p.Default {
+				return p, nil
+			}
+		}
+	}
+	switch len(all) {
+	case 1:
+		return all[0], nil
+	case 0:
+		var settings cty.Value
+		if sch.Settings != nil {
+			v, d := hcldec.Decode(hcl.EmptyBody(), sch.Settings, nil)
+			if d.HasErrors() {
+				return nil, hcl.Diagnostics{{
+					Severity: hcl.DiagError,
+					Summary:  "No provider instance",
+					Detail: fmt.Sprintf("No %s provider is declared, and one cannot be made up because the type has required settings. Declare provider %q \"NAME\" { … }.",
+						sch.Type, sch.Type),
+					Subject: rng.Ptr(),
+				}}
+			}
+			settings = v
+		}
+		p := &Provider{Type: sch.Type, TypeName: typeName, Instance: "default", Settings: settings, DeclRange: rng, TypeRange: rng, Implicit: true}
+		l.cfg.Providers = append(l.cfg.Providers, p)
+		return p, nil
+	}
+	var refs []string
+	for _, p := range all {
+		refs = append(refs, p.Ref())
+	}
+	sort.Strings(refs)
+	return nil, hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Ambiguous provider",
+		Detail: fmt.Sprintf("There are several %s providers (%s) and none is default = true; name one as \"type.instance\".",
+			sch.Type, strings.Join(refs, ", ")),
+		Subject: rng.Ptr(),
+	}}
+}
+
+func (l *loader) ownProvider(ref string) *Provider {
+	for _, p := range l.cfg.Providers {
+		if p.Ref() == ref {
+			return p
+		}
+	}
+	return nil
+}
+
+var nickSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "provider", Required: true}, {Name: "args"}},
+}
+
+func (l *loader) decodeNicks(blocks hcl.Blocks) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	seen := map[string]*Nick{}
+	for _, b := range blocks {
+		n := &Nick{Name: b.Labels[0], DeclRange: b.DefRange}
+		if first, ok := seen[n.Name]; ok {
+			diags = append(diags, duplicate("nick", n.Name, first.DeclRange, b.DefRange))
+			continue
+		}
+		seen[n.Name] = n
+		content, d := b.Body.Content(nickSchema)
+		diags = append(diags, d...)
+		if a, ok := content.Attributes["provider"]; ok {
+			ref, d := l.evalString(a.Expr, "provider")
+			diags = append(diags, d...)
+			if !d.HasErrors() {
+				p, d := l.resolveProvider(ref, a.Expr.Range())
+				diags = append(diags, d...)
+				if p != nil {
+					n.Provider = p.Ref()
+				}
+			}
+		}
+		n.args = cty.EmptyObjectVal
+		if a, ok := content.Attributes["args"]; ok {
+			v, d := l.evalArgs(a, "args")
+			diags = append(diags, d...)
+			if v != cty.NilVal {
+				n.args = v
+			}
+		}
+		if m, err := toJSONShaped(n.args); err == nil {
+			n.Args, _ = m.(map[string]any)
+		}
+		l.cfg.Nicks = append(l.cfg.Nicks, n)
+	}
+	return diags
+}
+
+// checkStaticRefs refuses references that only exist once hosts do.
+func checkStaticRefs(expr hcl.Expression, what string) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, tr := range expr.Variables() {
+		switch tr.RootName() {
+		case "host", "self", "count":
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid reference in " + what,
+				Detail: fmt.Sprintf("%s cannot refer to %s: it is evaluated when the plan is made, before any host exists. Only var.*, local.* and functions may be used; refer to hosts in setup, teardown or connection.",
+					what, tr.RootName()),
+				Subject: tr.SourceRange().Ptr(),
+			})
+		}
+	}
+	return diags
+}
+
+// evalArgs evaluates an args attribute to an object or map without
+// sensitive values. NilVal: an error was reported.
+func (l *loader) evalArgs(a *hcl.Attribute, what string) (cty.Value, hcl.Diagnostics) {
+	if diags := checkStaticRefs(a.Expr, what); diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	v, diags := a.Expr.Value(l.ctx)
+	if diags.HasErrors() || !v.IsWhollyKnown() {
+		return cty.NilVal, diags
+	}
+	if d := sensitiveDiag(v, what, "would be stored in state", a.Expr.Range()); d != nil {
+		return cty.NilVal, append(diags, d)
+	}
+	if v.IsNull() {
+		return cty.EmptyObjectVal, diags
+	}
+	if t := v.Type(); !t.IsObjectType() && !t.IsMapType() {
+		return cty.NilVal, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid " + what,
+			Detail:   fmt.Sprintf("The %s must be an object such as { image = \"…\" }, not %s.", what, t.FriendlyName()),
+			Subject:  a.Expr.Range().Ptr(),
+		})
+	}
+	return v, diags
+}
