@@ -1,0 +1,105 @@
+package manifest
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+func TestLoadBadManifests(t *testing.T) {
+	cases := []struct {
+		name    string
+		src     string
+		vars    map[string]string
+		summary string
+		detail  string // substring, "" to skip
+		pos     string // subject file:line:column, "" for none
+	}{
+		{"unknown block", "foo {}\n", nil, "Unsupported block type", "foo", "lab.hcl:1:1"},
+		{"unknown attribute", "bogus = 1\n", nil, "Unsupported argument", "bogus", "lab.hcl:1:1"},
+		{"unknown host attribute", "host \"a\" {\n  provider = \"sim\"\n  colour = \"red\"\n}\n", nil, "Unsupported argument", "colour", "lab.hcl:3:3"},
+		{"logging in a manifest", "logging { level = \"info\" }\n", nil, "Unsupported block type", "logging", "lab.hcl:1:1"},
+		{"duplicate host", "host \"a\" { provider = \"sim\" }\nhost \"a\" { provider = \"sim\" }\n", nil, "Duplicate host block", "lab.hcl:1", "lab.hcl:2:1"},
+		{"duplicate nick", "nick \"n\" { provider = \"sim\" }\n\nnick \"n\" { provider = \"sim\" }\n", nil, "Duplicate nick block", "lab.hcl:1", "lab.hcl:3:1"},
+		{"duplicate provider", "provider \"sim\" \"a\" {}\nprovider \"TestProvider\" \"a\" {}\n", nil, "Duplicate provider block", "lab.hcl:1", "lab.hcl:2:1"},
+		{"duplicate variable", "variable \"v\" { default = 1 }\nvariable \"v\" { default = 2 }\n", nil, "Duplicate variable block", "lab.hcl:1", "lab.hcl:2:1"},
+		{"duplicate hook", "hook \"h\" {\n  on = [\"after_setup\"]\n  local = [\"x\"]\n}\nhook \"h\" {\n  on = [\"after_setup\"]\n  local = [\"y\"]\n}\n", nil, "Duplicate hook block", "lab.hcl:1", "lab.hcl:5:1"},
+		{"duplicate setup", "host \"a\" {\n  provider = \"sim\"\n  setup {}\n  setup {}\n}\n", nil, "Duplicate setup block", "", "lab.hcl:4:3"},
+		{"unknown nick", "nick \"rhel9\" { provider = \"sim\" }\nhost \"a\" { nick = \"rhel8\" }\n", nil, "Unknown nick", `Did you mean "rhel9"?`, "lab.hcl:2:19"},
+		{"unknown provider instance", "provider \"docker\" \"local\" {}\nhost \"a\" {\n  provider = \"docker.locl\"\n  args = { image = \"x\" }\n}\n", nil, "Unknown provider instance", `Did you mean "local"?`, "lab.hcl:3:14"},
+		{"unknown provider type", "provider \"dokcer\" \"x\" {}\n", nil, "Unknown provider type", `Did you mean "docker"?`, "lab.hcl:1:10"},
+		{"unknown provider type in host", "host \"a\" { provider = \"vmware.x\" }\n", nil, "Unknown provider type", "Known types: TestProvider", "lab.hcl:1:23"},
+		{"two defaults", "provider \"sim\" \"a\" { default = true }\nprovider \"sim\" \"b\" { default = true }\n", nil, "Duplicate default provider", "sim.a (lab.hcl:1)", "lab.hcl:2:32"},
+		{"ambiguous provider", "provider \"sim\" \"a\" {}\nprovider \"sim\" \"b\" {}\nhost \"h\" { provider = \"sim\" }\n", nil, "Ambiguous provider", "sim.a, sim.b", "lab.hcl:3:23"},
+		{"required settings, no instance", "host \"h\" { provider = \"awx\" }\n", nil, "No provider instance", "required settings", "lab.hcl:1:23"},
+		{"unknown provider setting", "provider \"sim\" \"a\" {\n  colour = 1\n}\n", nil, "Unsupported argument", "colour", "lab.hcl:2:3"},
+		{"missing provider setting", "provider \"awx\" \"a\" {}\n", nil, "Missing required argument", "url", "lab.hcl:1:20"},
+		{"negative count", "host \"a\" {\n  provider = \"sim\"\n  count = -1\n}\n", nil, "Invalid count", "at least 0", "lab.hcl:3:11"},
+		{"non-number count", "host \"a\" {\n  provider = \"sim\"\n  count = \"many\"\n}\n", nil, "Invalid count", "number is required", "lab.hcl:3:11"},
+		{"fractional count", "host \"a\" {\n  provider = \"sim\"\n  count = 1.5\n}\n", nil, "Invalid count", "whole number", "lab.hcl:3:11"},
+		{"unparsable lease", "host \"a\" {\n  provider = \"sim\"\n  lease = \"soon\"\n}\n", nil, "Invalid lease", `"soon"`, "lab.hcl:3:11"},
+		{"unparsable renew_before", "host \"a\" {\n  provider = \"sim\"\n  renew_before = \"1x\"\n}\n", nil, "Invalid renew_before", "", "lab.hcl:3:18"},
+		{"labels not strings", "host \"a\" {\n  provider = \"sim\"\n  labels = { n = 1 }\n}\n", nil, "Invalid labels", `"n" is a number`, "lab.hcl:3:12"},
+		{"args missing required attribute", "host \"a\" {\n  provider = \"docker\"\n  args = { ports = [\"22\"] }\n}\n", nil, "Invalid args", `"image" is required`, "lab.hcl:3:10"},
+		{"args wrong type", "host \"a\" {\n  provider = \"docker\"\n  args = { image = \"x\", ports = \"22\" }\n}\n", nil, "Invalid args", `attribute "ports"`, "lab.hcl:3:10"},
+		{"args not an object", "host \"a\" {\n  provider = \"sim\"\n  args = \"x\"\n}\n", nil, "Invalid args", "must be an object", "lab.hcl:3:10"},
+		{"args refer to a host", "host \"b\" { provider = \"sim\" }\nhost \"a\" {\n  provider = \"sim\"\n  args = { peer = host.b[0].hostname }\n}\n", nil, "Invalid reference in args", "before any host exists", "lab.hcl:4:19"},
+		{"neither nick nor provider", "host \"a\" {\n  count = 1\n}\n", nil, "Missing provider", "nick", "lab.hcl:1:1"},
+		{"nick and provider disagree", "provider \"sim\" \"a\" {}\nprovider \"sim\" \"b\" {}\nnick \"n\" { provider = \"sim.a\" }\nhost \"h\" {\n  nick = \"n\"\n  provider = \"sim.b\"\n}\n", nil, "Conflicting provider", "uses sim.a", "lab.hcl:6:14"},
+		{"reference to unknown host", "host \"a\" {\n  provider = \"sim\"\n  setup { run = [\"ping ${host.nope[0].ip}\"] }\n}\n", nil, "Reference to undeclared host", "nope", "lab.hcl:3:26"},
+		{"self reference", "host \"a\" {\n  provider = \"sim\"\n  setup { run = [\"ping ${host.a[0].ip}\"] }\n}\n", nil, "Self-referential host", "self.ATTRIBUTE", "lab.hcl:3:26"},
+		{"dependency cycle", "host \"a\" {\n  provider = \"sim\"\n  setup { run = [host.b[0].ip] }\n}\nhost \"b\" {\n  provider = \"sim\"\n  teardown { run = [host.a[0].ip] }\n}\n", nil, "Dependency cycle between hosts", "lab.hcl:3", "lab.hcl:7:21"},
+		{"sensitive env in args", "host \"a\" {\n  provider = \"sim\"\n  args = { token = env(\"AWX_TOKEN\") }\n}\n", nil, "Sensitive value in args", "at token", "lab.hcl:3:10"},
+		{"sensitive variable in labels", "variable \"pw\" {\n  default = \"x\"\n  sensitive = true\n}\nhost \"a\" {\n  provider = \"sim\"\n  labels = { pw = var.pw }\n}\n", nil, "Sensitive value in labels", "stored in state", "lab.hcl:7:12"},
+		{"sensitive value in setup", "host \"a\" {\n  provider = \"sim\"\n  setup { run = [\"login ${env(\"AWX_TOKEN\")}\"] }\n}\n", nil, "Sensitive value in setup.run", "", "lab.hcl:3:17"},
+		{"sensitive environment", "environment = env(\"HOME\")\n", nil, "Sensitive value in environment", "", "lab.hcl:1:15"},
+		{"unknown hook event", "hook \"h\" {\n  on = [\"after_setup\", \"afterr_checkout\"]\n  local = [\"x\"]\n}\n", nil, "Unknown hook event", `Did you mean "after_checkout"?`, "lab.hcl:2:24"},
+		{"hook without commands", "hook \"h\" {\n  on = [\"after_setup\"]\n}\n", nil, "Missing hook commands", "", "lab.hcl:1:1"},
+		{"missing variable value", "variable \"rhel\" {\n  type = string\n}\n", nil, "No value for required variable", "--var rhel=", "lab.hcl:1:1"},
+		{"var for undeclared variable", "variable \"rhel\" { default = \"9\" }\n", map[string]string{"rhl": "8"}, "Undeclared variable", `Did you mean "rhel"?`, ""},
+		{"var not fitting its type", "variable \"n\" {\n  type = number\n  default = 1\n}\n", map[string]string{"n": "\"abc\""}, "Invalid value for variable", "number", "lab.hcl:1:1"},
+		{"bad variable type", "variable \"v\" {\n  type = strin\n}\n", nil, "Invalid type specification", "strin", "lab.hcl:2:10"},
+		{"default not fitting type", "variable \"v\" {\n  type = number\n  default = \"abc\"\n}\n", nil, "Invalid value for variable", "type number", "lab.hcl:3:13"},
+		{"syntax error", "host \"a\" {\n  provider = \"sim\"\n", nil, "Unclosed configuration block", "", "lab.hcl:1:10"},
+		{"locals cycle", "locals {\n  a = local.b\n  b = local.a\n}\n", nil, "Cycle in local values", "local.a → local.b → local.a", "lab.hcl:2:7"},
+		{"undeclared local", "locals {\n  a = local.c\n}\n", nil, "Reference to undeclared local value", "", "lab.hcl:2:7"},
+		{"env missing", "locals {\n  a = env(\"NOPE\")\n}\n", nil, "Invalid function argument", "NOPE is not set", "lab.hcl:2:12"},
+		{"file missing", "locals {\n  a = file(\"missing.txt\")\n}\n", nil, "Invalid function argument", "cannot read missing.txt", "lab.hcl:2:13"},
+		{"bad environment name", "environment = \"ui tests\"\n", nil, "Invalid environment name", "letters, digits", "lab.hcl:1:15"},
+		{"wait_for invalid", "host \"a\" {\n  provider = \"sim\"\n  setup { wait_for = \"ping\" }\n}\n", nil, "Invalid wait_for", `"ping"`, "lab.hcl:3:22"},
+		{"on_failure invalid", "host \"a\" {\n  provider = \"sim\"\n  setup { on_failure = \"retry\" }\n}\n", nil, "Invalid on_failure", `"retry"`, "lab.hcl:3:24"},
+		{"upload missing destination", "host \"a\" {\n  provider = \"sim\"\n  setup {\n    upload { source = \"a\" }\n  }\n}\n", nil, "Missing required argument", "destination", "lab.hcl:4:14"},
+		{"upload bad mode", "host \"a\" {\n  provider = \"sim\"\n  setup {\n    upload {\n      source = \"a\"\n      destination = \"/b\"\n      mode = \"rw\"\n    }\n  }\n}\n", nil, "Invalid mode", "octal", "lab.hcl:7:14"},
+		{"setup run not a list", "host \"a\" {\n  provider = \"sim\"\n  setup { run = 3 }\n}\n", nil, "Invalid setup.run", "list of string", "lab.hcl:3:17"},
+		{"unknown function", "host \"a\" {\n  provider = \"sim\"\n  setup { run = [nope(\"x\")] }\n}\n", nil, "Call to unknown function", "", "lab.hcl:3:18"},
+		{"bad state backend", "state { backend = \"redis\" }\n", nil, "Invalid backend", "redis", "lab.hcl:1:19"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := testOptions()
+			opts.Vars = tc.vars
+			cfg, diags := loadString(t, tc.src, opts)
+			if cfg == nil || cfg.Files["lab.hcl"] == nil && tc.summary != "Unclosed configuration block" {
+				t.Fatalf("Load returned no Config or no Files")
+			}
+			if len(cfg.Sources) != 1 {
+				t.Errorf("Sources: got %d files, want 1", len(cfg.Sources))
+			}
+			var first *hcl.Diagnostic
+			for _, d := range diags {
+				if d.Severity == hcl.DiagError {
+					first = d
+					break
+				}
+			}
+			if first == nil {
+				t.Fatalf("no error; want %q", tc.summary)
+			}
+			if first.Summary != tc.summary || diagPos(first) != tc.pos || !strings.Contains(first.Detail, tc.detail) {
+				t.Errorf("got  %s %q: %s\nwant %s %q: …%s…\nall:\n%s", diagPos(first), first.Summary, first.Detail,
+					tc.pos, tc.summary, tc.detail, diagSummaries(diags))
+			}
+		})
+	}
+}
