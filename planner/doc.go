@@ -1,8 +1,36 @@
 // Package planner compares what a manifest asks for with what the state
 // records and returns a Plan: Create, Extend, Destroy, Replace or NoOp for
 // each host address, with the reason. It may refresh records through
-// providers, read-only.
+// providers, read-only (Input.Refresh).
 //
 // The planner changes nothing, prints nothing (rendering is the views'
 // job) and does not import the executor.
+//
+// Entry points: DesiredHosts expands host blocks into instances; Make
+// builds a plan (Go does not allow a func named like the Plan type);
+// WriteFile, ReadFile and CheckSerial save a plan and guard its reuse.
+//
+// Decisions worth knowing:
+//
+//   - Labels are broker's own metadata, not part of the recipe: a label
+//     difference never replaces or extends a host. The change keeps its
+//     action and sets UpdateLabels; apply writes the new labels into the
+//     record when it writes it. Labels already put on provider resources
+//     at checkout are not rewritten.
+//   - Change.Resume carries an intent and its Op says which: an OpCreate
+//     intent on a Create is a checkout to resume; on a Destroy with no
+//     Before, leftovers to clean up. An OpDestroy intent on a Destroy or
+//     Replace is an interrupted check-in of that record, removed once the
+//     check-in is done.
+//   - An OpCreate intent is resumed by a Create of its address (the
+//     newest one, if several); every other leftover create intent is
+//     cleaned up.
+//   - Records without an address (imperative checkouts) and intents
+//     without one are never planned for.
+//   - Filters (targets, excludes) see a change's record and its desired
+//     host; it matches if either does. `index` is the instance index.
+//     Filters with index stages (@inv[…]) are refused.
+//   - Replace reasons are checked in this order: status (tainted, failed,
+//     pending, releasing), refresh (gone, stopped), recipe (provider,
+//     instance, args), --replace. Then the lease.
 package planner

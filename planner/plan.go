@@ -90,6 +90,11 @@ type Change struct {
 	Reason string `json:"reason"`
 	// DependsOn lists addresses whose changes must finish first.
 	DependsOn []string `json:"depends_on,omitempty"`
+	// UpdateLabels is set when the record's labels differ from After's.
+	// Labels never cause a replacement: apply writes After.Labels into the
+	// record (state only) whenever it writes the record, and a plan whose
+	// only differences are labels is still "no changes" (HasChanges).
+	UpdateLabels bool `json:"update_labels,omitempty"`
 }
 
 // FormatVersion is the version of the plan file format.

@@ -1,0 +1,587 @@
+package planner
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/labbroker/broker/filter"
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
+)
+
+// Input is everything a plan is made from.
+type Input struct {
+	Environment string
+	// Config is the decoded manifest; nil plans for no hosts.
+	Config *manifest.Config
+	// Records are the environment's host records.
+	Records []state.Host
+	// Intents are the environment's leftover intents.
+	Intents []state.Intent
+	// Serial is the environment's state serial the records were read at.
+	Serial uint64
+	// Targets and Excludes select changes (see Make).
+	Targets, Excludes []*filter.Filter
+	// Replace lists addresses to replace whatever their state.
+	Replace []string
+	// Refresh, if set, asks providers whether recorded hosts still exist;
+	// the result is keyed by record ID. Records it leaves out, and
+	// PresenceUnknown, are taken as they are recorded.
+	Refresh func(ctx context.Context, records []state.Host) (map[string]providers.Presence, error)
+	// Now is the time leases are judged against.
+	Now time.Time
+	// Destroy plans to check in everything the environment holds.
+	Destroy bool
+}
+
+// Make compares in.Config with in.Records and in.Intents and returns the
+// plan. It changes nothing; the only outside call is in.Refresh.
+func Make(ctx context.Context, in Input) (*Plan, error) {
+	p := &Plan{
+		FormatVersion: FormatVersion,
+		Environment:   in.Environment,
+		StateSerial:   in.Serial,
+		Created:       in.Now,
+		Destroy:       in.Destroy,
+	}
+	mk := maker{in: in, hostBlocks: map[string]*manifest.Host{}}
+	if in.Config != nil {
+		for _, h := range in.Config.Hosts {
+			mk.hostBlocks[h.Name] = h
+		}
+	}
+	// Records without an address are imperative checkouts: never ours.
+	for _, r := range in.Records {
+		if r.Address != "" {
+			mk.records = append(mk.records, r)
+		}
+	}
+	if in.Refresh != nil && !in.Destroy && len(mk.records) > 0 {
+		pres, err := in.Refresh(ctx, slices.Clone(mk.records))
+		if err != nil {
+			return nil, fmt.Errorf("refresh: %w", err)
+		}
+		mk.presence = pres
+	}
+	var changes []Change
+	if in.Destroy {
+		changes = mk.destroyAll()
+	} else {
+		changes = mk.converge()
+	}
+	changes, err := selectChanges(changes, in.Targets, in.Excludes, in.Now)
+	if err != nil {
+		return nil, err
+	}
+	addDependencies(changes, mk.hostBlocks)
+	sortChanges(changes)
+	p.Changes = changes
+	return p, nil
+}
+
+type maker struct {
+	in         Input
+	hostBlocks map[string]*manifest.Host
+	records    []state.Host // those with an address
+	presence   map[string]providers.Presence
+}
+
+// intents splits the leftover intents with an address by operation,
+// newest first.
+func (m *maker) intents() (creates, destroys []state.Intent) {
+	for _, it := range m.in.Intents {
+		if it.Address == "" {
+			continue
+		}
+		switch it.Op {
+		case state.OpCreate:
+			creates = append(creates, it)
+		case state.OpDestroy:
+			destroys = append(destroys, it)
+		}
+	}
+	newestFirst := func(a, b state.Intent) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	}
+	slices.SortStableFunc(creates, newestFirst)
+	slices.SortStableFunc(destroys, newestFirst)
+	return creates, destroys
+}
+
+const (
+	reasonResume        = "resume an interrupted checkout"
+	reasonCleanup       = "clean up after an interrupted run"
+	reasonFinishCheckin = "finish an interrupted check-in"
+)
+
+func (m *maker) destroyAll() []Change {
+	var out []Change
+	creates, destroys := m.intents()
+	finishing := map[string]state.Intent{}
+	for _, it := range destroys {
+		if _, ok := finishing[it.HostID]; !ok {
+			finishing[it.HostID] = it
+		}
+	}
+	have := map[string]bool{}
+	for _, r := range m.records {
+		have[r.ID] = true
+		c := Change{Action: Destroy, Address: r.Address, Before: ptr(r), Reason: "the environment is being destroyed"}
+		if it, ok := finishing[r.ID]; ok {
+			c.Resume = ptr(it)
+			c.Reason = reasonFinishCheckin
+		}
+		out = append(out, c)
+	}
+	for _, it := range creates {
+		out = append(out, cleanup(it, reasonCleanup))
+	}
+	for _, it := range destroys {
+		if !have[it.HostID] {
+			out = append(out, cleanup(it, reasonFinishCheckin))
+		}
+	}
+	return out
+}
+
+func cleanup(it state.Intent, reason string) Change {
+	return Change{Action: Destroy, Address: it.Address, Resume: ptr(it), Reason: reason}
+}
+
+func (m *maker) converge() []Change {
+	desired := DesiredHosts(m.in.Config)
+	wanted := map[string]*Desired{}
+	for i := range desired {
+		wanted[desired[i].Address] = &desired[i]
+	}
+	creates, destroys := m.intents()
+	finishing := map[string]state.Intent{}
+	for _, it := range destroys {
+		if _, ok := finishing[it.HostID]; !ok {
+			finishing[it.HostID] = it
+		}
+	}
+
+	// One record per address: the newest; any other is checked in.
+	byAddr := map[string]state.Host{}
+	var out []Change
+	recs := slices.Clone(m.records)
+	slices.SortStableFunc(recs, func(a, b state.Host) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	for _, r := range recs {
+		if _, dup := byAddr[r.Address]; dup {
+			out = append(out, m.withFinish(Change{Action: Destroy, Address: r.Address, Before: ptr(r),
+				Reason: "a newer record holds " + r.Address}, finishing))
+			continue
+		}
+		byAddr[r.Address] = r
+	}
+
+	replace := map[string]bool{}
+	for _, a := range m.in.Replace {
+		replace[a] = true
+	}
+
+	// Desired hosts.
+	resumed := map[string]bool{} // intent ids picked up by a create
+	for i := range desired {
+		d := &desired[i]
+		r, ok := byAddr[d.Address]
+		if !ok {
+			c := Change{Action: Create, Address: d.Address, After: d, Reason: "not checked out yet"}
+			for _, it := range creates {
+				if it.Address == d.Address {
+					c.Resume = ptr(it)
+					c.Reason = reasonResume
+					resumed[it.ID] = true
+					break
+				}
+			}
+			out = append(out, c)
+			continue
+		}
+		out = append(out, m.withFinish(m.compare(r, d, replace[d.Address]), finishing))
+	}
+
+	// Records no longer wanted.
+	for _, r := range byAddr {
+		if _, ok := wanted[r.Address]; ok {
+			continue
+		}
+		out = append(out, m.withFinish(Change{Action: Destroy, Address: r.Address, Before: ptr(r),
+			Reason: m.goneReason(r.Address)}, finishing))
+	}
+
+	// Leftover intents.
+	for _, it := range creates {
+		if !resumed[it.ID] {
+			out = append(out, cleanup(it, reasonCleanup))
+		}
+	}
+	for _, it := range destroys {
+		if _, ok := findRecord(m.records, it.HostID); !ok {
+			out = append(out, cleanup(it, reasonFinishCheckin))
+		}
+	}
+	return out
+}
+
+// withFinish attaches a leftover check-in intent to a change of its
+// record, so the executor removes it once the record is checked in.
+func (m *maker) withFinish(c Change, finishing map[string]state.Intent) Change {
+	if c.Before == nil {
+		return c
+	}
+	it, ok := finishing[c.Before.ID]
+	if !ok {
+		return c
+	}
+	switch c.Action {
+	case Destroy:
+		c.Resume = ptr(it)
+		c.Reason = reasonFinishCheckin
+	case NoOp, Extend:
+		c.Action = Replace
+		c.Resume = ptr(it)
+		c.Reason = "an earlier check-in was interrupted"
+	case Replace:
+		c.Resume = ptr(it)
+	}
+	return c
+}
+
+func findRecord(rs []state.Host, id string) (state.Host, bool) {
+	for _, r := range rs {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return state.Host{}, false
+}
+
+// goneReason explains why an address is no longer wanted.
+func (m *maker) goneReason(addr string) string {
+	name, _, ok := ParseAddress(addr)
+	if !ok {
+		return addr + " is not in the manifest"
+	}
+	h, ok := m.hostBlocks[name]
+	if !ok {
+		return "host." + name + " is no longer in the manifest"
+	}
+	return fmt.Sprintf("host.%s is now count = %d", name, h.Count)
+}
+
+// compare decides what an existing record needs.
+func (m *maker) compare(r state.Host, d *Desired, forced bool) Change {
+	c := Change{Action: NoOp, Address: d.Address, Before: ptr(r), After: d}
+	c.UpdateLabels = !labelsEqual(r.Labels, d.Labels)
+	replace := func(reason string) Change {
+		c.Action = Replace
+		c.Reason = reason
+		return c
+	}
+	switch r.Status {
+	case state.StatusTainted:
+		if r.Reason != "" {
+			return replace("tainted by " + r.Reason)
+		}
+		return replace("tainted")
+	case state.StatusFailed:
+		if r.Reason != "" {
+			return replace("setup failed: " + r.Reason)
+		}
+		return replace("setup failed")
+	case state.StatusPending:
+		return replace("an earlier apply was interrupted before the host was ready")
+	case state.StatusReleasing:
+		return replace("an earlier check-in was interrupted")
+	}
+	switch m.presence[r.ID] {
+	case providers.PresenceGone:
+		return replace("removed outside broker")
+	case providers.PresenceStopped:
+		return replace("stopped outside broker")
+	}
+	if diff := recipeDiff(r, d); len(diff) > 0 {
+		return replace("recipe changed: " + strings.Join(diff, ", "))
+	}
+	if forced {
+		return replace("replacement requested")
+	}
+	if d.Lease > 0 {
+		renew := d.Lease / 2
+		if h, ok := m.hostBlocks[d.Host]; ok && h.RenewBefore > 0 {
+			renew = h.RenewBefore
+		}
+		switch left := r.Lease.Remaining(m.in.Now); {
+		case r.Lease.Expires.IsZero():
+			c.Action = Extend
+			c.Reason = "no lease recorded, renewing for " + humanDuration(d.Lease)
+		case left <= 0:
+			c.Action = Extend
+			c.Reason = fmt.Sprintf("lease expired %s ago, renewing for %s", humanDuration(-left), humanDuration(d.Lease))
+		case left <= renew:
+			c.Action = Extend
+			c.Reason = fmt.Sprintf("lease ends in %s, renewing for %s", humanDuration(left), humanDuration(d.Lease))
+		}
+		if c.Action == Extend {
+			return c
+		}
+	}
+	if c.UpdateLabels {
+		c.Reason = "labels changed (recorded only)"
+	}
+	return c
+}
+
+// recipeDiff names what differs between the record's recipe and the
+// desired one: "provider", "instance" and the changed argument keys.
+func recipeDiff(r state.Host, d *Desired) []string {
+	var out []string
+	if r.Provider != d.Provider {
+		out = append(out, "provider")
+	}
+	if r.Instance != d.Instance {
+		out = append(out, "instance")
+	}
+	return append(out, ChangedKeys(r.Recipe, d.Args)...)
+}
+
+// ChangedKeys lists, sorted, the keys whose values differ between two
+// JSON-shaped maps (missing and null count as different; 1 and 1.0 are
+// equal).
+func ChangedKeys(a, b map[string]any) []string {
+	var out []string
+	for k, av := range a {
+		bv, ok := b[k]
+		if !ok || !jsonEqual(av, bv) {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func jsonEqual(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return string(ja) == string(jb)
+}
+
+func labelsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// selectChanges keeps the changes that match a target (or all when there
+// are none) and no exclude.
+func selectChanges(cs []Change, targets, excludes []*filter.Filter, now time.Time) ([]Change, error) {
+	if len(targets) == 0 && len(excludes) == 0 {
+		return cs, nil
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		keep := len(targets) == 0
+		for _, f := range targets {
+			ok, err := matchChange(f, c, now)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				keep = true
+				break
+			}
+		}
+		for _, f := range excludes {
+			if !keep {
+				break
+			}
+			ok, err := matchChange(f, c, now)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				keep = false
+			}
+		}
+		if keep {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// matchChange reports whether f matches the change's record or its
+// desired host; a cleanup is judged on its intent.
+func matchChange(f *filter.Filter, c Change, now time.Time) (bool, error) {
+	if f == nil {
+		return true, nil
+	}
+	if c.Before != nil {
+		_, idx, _ := ParseAddress(c.Before.Address)
+		ok, err := f.Match(*c.Before, idx, now)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	if c.After != nil {
+		return f.MatchValues(DesiredValues(c.After, now))
+	}
+	if c.Before == nil && c.Resume != nil {
+		it := c.Resume
+		_, idx, _ := ParseAddress(it.Address)
+		return f.MatchValues(filter.Values{ID: it.HostID, Address: it.Address, Provider: it.Provider,
+			Instance: it.Instance, ProviderID: it.ProviderID, Environment: it.Environment,
+			Args: it.Recipe, Index: idx, Created: it.Created, Updated: it.Updated,
+			Origin: filter.OriginValues{User: it.Origin.User, Machine: it.Origin.Machine, CI: it.Origin.CI},
+			Now:    now})
+	}
+	return false, nil
+}
+
+// DesiredValues is what a filter sees of a host not checked out yet.
+func DesiredValues(d *Desired, now time.Time) filter.Values {
+	return filter.Values{
+		Address:  d.Address,
+		Name:     d.Host,
+		Provider: d.Provider,
+		Instance: d.Instance,
+		Nick:     d.Nick,
+		Labels:   d.Labels,
+		Args:     d.Args,
+		Index:    d.Index,
+		Now:      now,
+	}
+}
+
+// addDependencies fills DependsOn from the host blocks' depends_on: the
+// addresses of the referenced hosts' instances that change in this plan.
+func addDependencies(cs []Change, blocks map[string]*manifest.Host) {
+	changing := map[string][]string{} // block name -> changing addresses
+	for _, c := range cs {
+		if c.Action == NoOp || c.After == nil {
+			continue
+		}
+		changing[c.After.Host] = append(changing[c.After.Host], c.Address)
+	}
+	for i := range cs {
+		c := &cs[i]
+		if c.After == nil || c.Action == NoOp {
+			continue
+		}
+		h, ok := blocks[c.After.Host]
+		if !ok {
+			continue
+		}
+		var deps []string
+		for _, name := range h.DependsOn {
+			if name == c.After.Host {
+				continue
+			}
+			deps = append(deps, changing[name]...)
+		}
+		slices.SortFunc(deps, compareAddress)
+		c.DependsOn = slices.Compact(deps)
+	}
+}
+
+// sortChanges orders by address (host.web[2] before host.web[10]),
+// intent cleanups last; at one address a check-in comes before a
+// check-out.
+func sortChanges(cs []Change) {
+	isCleanup := func(c Change) bool { return c.Before == nil && c.After == nil }
+	slices.SortStableFunc(cs, func(a, b Change) int {
+		ca, cb := isCleanup(a), isCleanup(b)
+		if ca != cb {
+			if ca {
+				return 1
+			}
+			return -1
+		}
+		if c := compareAddress(a.Address, b.Address); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(actionOrder(a.Action), actionOrder(b.Action)); c != 0 {
+			return c
+		}
+		return strings.Compare(resumeID(a), resumeID(b))
+	})
+}
+
+func actionOrder(a Action) int {
+	if a == Destroy {
+		return 0
+	}
+	return 1
+}
+
+func resumeID(c Change) string {
+	if c.Resume != nil {
+		return c.Resume.ID
+	}
+	if c.Before != nil {
+		return c.Before.ID
+	}
+	return ""
+}
+
+// compareAddress orders addresses by block name, then numeric index.
+func compareAddress(a, b string) int {
+	na, ia, oka := ParseAddress(a)
+	nb, ib, okb := ParseAddress(b)
+	if !oka || !okb {
+		return strings.Compare(a, b)
+	}
+	if c := strings.Compare(na, nb); c != 0 {
+		return c
+	}
+	return cmp.Compare(ia, ib)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// humanDuration writes d the way plans talk: 2h, 1h30m, 20m, 45s.
+func humanDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh%dm", h, m)
+}
