@@ -1,0 +1,5 @@
+host "a" {
+provider="sim"
+  count    = 2
+labels = {a="b"}
+}
