@@ -140,11 +140,18 @@ func (r *Result) Err() error {
 	}
 	if n := r.Skipped(); n > 0 {
 		if r.Interrupted {
-			return fmt.Errorf("%d changes not attempted: %w", n, ErrInterrupted)
+			return fmt.Errorf("%s not attempted: %w", changes(n), ErrInterrupted)
 		}
-		return fmt.Errorf("%d changes skipped", n)
+		return fmt.Errorf("%s skipped", changes(n))
 	}
 	return nil
+}
+
+func changes(n int) string {
+	if n == 1 {
+		return "1 change"
+	}
+	return fmt.Sprintf("%d changes", n)
 }
 
 func changeName(addr, id string) string {
