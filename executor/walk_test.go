@@ -779,3 +779,43 @@ func BenchmarkApply1000(b *testing.B) {
 		})
 	}
 }
+
+// TestCancelMidCheckin cancels a check-in in flight: the record goes back
+// to what it was, and the destroy's intent stays, since nobody knows
+// whether the provider released the host.
+func TestCancelMidCheckin(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := openStore(t)
+	r1 := record("r1", "host.a[0]", "fake-x")
+	if err := st.Put(ctx, r1); err != nil {
+		t.Fatal(err)
+	}
+	f := &fakes{}
+	fake := f.get("a")
+	entered := make(chan struct{})
+	fake.CheckinFn = func(ctx context.Context, req providers.CheckinRequest) (providers.CheckinResponse, error) {
+		close(entered)
+		<-ctx.Done()
+		return providers.CheckinResponse{}, ctx.Err()
+	}
+	done := make(chan *Result)
+	go func() {
+		res, _ := Apply(ctx, plan(planner.Change{Action: planner.Destroy, Address: "host.a[0]", Before: &r1}), baseOptions(st, f, nil))
+		done <- res
+	}()
+	<-entered
+	cancel()
+	res := <-done
+	if diff := cmp.Diff(map[string]string{"host.a[0]": "failed: checkin: context canceled"}, outcomes(res)); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	want := []brief{{Address: "host.a[0]", ProviderID: "fake-x", Status: state.StatusReady, Reason: "checkin: context canceled", Expires: now.Add(time.Hour)}}
+	if diff := cmp.Diff(want, briefs(t, st)); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	in := intents(t, st)
+	if len(in) != 1 || in[0].Op != state.OpDestroy || in[0].HostID != "r1" || in[0].ProviderID != "fake-x" {
+		t.Errorf("intents = %+v, want the destroy's", in)
+	}
+}
