@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/labbroker/broker/internal/app"
+	_ "github.com/labbroker/broker/providers/all"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -37,14 +38,14 @@ type Globals struct {
 type CLI struct {
 	Globals
 
-	Validate  ValidateCmd  `cmd:"" help:"Check a manifest for errors without contacting any provider."`
-	Fmt       FmtCmd       `cmd:"" help:"Rewrite manifests in canonical format."`
-	Plan      PlanCmd      `cmd:"" help:"Show what apply would change: check out (+), extend (~), check in (-), replace (-/+)."`
-	Apply     ApplyCmd     `cmd:"" help:"Make the environment match the manifest (or apply a saved plan)."`
-	Destroy   DestroyCmd   `cmd:"" help:"Check in every host the manifest's environment holds."`
-	Inventory InventoryCmd `cmd:"" help:"List the hosts broker has checked out."`
-	Show      ShowCmd      `cmd:"" help:"Show a saved plan file or one host's record."`
-	Version   VersionCmd   `cmd:"" help:"Print broker's version."`
+	Validate   ValidateCmd   `cmd:"" help:"Check a manifest for errors without contacting any provider."`
+	Fmt        FmtCmd        `cmd:"" help:"Rewrite manifests in canonical format."`
+	Plan       PlanCmd       `cmd:"" help:"Show what apply would change: check out (+), extend (~), check in (-), replace (-/+)."`
+	Apply      ApplyCmd      `cmd:"" help:"Make the environment match the manifest (or apply a saved plan)."`
+	Destroy    DestroyCmd    `cmd:"" help:"Check in every host the manifest's environment holds."`
+	Inventory  InventoryCmd  `cmd:"" help:"List the hosts broker has checked out."`
+	Show       ShowCmd       `cmd:"" help:"Show a saved plan file or one host's record."`
+	Version    VersionCmd    `cmd:"" help:"Print broker's version."`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
 

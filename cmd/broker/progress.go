@@ -93,7 +93,7 @@ func (p *progress) finalLine(e executor.Event) string {
 	key := eventKey(e)
 	switch e.Kind {
 	case executor.EventDone:
-		return fmt.Sprintf("%s %s: %s done in %s", p.paint(ansiGreen, "✓"), key, verb(e.Action), e.Duration.Round(time.Millisecond))
+		return fmt.Sprintf("%s %s: %s in %s", p.paint(ansiGreen, "✓"), key, pastTense(e.Action), e.Duration.Round(time.Millisecond))
 	case executor.EventFailed:
 		return fmt.Sprintf("%s %s: %s failed: %s", p.paint(ansiRed, "✗"), key, verb(e.Action), e.Err)
 	case executor.EventSkipped:
@@ -145,7 +145,7 @@ func (p *progress) plain(e executor.Event) {
 	var msg string
 	switch e.Kind {
 	case executor.EventStart:
-		msg = verb(e.Action) + " started"
+		msg = gerund(e.Action)
 	case executor.EventPhaseStart:
 		msg = string(e.Phase) + " started"
 	case executor.EventPhaseDone:
@@ -156,7 +156,7 @@ func (p *progress) plain(e executor.Event) {
 			msg = string(e.Phase) + ": " + msg
 		}
 	case executor.EventDone:
-		msg = fmt.Sprintf("%s done in %s", verb(e.Action), e.Duration.Round(time.Millisecond))
+		msg = fmt.Sprintf("%s in %s", pastTense(e.Action), e.Duration.Round(time.Millisecond))
 	case executor.EventFailed:
 		msg = fmt.Sprintf("%s failed: %s", verb(e.Action), e.Err)
 	case executor.EventSkipped:
@@ -188,6 +188,34 @@ func verb(a planner.Action) string {
 		return "replace"
 	}
 	return a.String()
+}
+
+func gerund(a planner.Action) string {
+	switch a {
+	case planner.Create:
+		return "checking out"
+	case planner.Destroy:
+		return "checking in"
+	case planner.Extend:
+		return "extending the lease"
+	case planner.Replace:
+		return "replacing"
+	}
+	return a.String()
+}
+
+func pastTense(a planner.Action) string {
+	switch a {
+	case planner.Create:
+		return "ready"
+	case planner.Destroy:
+		return "checked in"
+	case planner.Extend:
+		return "lease extended"
+	case planner.Replace:
+		return "replaced, ready"
+	}
+	return a.String() + " done"
 }
 
 func firstNonEmpty(xs ...string) string {

@@ -1,0 +1,7 @@
+// Package all registers every provider broker ships. Programs import it for
+// its side effect: import _ "github.com/labbroker/broker/providers/all".
+package all
+
+import (
+	_ "github.com/labbroker/broker/providers/sim" // sim, alias TestProvider
+)
