@@ -198,6 +198,7 @@ type Server struct {
 	failCode int
 	failRate float64
 	dropNext int
+	loseNext int
 	latency  time.Duration
 	rng      *rand.Rand
 	requests int
@@ -383,6 +384,24 @@ func (s *Server) DropNext(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropNext = n
+}
+
+// LoseNextLaunchAnswers makes the next n launches happen but drops their
+// connections before the answer, as a proxy timing out would: the client
+// cannot tell whether the job started.
+func (s *Server) LoseNextLaunchAnswers(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.loseNext = n
+}
+
+// ExpireAllTokens makes every token stop working.
+func (s *Server) ExpireAllTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		t.expired = true
+	}
 }
 
 // SetLatency delays every answer by d.

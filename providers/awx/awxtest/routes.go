@@ -411,6 +411,15 @@ func (s *Server) templates(w http.ResponseWriter, r *http.Request, u *user, part
 			}
 		}
 		j := s.launchLocked(t, u, extra, inv, body.Labels)
+		if s.loseNext > 0 {
+			s.loseNext--
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+		}
 		out := s.jobJSON(j)
 		if workflow {
 			out["workflow_job"] = j.id
