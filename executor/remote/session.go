@@ -1,13 +1,10 @@
-// Package remote runs commands on hosts and moves files to and from them:
-// SSH with SFTP (golang.org/x/crypto/ssh, github.com/pkg/sftp) and the
-// Docker engine's exec and archive APIs, behind one Session interface.
-//
-// Package remote knows nothing of plans or state: callers hand it
-// addresses, credentials and a host-key policy, and get sessions back.
+// The package documentation is in doc.go.
+
 package remote
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -63,7 +60,22 @@ type Session interface {
 	Upload(ctx context.Context, local, remote string) error
 	// Download copies a remote file or directory tree to local, keeping modes.
 	Download(ctx context.Context, remote, local string) error
-	// Shell runs an interactive shell with a PTY until it exits.
+	// Shell runs an interactive shell with a PTY until it exits; a shell
+	// that exits with a non-zero status returns an *ExitError.
 	Shell(ctx context.Context, opts ShellOptions) error
 	Close() error
+}
+
+// ExitError is a shell or command that ended with a non-zero status where
+// the API has no Result to carry it (Session.Shell).
+type ExitError struct {
+	// Status is the exit status; -1 when killed by a signal.
+	Status int
+}
+
+func (e *ExitError) Error() string {
+	if e.Status < 0 {
+		return "remote shell was killed by a signal"
+	}
+	return fmt.Sprintf("remote shell exited with status %d", e.Status)
 }
