@@ -275,6 +275,10 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 		}
 	}
 	res, err := p.run(ctx, rs)
+	var je *JobError
+	if errors.As(err, &je) && res != nil && res.job != nil {
+		p.releaseDangling(ctx, res.job)
+	}
 	if err != nil {
 		return providers.CheckoutResponse{}, err
 	}
@@ -288,6 +292,46 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 		return providers.CheckoutResponse{}, fmt.Errorf("awx: %s %q job %d succeeded but its artifacts name no host (no key ending in fqdn)", kindLabel(kind), name, res.job.ID)
 	}
 	return providers.CheckoutResponse{Hosts: hosts, Adopted: res.adopted}, nil
+}
+
+// releaseDangling checks in the hosts a failed workflow made before it
+// failed (vm_name in the artifacts of its successful nodes), as the Python
+// broker does by default, so that a failed checkout leaks nothing. It is
+// best effort: failures are logged.
+func (p *Provider) releaseDangling(ctx context.Context, j *jobInfo) {
+	if j.kind() != KindWorkflow {
+		return
+	}
+	nodes, err := p.c.nodes(ctx, j.ID)
+	if err != nil {
+		p.log.Warn("awx: cannot look for hosts left by the failed job", "job", j.ID, "error", err.Error())
+		return
+	}
+	var names []string
+	for _, n := range nodes {
+		if n.SummaryFields.Job.Failed {
+			continue
+		}
+		child, err := p.c.nodeJob(ctx, n)
+		if err != nil {
+			continue
+		}
+		for _, v := range asList(child.Artifacts["vm_name"]) {
+			if s := asString(v); s != "" && !slices.Contains(names, s) {
+				names = append(names, s)
+			}
+		}
+	}
+	for _, name := range names {
+		p.log.Warn("awx: checking in a host left by the failed job", "job", j.ID, "host", name)
+		resp, err := p.Checkin(ctx, providers.CheckinRequest{Host: providers.HostRef{ProviderID: name, Name: name}})
+		switch {
+		case err != nil:
+			p.log.Error("awx: could not check in the host left by the failed job; check it in by hand", "host", name, "error", err.Error())
+		case resp.Gone:
+			p.log.Info("awx: the host left by the failed job is already gone", "host", name)
+		}
+	}
 }
 
 // flatten joins nested keys with "_", as the Python broker does, so that

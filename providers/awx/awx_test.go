@@ -289,11 +289,18 @@ func TestFailedWorkflowReportsFailingNode(t *testing.T) {
 		Name: "deploy-error", Kind: awxtest.KindStatic,
 		Nodes: []awxtest.Node{{Name: "boot", Error: true, Explanation: "Job terminated due to error: image missing"}},
 	})
-	s := emulator(t, awxtest.Options{Workflows: wfs})
+	s := emulator(t, awxtest.Options{Workflows: wfs, Inventories: []awxtest.Inventory{{Name: "admin-hosts", Hosts: []awxtest.Host{{Name: "half-made"}}}}})
 	p, logs := open(t, settings(s, adminToken))
 	ctx := context.Background()
 
 	resp, err := p.Checkout(ctx, providers.CheckoutRequest{Args: map[string]any{"workflow": "deploy-broken"}})
+	// The host the workflow made before failing is checked in.
+	if left := s.Hosts(""); len(left) != 0 {
+		t.Errorf("hosts left by the failed workflow: %v", left)
+	}
+	if s.Launches("remove-vm") != 1 {
+		t.Errorf("the dangling host was not released")
+	}
 	if err == nil {
 		t.Fatal("checkout of a failing workflow succeeded")
 	}
@@ -890,5 +897,18 @@ func TestExpiryFrom(t *testing.T) {
 		if (err != nil) != c.bad || !got.Equal(c.want) {
 			t.Errorf("ExpiryFrom(%q) = %v, %v", c.in, got, err)
 		}
+	}
+}
+
+func TestSyncFollowsPagination(t *testing.T) {
+	var hosts []awxtest.Host
+	for i := range 230 {
+		hosts = append(hosts, awxtest.Host{Name: fmt.Sprintf("h%03d", i), Variables: map[string]any{"fqdn": fmt.Sprintf("h%03d.lab.test", i)}})
+	}
+	s := emulator(t, awxtest.Options{Inventories: []awxtest.Inventory{{Name: "admin-big", Hosts: hosts}}})
+	p, _ := open(t, settings(s, adminToken))
+	got, err := p.Sync(context.Background(), providers.SyncRequest{})
+	if err != nil || len(got.Hosts) != 230 {
+		t.Fatalf("sync of 230 hosts: %d, %v", len(got.Hosts), err)
 	}
 }

@@ -59,86 +59,90 @@ type Options struct {
 
 // User is an account.
 type User struct {
-	Username string
-	Password string
+	Username string `json:"username,omitempty"`
+	Password string `json:"password,omitempty"`
 	// Tokens are personal tokens issued before the start.
-	Tokens []string
+	Tokens []string `json:"tokens,omitempty"`
 }
 
 // SurveyQuestion is one question of a template's survey.
 type SurveyQuestion struct {
-	Variable    string
-	Name        string
-	Description string
+	Variable    string `json:"variable,omitempty"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
 	// Type is text, textarea, integer, float, multiplechoice… (default text).
-	Type     string
-	Required bool
-	Default  any
-	Choices  []string
+	Type     string   `json:"type,omitempty"`
+	Required bool     `json:"required,omitempty"`
+	Default  any      `json:"default,omitempty"`
+	Choices  []string `json:"choices,omitempty"`
 }
 
 // Node is one job of a workflow.
 type Node struct {
-	Name      string
-	Artifacts map[string]any
+	Name      string         `json:"name,omitempty"`
+	Artifacts map[string]any `json:"artifacts,omitempty"`
 	// Fail makes the node's job fail with Events as its failed job events.
-	Fail   bool
-	Events []Event
+	Fail   bool    `json:"fail,omitempty"`
+	Events []Event `json:"events,omitempty"`
 	// Error makes the node's job end in status "error" with Explanation.
-	Error       bool
-	Explanation string
+	Error       bool   `json:"error,omitempty"`
+	Explanation string `json:"explanation,omitempty"`
 }
 
 // Event is a failed job event.
 type Event struct {
-	Play, Task, Host, Msg, Stdout string
+	Play   string `json:"play,omitempty"`
+	Task   string `json:"task,omitempty"`
+	Host   string `json:"host,omitempty"`
+	Msg    string `json:"msg,omitempty"`
+	Stdout string `json:"stdout,omitempty"`
 }
 
 // Workflow is a workflow job template.
 type Workflow struct {
-	Name        string
-	Description string
-	Kind        Kind
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	Kind        Kind   `json:"kind,omitempty"`
 	// ExtraVars are the template's extra_vars (defaults).
-	ExtraVars map[string]any
-	Survey    []SurveyQuestion
+	ExtraVars map[string]any   `json:"extra_vars,omitempty"`
+	Survey    []SurveyQuestion `json:"survey,omitempty"`
 	// Inventory is the default inventory's name.
-	Inventory string
+	Inventory string `json:"inventory,omitempty"`
 	// Polls overrides Options.Polls; Delay adds a clock condition.
-	Polls int
-	Delay time.Duration
+	Polls int           `json:"polls,omitempty"`
+	Delay time.Duration `json:"delay,omitempty"`
 	// Nodes are run after the kind's own nodes (static: the only ones).
-	Nodes []Node
+	Nodes []Node `json:"nodes,omitempty"`
 	// Launchers, if set, are the only users who may launch it.
-	Launchers []string
+	Launchers []string `json:"launchers,omitempty"`
 }
 
 // JobTemplate is a job template; its job ends with Artifacts or fails
 // with Events.
 type JobTemplate struct {
-	Name        string
-	Description string
-	ExtraVars   map[string]any
-	Survey      []SurveyQuestion
-	Inventory   string
-	Artifacts   map[string]any
-	Fail        bool
-	Events      []Event
-	Polls       int
-	Launchers   []string
+	Name        string           `json:"name,omitempty"`
+	Description string           `json:"description,omitempty"`
+	ExtraVars   map[string]any   `json:"extra_vars,omitempty"`
+	Survey      []SurveyQuestion `json:"survey,omitempty"`
+	Inventory   string           `json:"inventory,omitempty"`
+	Artifacts   map[string]any   `json:"artifacts,omitempty"`
+	Fail        bool             `json:"fail,omitempty"`
+	Events      []Event          `json:"events,omitempty"`
+	Polls       int              `json:"polls,omitempty"`
+	Launchers   []string         `json:"launchers,omitempty"`
 }
 
 // Inventory is an inventory of hosts.
 type Inventory struct {
-	Name        string
-	Description string
-	Hosts       []Host
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	Hosts       []Host `json:"hosts,omitempty"`
 }
 
 // Host is an inventory host.
 type Host struct {
-	Name      string
-	Variables map[string]any
+	Name      string         `json:"name,omitempty"`
+	Variables map[string]any `json:"variables,omitempty"`
 }
 
 // Token describes a live token (never its value).
