@@ -1,0 +1,68 @@
+// Package docker is broker's provider for containers on a Docker engine,
+// and on Podman through its Docker-compatible API socket. It registers the
+// type "docker" with the aliases "podman" and "Container" (the Python
+// tool's name).
+//
+// A checkout creates and starts one container per host, labelled with
+// broker's labels (broker.id, broker.environment, broker.address,
+// broker.intent, broker.user, broker.origin, broker.lease.expires) plus
+// broker.provider and broker.instance, so that `inventory --sync`, resumed
+// checkouts and orphan reaping find it. The container id is handed to the
+// request's Checkpoint right after create, before start. The image is pulled
+// when missing (setting or argument pull = "missing" | "never" | "always").
+// A named network is created when missing, labelled broker.network.managed,
+// and removed when its last container is checked in; networks the provider
+// did not create are never removed. Check-in removes the container with its
+// anonymous volumes.
+//
+// A host is ready when its container runs (and is healthy, if the image
+// has a health check) and, when port 22 is published, an SSH server sends
+// its banner there (a TCP connect proves nothing: the engine's port proxy
+// accepts before sshd listens). Such a host is reached by SSH at the
+// published port (Hostname 127.0.0.1 for a local engine, the engine's host
+// for a remote one; user root); any other by the docker-exec transport
+// (OpenSession, package executor/remote/dockerexec).
+//
+// Ports are written CONTAINER[:HOST][/PROTO] as in the Python tool, with an
+// optional leading bind address: "22", "22:2222", "53/udp",
+// "0.0.0.0:22:2222". On a local engine, ports are published on 127.0.0.1
+// unless the publish_address setting says otherwise.
+//
+// SSH keys: images built by test/images/build.sh (broker-sshd) read the
+// authorized keys from env BROKER_AUTHORIZED_KEYS at start; the provider
+// sets it from the argument authorized_keys, else the settings
+// authorized_keys / ssh_public_key_file, so broker's own key logs in
+// without one being baked into an image.
+//
+// Leases are broker's business: container labels cannot change, so Extend
+// only computes the new end, and the broker.lease.expires label keeps the
+// first lease's end.
+//
+// Engines: the host setting (unix://, tcp:// with tls_ca/tls_cert/tls_key,
+// ssh://[user@]host[:port]), else DOCKER_HOST, else the local docker
+// socket. ssh:// runs `docker system dial-stdio` on the remote host through
+// the ssh client, as the docker CLI does; that host needs the docker CLI.
+// The client negotiates the API version down to the engine's (API 1.40 and
+// later: Docker 19.03+, Podman 3+).
+//
+// Podman quirks: with engine = "podman" (or when the provider is named by
+// its podman alias and the caller passes that name as Config.Type) and no
+// host, the socket is $XDG_RUNTIME_DIR/podman/podman.sock, else
+// /run/podman/podman.sock; when docker's socket is absent and podman's
+// exists, podman's is used. The API socket must be running (systemctl
+// --user start podman.socket). Rootless podman cannot publish ports below
+// 1024 on the host, and its containers' IPs (slirp4netns/pasta) are not
+// reachable from the host: use published ports. Podman answers the
+// docker-compatible API at version 1.40/1.41; image names without a
+// registry are resolved through its short-name policy, so a locally built
+// image is best named in full (localhost/broker-sshd:bookworm).
+//
+// Errors say what failed and end with a hint line: *EngineError (engine
+// not reachable, naming the socket or host), *ImageError (image missing and
+// not pullable), *PortError (host port taken), *NameError (container name
+// taken), *ExitError (container stopped while broker waited, with its last
+// log lines). A checkout that fails removes what it made.
+//
+// Package docker must not import state's stores or print: progress goes to
+// the request's Progress function.
+package docker

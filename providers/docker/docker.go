@@ -1,0 +1,235 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/moby/moby/client"
+
+	"github.com/labbroker/broker/providers"
+)
+
+// Labels the provider adds beside broker's own.
+const (
+	// LabelProvider marks containers and networks made by this provider.
+	LabelProvider = "broker.provider"
+	// LabelInstance is the provider instance's name.
+	LabelInstance = "broker.instance"
+	// LabelNetworkManaged marks a network the provider created, so it is
+	// removed with its last container.
+	LabelNetworkManaged = "broker.network.managed"
+	// LabelExecute marks a one-off container of Execute.
+	LabelExecute = "broker.execute"
+)
+
+// authorizedKeysEnv is how broker-sshd images (test/images) get the key
+// that may log in.
+const authorizedKeysEnv = "BROKER_AUTHORIZED_KEYS"
+
+func init() {
+	providers.Register(&providers.Type{
+		Name:     "docker",
+		Aliases:  []string{"podman", "Container"},
+		Summary:  "containers on a Docker or Podman engine",
+		Settings: settingsSpec,
+		Args:     argsType(),
+		New: func(ctx context.Context, cfg providers.Config) (providers.Provider, error) {
+			return New(ctx, cfg)
+		},
+	})
+}
+
+// Provider is one configured docker (or podman) provider instance.
+type Provider struct {
+	api      *client.Client
+	host     string // engine address, for messages
+	pubHost  string // where published ports are reached
+	local    bool   // engine on this machine
+	instance string
+	user     string
+	set      settings
+	logger   *slog.Logger
+
+	pingMu sync.Mutex
+	pinged bool
+
+	// netMu orders network removal (write) against checkouts that use a
+	// network (read); netCreate serialises creation, since engines before
+	// API 1.44 accept two networks of one name.
+	netMu     sync.RWMutex
+	netCreate sync.Mutex
+}
+
+var (
+	_ providers.Provider      = (*Provider)(nil)
+	_ providers.Extender      = (*Provider)(nil)
+	_ providers.Syncer        = (*Provider)(nil)
+	_ providers.Refresher     = (*Provider)(nil)
+	_ providers.Executor      = (*Provider)(nil)
+	_ providers.SessionOpener = (*Provider)(nil)
+)
+
+// New makes a provider instance from cfg. It does not contact the engine:
+// an engine that is down is reported by the first call that needs it.
+func New(_ context.Context, cfg providers.Config) (*Provider, error) {
+	s, err := decodeSettings(cfg.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
+	}
+	host := engineHost(s, cfg.Type)
+	api, err := newClient(host, s)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
+	}
+	p := &Provider{
+		api:      api,
+		host:     host,
+		instance: cfg.Instance,
+		user:     cfg.User,
+		set:      s,
+		logger:   cfg.Logger,
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	p.pubHost, p.local = publishHost(host)
+	if !s.publishSet && p.local {
+		p.set.PublishAddress = "127.0.0.1"
+	}
+	if p.set.NamePrefix == "" {
+		p.set.NamePrefix = sanitizeName(cfg.User)
+	}
+	if p.set.NamePrefix == "" {
+		p.set.NamePrefix = "broker"
+	}
+	return p, nil
+}
+
+// Host is the engine address the provider talks to.
+func (p *Provider) Host() string { return p.host }
+
+// Client is the provider's engine client.
+func (p *Provider) Client() *client.Client { return p.api }
+
+// Close releases the engine client.
+func (p *Provider) Close() error { return p.api.Close() }
+
+// ping checks once that the engine answers; an engine that does not is an
+// *EngineError.
+func (p *Provider) ping(ctx context.Context) error {
+	p.pingMu.Lock()
+	defer p.pingMu.Unlock()
+	if p.pinged {
+		return nil
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := p.api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &EngineError{Host: p.host, Err: err}
+	}
+	p.pinged = true
+	return nil
+}
+
+// engineErr turns a connection failure into an *EngineError.
+func (p *Provider) engineErr(err error) error {
+	if isConnErr(err) {
+		return &EngineError{Host: p.host, Err: err}
+	}
+	return err
+}
+
+// Describe tells what the provider does; listings "images" and
+// "containers" list the engine's images and broker's containers.
+func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) (providers.DescribeResponse, error) {
+	resp := providers.DescribeResponse{
+		Summary:  fmt.Sprintf("containers on the engine at %s", p.host),
+		Listings: []string{"images", "containers"},
+		Actions: []providers.Action{
+			{Name: "checkout", Summary: "create and start a container per host", Args: argHelp()},
+			{Name: "execute", Summary: "run a one-off container with a command, print its output and remove it", Args: []providers.ArgHelp{
+				{Name: "image", Type: "string", Required: true, Description: "image to run"},
+				{Name: "env", Type: "map(string)", Description: "environment"},
+				{Name: "network", Type: "string", Description: "network to attach"},
+				{Name: "user", Type: "string", Description: "user to run as"},
+				{Name: "workdir", Type: "string", Description: "working directory"},
+			}},
+		},
+		Detail: map[string]any{"host": p.host, "name_prefix": p.set.NamePrefix},
+	}
+	switch req.Listing {
+	case "":
+		return resp, nil
+	case "images":
+		if err := p.ping(ctx); err != nil {
+			return resp, err
+		}
+		imgs, err := p.api.ImageList(ctx, client.ImageListOptions{})
+		if err != nil {
+			return resp, p.engineErr(fmt.Errorf("list images: %w", err))
+		}
+		for _, im := range imgs.Items {
+			for _, tag := range im.RepoTags {
+				if req.Item != "" && req.Item != tag {
+					continue
+				}
+				resp.Items = append(resp.Items, providers.Item{Name: tag, Detail: map[string]any{"id": im.ID, "size": im.Size}})
+			}
+		}
+	case "containers":
+		hosts, err := p.Sync(ctx, providers.SyncRequest{AllUsers: true})
+		if err != nil {
+			return resp, err
+		}
+		for _, h := range hosts.Hosts {
+			resp.Items = append(resp.Items, providers.Item{Name: h.Name, Description: fmt.Sprint(h.Facts["image"]), Detail: h.Facts})
+		}
+	default:
+		return resp, fmt.Errorf("unknown listing %q: %w", req.Listing, providers.ErrNotSupported)
+	}
+	sort.Slice(resp.Items, func(i, j int) bool { return resp.Items[i].Name < resp.Items[j].Name })
+	return resp, nil
+}
+
+func argHelp() []providers.ArgHelp {
+	return []providers.ArgHelp{
+		{Name: "image", Type: "string", Required: true, Description: "image to run (container_host is accepted too)"},
+		{Name: "ports", Type: "list(string)", Description: `container ports to publish: "22" (a free host port), "22:2222" (container:host), "53/udp", "127.0.0.1:22:2222"`},
+		{Name: "auto_map_ports", Type: "bool", Default: "false", Description: "publish every port the image exposes"},
+		{Name: "env", Type: "map(string)", Description: "environment"},
+		{Name: "network", Type: "string", Description: "network to attach; created if missing and removed with its last host"},
+		{Name: "command", Type: "list(string)", Description: "command overriding the image's"},
+		{Name: "entrypoint", Type: "list(string)", Description: "entrypoint overriding the image's"},
+		{Name: "privileged", Type: "bool", Default: "false", Description: "run privileged"},
+		{Name: "volumes", Type: "list(string)", Description: `"/path" (anonymous, removed with the host), "name:/path", "/host/dir:/path:ro"`},
+		{Name: "memory", Type: "string", Description: `memory limit ("512m", "2g")`},
+		{Name: "cpus", Type: "number", Description: "CPU limit (1.5)"},
+		{Name: "hostname", Type: "string", Description: "container host name; default the container name"},
+		{Name: "user", Type: "string", Description: "user the container runs as"},
+		{Name: "workdir", Type: "string", Description: "working directory"},
+		{Name: "authorized_keys", Type: "string", Description: "public keys put in env " + authorizedKeysEnv + " for sshd images"},
+		{Name: "pull", Type: "string", Default: pullMissing, Description: "missing, never or always"},
+	}
+}
+
+// sanitizeName keeps what container names allow ([a-zA-Z0-9][a-zA-Z0-9_.-]*).
+func sanitizeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '.', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	return strings.Trim(b.String(), "-_.")
+}
