@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/labbroker/broker/state"
 )
 
 // parallelMin is the number of records below which decoding stays on one
@@ -14,15 +16,15 @@ const parallelMin = 512
 // decodeAll decodes raw JSON values in order. Large sets are split over
 // the available CPUs: decoding, not reading the file, is what a Hosts of
 // 10,000 records spends its time on.
-func decodeAll[V any, T any](raws [][]byte, unwrap func(V) T) ([]T, error) {
+func decodeAll[T any](raws [][]byte, dec func([]byte) (T, error)) ([]T, error) {
 	out := make([]T, len(raws))
 	decode := func(lo, hi int) error {
 		for i := lo; i < hi; i++ {
-			var v V
-			if err := json.Unmarshal(raws[i], &v); err != nil {
+			v, err := dec(raws[i])
+			if err != nil {
 				return fmt.Errorf("decode record %d: %w", i, err)
 			}
-			out[i] = unwrap(v)
+			out[i] = v
 		}
 		return nil
 	}
@@ -50,4 +52,10 @@ func decodeAll[V any, T any](raws [][]byte, unwrap func(V) T) ([]T, error) {
 		}
 	}
 	return out, nil
+}
+
+func decodeIntent(raw []byte) (state.Intent, error) {
+	var v intentValue
+	err := json.Unmarshal(raw, &v)
+	return v.Intent, err
 }

@@ -37,6 +37,8 @@ func TestMain(m *testing.M) {
 //
 //	lock  take the environment's lock, say "locked", wait for stdin to close
 //	hold  hold the state file in a write transaction, say "holding", wait
+//	hosts print the number of host records (for timing a whole process)
+//	fill  put BOLT_N hosts in one call
 //	write put BOLT_N hosts, one call each, with ids BOLT_PREFIX-NNNN
 func helper(mode string) error {
 	s, err := Open(os.Getenv("BOLT_PATH"), Options{})
@@ -59,6 +61,27 @@ func helper(mode string) error {
 			_, _ = io.Copy(io.Discard, os.Stdin)
 			return nil
 		})
+	case "hosts":
+		// What `broker plan` reads, as a whole process: time it from the
+		// shell (see BenchmarkHosts10k for the in-process number).
+		hosts, err := s.Hosts(ctx, state.Query{})
+		if err != nil {
+			return err
+		}
+		fmt.Println(len(hosts))
+		return nil
+	case "fill":
+		n, _ := strconv.Atoi(os.Getenv("BOLT_N"))
+		hosts := make([]state.Host, n)
+		for i := range hosts {
+			hosts[i] = state.Host{ID: state.NewID(), Environment: "env", Address: fmt.Sprintf("host.web[%d]", i),
+				Provider: "docker", Instance: "local", ProviderID: fmt.Sprintf("%064x", i),
+				Hostname: fmt.Sprintf("web-%d.lab.example.com", i), IP: "10.0.0.1", Port: 22,
+				Recipe: map[string]any{"image": "rhel9-sshd:latest", "ports": []any{"22"}},
+				Facts:  map[string]any{"os": "rhel", "version": "9.4"},
+				Labels: map[string]string{"role": "web", "team": "qe"}}
+		}
+		return s.Put(ctx, hosts...)
 	case "write":
 		n, _ := strconv.Atoi(os.Getenv("BOLT_N"))
 		for i := range n {

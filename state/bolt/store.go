@@ -311,7 +311,7 @@ func (s *Store) Hosts(ctx context.Context, q state.Query) ([]state.Host, error) 
 	if err != nil {
 		return nil, err
 	}
-	return decodeAll[hostValue](raws, func(v hostValue) state.Host { return v.Host })
+	return decodeAll(raws, decodeHost)
 }
 
 // collect copies the values of bucket, all of them or those the
@@ -340,8 +340,10 @@ func collect(tx *bbolt.Tx, bucket []byte, env string, prefix []byte) [][]byte {
 		}
 		return copyOut(vals, size)
 	}
+	// No preallocation by b.Stats().KeyN: counting walks every page,
+	// which costs more than growing the slice.
 	size := 0
-	vals := make([][]byte, 0, b.Stats().KeyN)
+	var vals [][]byte
 	_ = b.ForEach(func(_, v []byte) error {
 		size += len(v)
 		vals = append(vals, v)
@@ -377,11 +379,11 @@ func (s *Store) Host(ctx context.Context, id string) (state.Host, error) {
 	if raw == nil {
 		return state.Host{}, fmt.Errorf("host %s: %w", id, state.ErrNotFound)
 	}
-	var v hostValue
-	if err := json.Unmarshal(raw, &v); err != nil {
+	h, err := decodeHost(raw)
+	if err != nil {
 		return state.Host{}, fmt.Errorf("decode host %s: %w", id, err)
 	}
-	return v.Host, nil
+	return h, nil
 }
 
 // Put implements state.Store.
@@ -427,7 +429,7 @@ func (s *Store) Apply(ctx context.Context, b state.Batch) error {
 			h.Created = now
 		}
 		h.Updated = now
-		raw, err := json.Marshal(hostValue{V: schemaVersion, Host: h})
+		raw, err := encodeValue(hostValue{V: schemaVersion, Host: h})
 		if err != nil {
 			return fmt.Errorf("encode host %s: %w", h.ID, err)
 		}
@@ -445,7 +447,7 @@ func (s *Store) Apply(ctx context.Context, b state.Batch) error {
 			in.Created = now
 		}
 		in.Updated = now
-		raw, err := json.Marshal(intentValue{V: schemaVersion, Intent: in})
+		raw, err := encodeValue(intentValue{V: schemaVersion, Intent: in})
 		if err != nil {
 			return fmt.Errorf("encode intent %s: %w", in.ID, err)
 		}
@@ -476,6 +478,18 @@ func (s *Store) Apply(ctx context.Context, b state.Batch) error {
 		}
 		return bumpSerials(tx, touched)
 	})
+}
+
+// encodeValue encodes a stored value. HTML escaping is off: it is of no
+// use in a database, and unescaped values stay on decodeHost's fast path.
+func encodeValue(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // envOf reads only the environment of a stored record, for keeping the
@@ -568,7 +582,7 @@ func (s *Store) Intents(ctx context.Context, env string) ([]state.Intent, error)
 	if err != nil {
 		return nil, err
 	}
-	return decodeAll[intentValue](raws, func(v intentValue) state.Intent { return v.Intent })
+	return decodeAll(raws, decodeIntent)
 }
 
 // Reserve implements state.Store: the first free candidate, in the
