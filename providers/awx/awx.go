@@ -208,7 +208,13 @@ func (p *Provider) run(ctx context.Context, rs runSpec) (*runResult, error) {
 				return nil, err
 			}
 		}
-		if jobID, err = p.c.launch(ctx, t, extra, inv); err != nil {
+		var labels []int
+		if pl, ok := rs.args["provider_labels"].(map[string]any); ok && len(pl) > 0 {
+			if labels, err = p.c.labelIDs(ctx, t, pl); err != nil {
+				return nil, err
+			}
+		}
+		if jobID, err = p.c.launch(ctx, t, extra, inv, labels); err != nil {
 			return nil, err
 		}
 		p.log.Info("awx: launched", "template", t.Name, "kind", t.kind(), "job", jobID, "url", p.c.resolve(jobPath(t.kind(), jobID)))

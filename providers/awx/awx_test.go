@@ -369,6 +369,7 @@ func TestFlakyServiceConverges(t *testing.T) {
 	// Dropped connections and a burst of 502s.
 	s.DropNext(2)
 	s.FailNext(3, 502)
+	s.SetLatency(time.Millisecond)
 	if _, err := p.Checkout(ctx, providers.CheckoutRequest{Args: deployArgs()}); err != nil {
 		t.Fatalf("checkout after drops and 502s: %v", err)
 	}
@@ -768,9 +769,14 @@ func TestExecuteArtifactsLastAndMerge(t *testing.T) {
 	if err != nil || !cmp.Equal(map[string]any{"rc": 0.0}, res.Result) {
 		t.Fatalf("job template: %v, %v", res.Result, err)
 	}
-	res, err = p.Execute(ctx, providers.ExecuteRequest{Args: map[string]any{"workflow": "two-step"}})
-	if m, _ := res.Result.(map[string]any); err != nil || m["status"] != "successful" {
+	res, err = p.Execute(ctx, providers.ExecuteRequest{Args: map[string]any{"workflow": "two-step", "provider_labels": map[string]any{"team": "qe", "ci": ""}}})
+	m, _ := res.Result.(map[string]any)
+	if err != nil || m["status"] != "successful" {
 		t.Fatalf("without artifacts: %v, %v", res.Result, err)
+	}
+	id, _ := m["job_id"].(float64)
+	if diff := cmp.Diff([]string{"ci", "team=qe"}, s.JobLabels(int(id))); diff != "" {
+		t.Errorf("AWX labels of the job (-want +got):\n%s", diff)
 	}
 	res, err = p.Execute(ctx, providers.ExecuteRequest{Args: map[string]any{"workflow": "broken"}, Artifacts: "last"})
 	if err == nil || res.Status == 0 || !strings.Contains(err.Error(), "boom") {

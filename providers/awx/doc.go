@@ -14,6 +14,12 @@
 // "name" or "vm_provisioned"; lists there, or a "hosts" list, make several
 // hosts from one job.
 //
+// An argument provider_labels (a map) also becomes AWX labels on the job
+// ("key=value"), made in the template's organization when missing. When a
+// workflow fails, hosts its successful nodes report as vm_name are checked
+// in, as the Python broker does by default, and the error names the failed
+// nodes with their job events' messages.
+//
 // Check-in runs the release workflow (remove-vm) with source_vm and the
 // stored recipe; a host AWX no longer knows is reported Gone. Extend runs
 // the extend workflow (extend-vm) with target_vm and new_expire_time.

@@ -49,6 +49,9 @@ type templateInfo struct {
 	} `json:"related"`
 	SummaryFields struct {
 		UserCapabilities map[string]bool `json:"user_capabilities"`
+		Organization     *struct {
+			ID int `json:"id"`
+		} `json:"organization"`
 	} `json:"summary_fields"`
 }
 
@@ -166,10 +169,13 @@ func newLaunchID() string {
 
 // launch starts a template. extra must hold launchIDVar; a launch whose
 // answer is lost is found again by it rather than launched twice.
-func (c *client) launch(ctx context.Context, t *templateInfo, extra map[string]any, inventory int) (int, error) {
+func (c *client) launch(ctx context.Context, t *templateInfo, extra map[string]any, inventory int, labels []int) (int, error) {
 	body := map[string]any{"extra_vars": extra}
 	if inventory != 0 {
 		body["inventory"] = inventory
+	}
+	if len(labels) > 0 {
+		body["labels"] = labels
 	}
 	p := t.Related.Launch
 	if p == "" {
@@ -538,4 +544,49 @@ func (c *client) jobReasons(ctx context.Context, j *jobInfo) []Reason {
 		out = append(out, Reason{Node: j.Name, JobID: j.ID, Message: c.scrub(j.JobExplanation)})
 	}
 	return out
+}
+
+// labelIDs resolves AWX labels ("key=value", or "key" for an empty value)
+// to ids, making those missing in the template's organization.
+func (c *client) labelIDs(ctx context.Context, t *templateInfo, labels map[string]any) ([]int, error) {
+	org := 0
+	if o := t.SummaryFields.Organization; o != nil {
+		org = o.ID
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var ids []int
+	for _, k := range keys {
+		name := k
+		if v := asString(labels[k]); v != "" {
+			name = k + "=" + v
+		}
+		found, err := listAll[struct {
+			ID   int    `json:"id"`
+			Name string `json:"name"`
+		}](ctx, c, "labels/", url.Values{"name": {name}}, 0, reqOpts{})
+		if err != nil {
+			return nil, fmt.Errorf("awx: look up label %q: %w", name, err)
+		}
+		id := 0
+		for _, l := range found {
+			if l.Name == name {
+				id = l.ID
+			}
+		}
+		if id == 0 {
+			var made struct {
+				ID int `json:"id"`
+			}
+			if err := c.do(ctx, http.MethodPost, "labels/", map[string]any{"name": name, "organization": org}, &made, reqOpts{}); err != nil {
+				return nil, fmt.Errorf("awx: create label %q: %w", name, err)
+			}
+			id = made.ID
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }

@@ -503,6 +503,26 @@ func (s *Server) JobStatus(id int) string {
 	return ""
 }
 
+// JobLabels names the labels a job was launched with.
+func (s *Server) JobLabels(id int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, lid := range j.labels {
+		for name, x := range s.labels {
+			if x == lid {
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // JobExtraVars is the extra vars a job was launched with.
 func (s *Server) JobExtraVars(id int) map[string]any {
 	s.mu.Lock()
