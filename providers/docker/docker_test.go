@@ -242,14 +242,13 @@ func TestSyncByLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A container with the run's label but not broker's is never listed.
-	c, err := run.API.ContainerCreate(ctx, client.ContainerCreateOptions{
+	_, err := run.API.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:   run.Prefix + "-stranger",
 		Config: &container.Config{Image: image, Labels: map[string]string{dockertest.LabelKey: run.Value, "role": "a"}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = c
 
 	names := func(req providers.SyncRequest) []string {
 		t.Helper()
@@ -316,7 +315,7 @@ func TestRefreshBehindItsBack(t *testing.T) {
 	if got := presence(); got != providers.PresenceRunning {
 		t.Errorf("fresh host: %v", got)
 	}
-	if _, err := run.API.ContainerStop(ctx, ref.ProviderID, client.ContainerStopOptions{}); err != nil {
+	if _, err := run.API.ContainerStop(ctx, ref.ProviderID, client.ContainerStopOptions{Signal: "KILL"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := presence(); got != providers.PresenceStopped {
@@ -375,7 +374,7 @@ func TestResume(t *testing.T) {
 	}
 
 	req, id = interrupted("resume-broken")
-	if _, err := run.API.ContainerStop(ctx, id, client.ContainerStopOptions{}); err != nil {
+	if _, err := run.API.ContainerStop(ctx, id, client.ContainerStopOptions{Signal: "KILL"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err = p.Checkout(ctx, req)

@@ -63,7 +63,7 @@ func engineHost(s settings, typeName string) string {
 // newClient makes an engine client for host. The client negotiates the
 // API version down to the engine's on its first request.
 func newClient(host string, s settings) (*client.Client, error) {
-	opts := []client.Opt{client.WithAPIVersionNegotiation()}
+	var opts []client.Opt
 	if strings.HasPrefix(host, "ssh://") {
 		dial, err := sshDialer(host)
 		if err != nil {

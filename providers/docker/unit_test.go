@@ -1,0 +1,131 @@
+package docker
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/moby/moby/api/types/network"
+)
+
+func TestParsePorts(t *testing.T) {
+	tests := []struct {
+		spec     string
+		port     string
+		hostIP   string
+		hostPort string
+		bad      bool
+	}{
+		{spec: "22", port: "22/tcp", hostIP: "127.0.0.1"},
+		{spec: "22/tcp", port: "22/tcp", hostIP: "127.0.0.1"},
+		{spec: "22:2222", port: "22/tcp", hostIP: "127.0.0.1", hostPort: "2222"},
+		{spec: "53/udp", port: "53/udp", hostIP: "127.0.0.1"},
+		{spec: "0.0.0.0:80:8080/tcp", port: "80/tcp", hostIP: "0.0.0.0", hostPort: "8080"},
+		{spec: "x", bad: true},
+		{spec: "22:notaport", bad: true},
+		{spec: "a:22:2222", bad: true},
+		{spec: "1:2:3:4", bad: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			exposed, bindings, err := parsePorts([]string{tt.spec}, "127.0.0.1")
+			if tt.bad {
+				if err == nil {
+					t.Fatalf("no error for %q", tt.spec)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := network.MustParsePort(tt.port)
+			if _, ok := exposed[p]; !ok {
+				t.Errorf("not exposed: %v", exposed)
+			}
+			b := bindings[p]
+			if len(b) != 1 || b[0].HostIP.String() != tt.hostIP || b[0].HostPort != tt.hostPort {
+				t.Errorf("bindings %v", b)
+			}
+		})
+	}
+}
+
+func TestDecodeArgs(t *testing.T) {
+	a, err := decodeArgs(map[string]any{
+		"container_host": "img:1",
+		"ports":          "22 80:8080",
+		"env":            map[string]any{"N": float64(3)},
+		"privileged":     "true",
+		"cpus":           "1.5",
+		"command":        []any{"sh", "-c", "x"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := args{Image: "img:1", Ports: []string{"22", "80:8080"}, Env: map[string]string{"N": "3"}, Privileged: true, CPUs: 1.5, Command: []string{"sh", "-c", "x"}}
+	if d := cmp.Diff(want, a); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	for _, bad := range []map[string]any{
+		{"ports": map[string]any{}},
+		{"cpus": "-1"},
+		{"pull": "sometimes"},
+		{"env": []any{"x"}},
+	} {
+		if _, err := decodeArgs(bad); err == nil {
+			t.Errorf("decodeArgs(%v) succeeded", bad)
+		}
+	}
+}
+
+func TestSSHArgs(t *testing.T) {
+	got, err := sshArgs("ssh://root@builder.lab:2200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Join(got, " ")
+	for _, w := range []string{"-l root", "-p 2200", "-- builder.lab docker system dial-stdio"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("%q lacks %q", s, w)
+		}
+	}
+	for _, bad := range []string{"ssh://", "tcp://x:1", "ssh://h/path"} {
+		if _, err := sshArgs(bad); err == nil {
+			t.Errorf("sshArgs(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestEngineHost(t *testing.T) {
+	run := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	t.Setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
+	tests := []struct {
+		name string
+		set  settings
+		typ  string
+		want string
+	}{
+		{"setting wins", settings{Host: "unix:///x.sock"}, "docker", "unix:///x.sock"},
+		{"DOCKER_HOST", settings{}, "docker", "tcp://127.0.0.1:2375"},
+		{"podman alias", settings{}, "podman", "unix://" + run + "/podman/podman.sock"},
+		{"podman engine", settings{Engine: "podman"}, "docker", "unix://" + run + "/podman/podman.sock"},
+	}
+	for _, tt := range tests {
+		if got := engineHost(tt.set, tt.typ); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if h, local := publishHost("ssh://root@builder.lab"); h != "builder.lab" || local {
+		t.Errorf("publishHost(ssh) = %q %v", h, local)
+	}
+	if h, local := publishHost("unix:///var/run/docker.sock"); h != "127.0.0.1" || !local {
+		t.Errorf("publishHost(unix) = %q %v", h, local)
+	}
+}
+
+func TestSanitizeName(t *testing.T) {
+	if got := sanitizeName("host.client[0]"); got != "host.client-0" {
+		t.Errorf("got %q", got)
+	}
+}
