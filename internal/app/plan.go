@@ -67,7 +67,7 @@ func (a *App) Plan(ctx context.Context, req PlanRequest) (*planner.Plan, error) 
 			return a.refresh(ctx, req.Config, recs)
 		}
 	}
-	return planner.Plan(ctx, in)
+	return planner.Make(ctx, in)
 }
 
 func compileAll(flag string, srcs []string) ([]*filter.Filter, error) {
