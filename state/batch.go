@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -27,6 +28,18 @@ func (b *Batch) add(o Batch) {
 	b.DeleteIntents = append(b.DeleteIntents, o.DeleteIntents...)
 }
 
+// RecordError is a write's failure caused by one record (an empty id, a
+// value that does not encode) rather than by the backend. A Batcher that
+// gets one for a combined round retries each caller's writes on its own,
+// so that only the culprit's caller fails.
+type RecordError struct {
+	ID  string
+	Err error
+}
+
+func (e *RecordError) Error() string { return fmt.Sprintf("record %q: %v", e.ID, e.Err) }
+func (e *RecordError) Unwrap() error { return e.Err }
+
 // Writer is an optional Store capability: a backend that can apply mixed
 // writes in one transaction. Apply follows the rules of the single calls
 // (timestamps, ignored unknown ids) and bumps each touched environment's
@@ -43,9 +56,11 @@ type Writer interface {
 // of transactions (and fsyncs) instead of 1,000. There are no timers: a
 // write that finds the backend idle goes in at once, alone.
 //
-// Every caller gets its own result: when a combined round fails, each of
-// its writes is retried on its own so that one caller's bad record does not
-// fail the others.
+// Every caller gets its own result: when a combined round fails because of
+// one record (*RecordError), each caller's writes are retried on their own
+// so that one caller's bad record does not fail the others. Any other
+// failure (the file is busy, the disk is full) is every caller's result,
+// without retries that would only fail again.
 //
 // A round is one backend call, so concurrent writes coalesced into one
 // round bump an environment's serial once between them; serials stay
@@ -189,9 +204,11 @@ func (b *Batcher) commit(ctx context.Context, ops []*batchOp) {
 	for _, op := range ops {
 		all.add(op.b)
 	}
-	if err := b.apply(ctx, all); err == nil {
+	err := b.apply(ctx, all)
+	var rec *RecordError
+	if !errors.As(err, &rec) {
 		for _, op := range ops {
-			op.done <- batchResult{}
+			op.done <- batchResult{err: err}
 		}
 		return
 	}

@@ -38,8 +38,11 @@ func (r *recordingStore) Apply(ctx context.Context, b Batch) error {
 		<-r.hold
 	}
 	for _, h := range b.Put {
-		if h.ID == "bad" {
-			return errors.New("bad host")
+		switch h.ID {
+		case "bad":
+			return &RecordError{ID: h.ID, Err: errors.New("bad host")}
+		case "down":
+			return errors.New("backend down")
 		}
 	}
 	return nil
@@ -78,6 +81,12 @@ func TestBatcherCoalesces(t *testing.T) {
 			wantCalls: [][]string{{"first"}, {"a", "bad", "c"},
 				{"a"}, {"bad"}, {"c"}},
 			wantErr: map[string]bool{"first": false, "a": false, "bad": true, "c": false},
+		},
+		{
+			name:      "backend failure: every caller's result, no retries",
+			ids:       []string{"a", "down", "c"},
+			wantCalls: [][]string{{"first"}, {"a", "c", "down"}},
+			wantErr:   map[string]bool{"first": false, "a": true, "down": true, "c": true},
 		},
 	}
 	for _, tt := range tests {

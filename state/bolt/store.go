@@ -420,10 +420,10 @@ func (s *Store) Apply(ctx context.Context, b state.Batch) error {
 	hosts := make([][]byte, len(b.Put))
 	for i, h := range b.Put {
 		if h.ID == "" {
-			return errors.New("put host: empty id")
+			return &state.RecordError{Err: errors.New("put host: empty id")}
 		}
 		if h.Environment == "" {
-			return fmt.Errorf("put host %s: empty environment", h.ID)
+			return &state.RecordError{ID: h.ID, Err: errors.New("put host: empty environment")}
 		}
 		if h.Created.IsZero() {
 			h.Created = now
@@ -431,17 +431,17 @@ func (s *Store) Apply(ctx context.Context, b state.Batch) error {
 		h.Updated = now
 		raw, err := encodeValue(hostValue{V: schemaVersion, Host: h})
 		if err != nil {
-			return fmt.Errorf("encode host %s: %w", h.ID, err)
+			return &state.RecordError{ID: h.ID, Err: fmt.Errorf("encode host: %w", err)}
 		}
 		hosts[i] = raw
 	}
 	intents := make([][]byte, len(b.PutIntents))
 	for i, in := range b.PutIntents {
 		if in.ID == "" {
-			return errors.New("put intent: empty id")
+			return &state.RecordError{Err: errors.New("put intent: empty id")}
 		}
 		if in.Environment == "" {
-			return fmt.Errorf("put intent %s: empty environment", in.ID)
+			return &state.RecordError{ID: in.ID, Err: errors.New("put intent: empty environment")}
 		}
 		if in.Created.IsZero() {
 			in.Created = now
@@ -449,7 +449,7 @@ func (s *Store) Apply(ctx context.Context, b state.Batch) error {
 		in.Updated = now
 		raw, err := encodeValue(intentValue{V: schemaVersion, Intent: in})
 		if err != nil {
-			return fmt.Errorf("encode intent %s: %w", in.ID, err)
+			return &state.RecordError{ID: in.ID, Err: fmt.Errorf("encode intent: %w", err)}
 		}
 		intents[i] = raw
 	}

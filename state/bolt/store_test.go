@@ -1,8 +1,13 @@
 package bolt_test
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/labbroker/broker/state"
 	"github.com/labbroker/broker/state/bolt"
@@ -27,3 +32,34 @@ func TestSuiteBatched(t *testing.T) {
 }
 
 func openTempB(b *testing.B) *bolt.Store { return openTemp(b) }
+
+// Through a Batcher, a caller's bad record fails that caller only, even
+// when its write shares a round with others.
+func TestBatcherIsolatesBadRecord(t *testing.T) {
+	b := state.NewBatcher(openTemp(t))
+	ctx := context.Background()
+	ids := []string{"01", "", "03", "04", "", "06"}
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { errs[i] = b.Put(ctx, state.Host{ID: id, Environment: "e"}) })
+	}
+	wg.Wait()
+	for i, id := range ids {
+		var rec *state.RecordError
+		if bad := id == ""; bad != errors.As(errs[i], &rec) {
+			t.Errorf("Put(%q) = %v", id, errs[i])
+		}
+	}
+	hosts, err := b.Hosts(ctx, state.Query{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range hosts {
+		got = append(got, h.ID)
+	}
+	if diff := cmp.Diff([]string{"01", "03", "04", "06"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}

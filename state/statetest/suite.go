@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 	}{
 		{"HostsCRUD", testHostsCRUD},
 		{"HostNotFound", testHostNotFound},
+		{"PutWithoutID", testPutWithoutID},
 		{"Copies", testCopies},
 		{"Serials", testSerials},
 		{"Environments", testEnvironments},
@@ -153,6 +154,22 @@ func testHostNotFound(t *testing.T, s state.Store) {
 	_, err := s.Host(context.Background(), "missing")
 	if !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("Host(missing) = %v, want ErrNotFound", err)
+	}
+}
+
+func testPutWithoutID(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	if err := s.Put(ctx, host("01", "a"), host("", "a")); err == nil {
+		t.Fatalf("Put of a host without id succeeded")
+	}
+	if err := s.PutIntents(ctx, state.Intent{Environment: "a"}); err == nil {
+		t.Fatalf("PutIntents of an intent without id succeeded")
+	}
+	// Nothing of a failed call is written.
+	all, err := s.Hosts(ctx, state.Query{})
+	must(t, err)
+	if diff := cmp.Diff([]string{}, ids(all)); diff != "" {
+		t.Errorf("hosts after a failed Put (-want +got):\n%s", diff)
 	}
 }
 
