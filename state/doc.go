@@ -7,6 +7,15 @@
 // (state/bolt, the embedded default; state/etcd, shared by many runners).
 // Every backend passes the same suite, state/statetest.
 //
+// # Writing many records
+//
+// Put, Delete and the intent calls take many values, and a backend that
+// can apply mixed writes in one transaction implements Writer. Batcher
+// wraps any Store and coalesces concurrent writes from many goroutines into
+// one transaction per round (group commit, no timers), so that an apply of
+// 1,000 hosts does not pay for 1,000 fsyncs. A record at fault is reported
+// as *RecordError, which lets the Batcher fail only that record's caller.
+//
 // Package state must not call providers: a provider's reservations go
 // through the small providers.Reservations interface that Store satisfies.
 //
