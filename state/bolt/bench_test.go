@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,5 +67,23 @@ func BenchmarkPut1000(b *testing.B) {
 		if err := s.Put(context.Background(), benchHosts(1000)...); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkBatcher1000Writers is an apply of 1,000 hosts recording each
+// host from its own goroutine, through the Batcher: group commit turns
+// 1,000 transactions into a few.
+func BenchmarkBatcher1000Writers(b *testing.B) {
+	s := state.NewBatcher(openTempB(b))
+	for b.Loop() {
+		var wg sync.WaitGroup
+		for _, h := range benchHosts(1000) {
+			wg.Go(func() {
+				if err := s.Put(context.Background(), h); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
 	}
 }
