@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/labbroker/broker/internal/boltshare"
 	"io/fs"
 	"maps"
 	"os"
@@ -69,18 +70,23 @@ func withDB(path string, write bool, fn func(b *bbolt.Bucket) error) error {
 	} else if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create sim directory: %w", err)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: openTimeout, ReadOnly: !write})
+	// One handle per file per process (see internal/boltshare): the
+	// goroutines of an apply share it, other processes get in between.
+	db, release, err := boltshare.Acquire(path, &bbolt.Options{Timeout: openTimeout})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return fmt.Errorf("another process is holding the sim file %s", path)
 	}
 	if err != nil {
 		return fmt.Errorf("open sim file: %w", err)
 	}
-	defer db.Close()
+	defer release()
 	if !write {
 		return db.View(func(tx *bbolt.Tx) error { return fn(tx.Bucket(bucketHosts)) })
 	}
-	return db.Update(func(tx *bbolt.Tx) error {
+	// Batch coalesces concurrent checkouts into few fsyncs; fn may run
+	// twice if a combined transaction fails, and every fn here is
+	// idempotent.
+	return db.Batch(func(tx *bbolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketHosts)
 		if err != nil {
 			return err

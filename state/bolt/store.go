@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/labbroker/broker/internal/boltshare"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -124,11 +125,11 @@ func (s *Store) view(fn func(tx *bbolt.Tx) error) error {
 	if _, err := os.Stat(s.path); err != nil {
 		return fmt.Errorf("state file: %w", err)
 	}
-	db, err := s.open(true)
+	db, release, err := s.open()
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer release()
 	return db.View(func(tx *bbolt.Tx) error {
 		v, err := fileVersion(tx)
 		if err != nil {
@@ -160,11 +161,11 @@ func (s *Store) viewOrEmpty(fn func(tx *bbolt.Tx) error) error {
 // update runs fn in a write transaction on a freshly opened file, after
 // bringing the file to this build's schema.
 func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
-	db, err := s.open(false)
+	db, release, err := s.open()
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer release()
 	writeHolder(s.path)
 	return db.Update(func(tx *bbolt.Tx) error {
 		if err := prepare(tx); err != nil {
@@ -174,22 +175,25 @@ func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
 	})
 }
 
-func (s *Store) open(readOnly bool) (*bbolt.DB, error) {
-	db, err := bbolt.Open(s.path, 0o600, &bbolt.Options{
-		Timeout:  s.opts.OpenTimeout,
-		ReadOnly: readOnly,
+// open takes the process's shared handle of the file (internal/boltshare):
+// goroutines of one process must not exclude each other through flock, and
+// the file is closed as soon as the last of them is done, so that other
+// broker processes get in.
+func (s *Store) open() (*bbolt.DB, func() error, error) {
+	db, release, err := boltshare.Acquire(s.path, &bbolt.Options{
+		Timeout: s.opts.OpenTimeout,
 		// The freelist stays synced (the default): with NoFreelistSync
 		// every write-open would rebuild it by scanning the whole file,
 		// and this store opens the file for every write.
 		FreelistType: bbolt.FreelistMapType,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, timeoutError(s.path, s.opts.OpenTimeout)
+		return nil, nil, timeoutError(s.path, s.opts.OpenTimeout)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open state file %s: %w", s.path, err)
+		return nil, nil, fmt.Errorf("open state file %s: %w", s.path, err)
 	}
-	return db, nil
+	return db, release, nil
 }
 
 // fileVersion reads the schema version; 0 for a file not yet initialised.
