@@ -27,7 +27,8 @@
 // running as root, Start creates (once, idempotently) a throwaway local
 // account named after the password ("brokerpw" + 8 hex digits) and the
 // server's User is that account; not running as root, the test is
-// skipped. The package never changes an existing account's password.
+// skipped (failed with CI=true). The package never changes an existing
+// account's password.
 //
 // The package imports nothing of broker, so any package's tests,
 // including executor/remote's own, can use it.

@@ -91,12 +91,18 @@ func Require(t testing.TB) string {
 	t.Helper()
 	path, reason := findSSHD()
 	if reason != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("sshdtest: %s (CI=true: not skipping)", reason)
-		}
-		t.Skipf("sshdtest: %s", reason)
+		skip(t, reason)
 	}
 	return path
+}
+
+// skip skips the test for a missing component, or fails it in CI.
+func skip(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("sshdtest: %s (CI=true: not skipping)", reason)
+	}
+	t.Skipf("sshdtest: %s", reason)
 }
 
 var (
@@ -604,7 +610,7 @@ func passwordUser(t testing.TB, password string) string {
 		return name
 	}
 	if os.Geteuid() != 0 {
-		t.Skipf("sshdtest: password authentication needs a throwaway account %s, which only root can create", name)
+		skip(t, fmt.Sprintf("password authentication needs a throwaway account %s, which only root can create", name))
 	}
 	// Serialise with other test binaries creating the same account.
 	lock, err := os.OpenFile(filepath.Join(os.TempDir(), "sshdtest-useradd.lock"), os.O_CREATE|os.O_RDWR, 0o600)
