@@ -251,6 +251,13 @@ func handshake(ctx context.Context, cfg SSHConfig, cc *ssh.ClientConfig, hop *SS
 	}
 	if err != nil {
 		conn.Close()
+		if len(cc.HostKeyAlgorithms) > 0 && strings.Contains(err.Error(), "no common algorithm for host key") {
+			// The host has no key of the type we know it by: ask for any,
+			// so that the refusal names the key it has now.
+			anyKey := *cc
+			anyKey.HostKeyAlgorithms = nil
+			return handshake(ctx, cfg, &anyKey, hop)
+		}
 		stage := StageHandshake
 		var hke *HostKeyError
 		if !errors.As(err, &hke) && isAuthFailure(err) {

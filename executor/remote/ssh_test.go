@@ -3,6 +3,9 @@ package remote
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
+	"crypto/rsa"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
@@ -620,5 +623,30 @@ func TestShellQuoteAndEnv(t *testing.T) {
 	}
 	if _, err := commandWithEnv("true", map[string]string{"A;rm": "1"}); err == nil {
 		t.Errorf("commandWithEnv accepted a bad name")
+	}
+}
+
+func TestHostKeyTypeChanged(t *testing.T) {
+	// The host comes back with an RSA key only; we know its ed25519 key.
+	old := sshdtest.Start(t, sshdtest.Options{})
+	rsaKey, err := rsa.GenerateKey(crand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := ssh.MarshalPrivateKey(rsaKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "rsa_host_key")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := sshdtest.Start(t, sshdtest.Options{HostKey: keyFile})
+	cfg := config(srv)
+	cfg.HostKey.Pinned = old.HostPublicKey
+	_, err = DialSSH(context.Background(), cfg)
+	var hke *HostKeyError
+	if !errors.As(err, &hke) || hke.Want != old.HostKeyFingerprint || hke.Got != srv.HostKeyFingerprint {
+		t.Fatalf("DialSSH = %v, want *HostKeyError from %s to %s", err, old.HostKeyFingerprint, srv.HostKeyFingerprint)
 	}
 }
