@@ -84,6 +84,10 @@ type Provider struct {
 	Default        bool
 	// MaxConcurrency bounds concurrent calls to this instance; 0: no bound.
 	MaxConcurrency int
+	// MaxLease caps the leases of this instance's hosts; 0: DefaultMaxLease.
+	// UnlimitedLease is max_lease = "none": any lease, and "none", are allowed.
+	MaxLease       time.Duration
+	UnlimitedLease bool
 	// Settings is decoded with the type's Settings spec.
 	Settings  cty.Value
 	DeclRange hcl.Range
@@ -124,6 +128,11 @@ type Host struct {
 	// RenewBefore is how long before expiry `plan` proposes an extension;
 	// 0 means the default (half the lease).
 	RenewBefore time.Duration
+	// LeaseNone is true for lease = "none" (Lease is then 0).
+	LeaseNone bool
+	// LeaseRange and RenewBeforeRange are the attributes' value ranges;
+	// zero when the attribute is absent.
+	LeaseRange, RenewBeforeRange hcl.Range
 	Labels      map[string]string
 	// Args are the nick's args overlaid with the host's, JSON-shaped.
 	Args       map[string]any

@@ -50,7 +50,7 @@ func TestLoadLab(t *testing.T) {
 			{Type: "awx", TypeName: "awx", Instance: "satlab", Settings: cty.ObjectVal(map[string]cty.Value{
 				"url": cty.StringVal("https://awx.example.com"), "token": cty.StringVal("t0ken"),
 			})},
-			{Type: "docker", TypeName: "docker", Instance: "local", Default: true, MaxConcurrency: 4,
+			{Type: "docker", TypeName: "docker", Instance: "local", Default: true, MaxConcurrency: 4, UnlimitedLease: true,
 				Settings: cty.ObjectVal(map[string]cty.Value{"host": cty.NullVal(cty.String)})},
 			{Type: "sim", TypeName: "sim", Instance: "default", Implicit: true,
 				Settings: cty.ObjectVal(map[string]cty.Value{"latency": cty.NullVal(cty.String)})},
@@ -66,13 +66,13 @@ func TestLoadLab(t *testing.T) {
 				Teardown: &Teardown{},
 			},
 			{
-				Name: "client", Provider: "docker.local", ProviderType: "docker", Instance: "local", Count: 2,
+				Name: "client", Provider: "docker.local", ProviderType: "docker", Instance: "local", Count: 2, LeaseNone: true,
 				Args:       map[string]any{"image": "rhel9-sshd:latest", "ports": []any{"22"}},
 				Setup:      &Setup{WaitFor: "none", OnFailure: "taint"},
 				Connection: &Connection{User: "root"},
 				DependsOn:  []string{"satellite"},
 			},
-			{Name: "sim", Provider: "sim.default", ProviderType: "sim", Instance: "default", Count: 1, Args: map[string]any{}},
+			{Name: "sim", Provider: "sim.default", ProviderType: "sim", Instance: "default", Count: 1, Lease: DefaultMaxLease, Args: map[string]any{}},
 		},
 		Hooks: []*Hook{{Name: "announce", On: []string{"after_setup"}, When: "host.labels.role == 'satellite'"}},
 	}

@@ -100,13 +100,17 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 	a.integer("count", &h.Count, 0)
 	var lease string
 	if a.str("lease", &lease, false) {
+		h.LeaseRange = content.Attributes["lease"].Expr.Range()
 		if lease == "none" {
-			h.Lease = 0
+			h.Lease, h.LeaseNone = 0, true
 		} else {
 			a.duration("lease", &h.Lease)
 		}
 	}
 	a.duration("renew_before", &h.RenewBefore)
+	if at, ok := content.Attributes["renew_before"]; ok {
+		h.RenewBeforeRange = at.Expr.Range()
+	}
 	a.str("nick", &h.Nick, false)
 	var providerRef string
 	a.str("provider", &providerRef, false)

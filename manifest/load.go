@@ -206,6 +206,7 @@ func load(sources map[string][]byte, dir, srcBase string, opts Options) (*Config
 	diags = append(diags, l.decodeProviders(content.Blocks.OfType("provider"))...)
 	diags = append(diags, l.decodeNicks(content.Blocks.OfType("nick"))...)
 	diags = append(diags, l.decodeHosts(content.Blocks.OfType("host"))...)
+	diags = append(diags, l.checkLeases()...)
 	diags = append(diags, l.decodeHooks(content.Blocks.OfType("hook"))...)
 	diags = append(diags, l.decodeSettingsBlocks(content)...)
 	return c, diags

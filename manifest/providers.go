@@ -14,7 +14,7 @@ import (
 // providerReserved are the provider block's own attributes; everything
 // else belongs to the type's settings spec.
 var providerReserved = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "max_concurrency"}},
+	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "max_concurrency"}, {Name: "max_lease"}},
 }
 
 func (l *loader) schema(typeName string) (ProviderSchema, bool) {
@@ -71,6 +71,7 @@ func (l *loader) decodeProviders(blocks hcl.Blocks) hcl.Diagnostics {
 		a := &attrs{l: l, content: content, block: "provider"}
 		a.boolean("default", &p.Default)
 		a.integer("max_concurrency", &p.MaxConcurrency, 0)
+		a.maxLease(p)
 		diags = append(diags, a.diags...)
 		spec := sch.Settings
 		if spec == nil {
@@ -83,6 +84,7 @@ func (l *loader) decodeProviders(blocks hcl.Blocks) hcl.Diagnostics {
 		val, d := hcldec.Decode(remain, spec, l.ctx)
 		diags = append(diags, d...)
 		p.Settings, _ = val.UnmarkDeep()
+		p.Settings = passMaxLease(p.Settings, p)
 		if p.Default {
 			if first, ok := defaults[p.Type]; ok {
 				diags = append(diags, &hcl.Diagnostic{

@@ -324,10 +324,11 @@ func (m *maker) compare(r state.Host, d *Desired, forced bool) Change {
 		return replace("replacement requested")
 	}
 	if d.Lease > 0 {
-		renew := d.Lease / 2
-		if h, ok := m.hostBlocks[d.Host]; ok && h.RenewBefore > 0 {
-			renew = h.RenewBefore
+		var rb time.Duration
+		if h, ok := m.hostBlocks[d.Host]; ok {
+			rb = h.RenewBefore
 		}
+		renew := RenewWindow(d.Lease, rb)
 		switch left := r.Lease.Remaining(m.in.Now); {
 		case r.Lease.Expires.IsZero():
 			c.Action = Extend

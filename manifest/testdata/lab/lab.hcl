@@ -29,6 +29,7 @@ provider "awx" "satlab" {
 provider "docker" "local" {
   default         = true
   max_concurrency = 4
+  max_lease       = "none"
 }
 
 nick "rhel9" {
