@@ -43,8 +43,9 @@ func BenchmarkPoolRunTrue50Hosts(b *testing.B) {
 	}
 }
 
-// BenchmarkUpload256MiB uploads one 256 MiB file over SFTP, and for
-// comparison copies it with the OpenSSH scp client to the same sshd.
+// BenchmarkUpload256MiB uploads (and downloads) one 256 MiB file over
+// SFTP, and for comparison copies it with the OpenSSH scp client to the
+// same sshd. The target is sftp >= 0.9x scp.
 func BenchmarkUpload256MiB(b *testing.B) {
 	const size = 256 << 20
 	srv := sshdtest.Start(b, sshdtest.Options{})
@@ -59,6 +60,16 @@ func BenchmarkUpload256MiB(b *testing.B) {
 		b.SetBytes(size)
 		for b.Loop() {
 			if err := s.Upload(ctx, src, dst); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("sftp-download", func(b *testing.B) {
+		s := dial(b, config(srv))
+		ctx := context.Background()
+		b.SetBytes(size)
+		for b.Loop() {
+			if err := s.Download(ctx, src, dst); err != nil {
 				b.Fatal(err)
 			}
 		}
