@@ -58,13 +58,20 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 		}
 	}
 	// Records without an address are imperative checkouts: never ours.
-	for _, r := range in.Records {
-		if r.Address != "" {
-			mk.records = append(mk.records, r)
+	// Records are large: the planner works on pointers into in.Records
+	// (which it never changes), so a plan of 10,000 hosts copies none.
+	mk.records = make([]*state.Host, 0, len(in.Records))
+	for i := range in.Records {
+		if in.Records[i].Address != "" {
+			mk.records = append(mk.records, &in.Records[i])
 		}
 	}
 	if in.Refresh != nil && !in.Destroy && len(mk.records) > 0 {
-		pres, err := in.Refresh(ctx, slices.Clone(mk.records))
+		refs := make([]state.Host, len(mk.records))
+		for i, r := range mk.records {
+			refs[i] = *r
+		}
+		pres, err := in.Refresh(ctx, refs)
 		if err != nil {
 			return nil, fmt.Errorf("refresh: %w", err)
 		}
@@ -89,7 +96,7 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 type maker struct {
 	in         Input
 	hostBlocks map[string]*manifest.Host
-	records    []state.Host // those with an address
+	records    []*state.Host // those with an address, pointing into in.Records
 	presence   map[string]providers.Presence
 }
 
@@ -136,7 +143,7 @@ func (m *maker) destroyAll() []Change {
 	have := map[string]bool{}
 	for _, r := range m.records {
 		have[r.ID] = true
-		c := Change{Action: Destroy, Address: r.Address, Before: ptr(r), Reason: "the environment is being destroyed"}
+		c := Change{Action: Destroy, Address: r.Address, Before: r, Reason: "the environment is being destroyed"}
 		if it, ok := finishing[r.ID]; ok {
 			c.Resume = ptr(it)
 			c.Reason = reasonFinishCheckin
@@ -173,10 +180,10 @@ func (m *maker) converge() []Change {
 	}
 
 	// One record per address: the newest; any other is checked in.
-	byAddr := map[string]state.Host{}
+	byAddr := make(map[string]*state.Host, len(m.records))
 	var out []Change
 	recs := slices.Clone(m.records)
-	slices.SortStableFunc(recs, func(a, b state.Host) int {
+	slices.SortStableFunc(recs, func(a, b *state.Host) int {
 		if c := b.Created.Compare(a.Created); c != 0 {
 			return c
 		}
@@ -184,7 +191,7 @@ func (m *maker) converge() []Change {
 	})
 	for _, r := range recs {
 		if _, dup := byAddr[r.Address]; dup {
-			out = append(out, m.withFinish(Change{Action: Destroy, Address: r.Address, Before: ptr(r),
+			out = append(out, m.withFinish(Change{Action: Destroy, Address: r.Address, Before: r,
 				Reason: "a newer record holds " + r.Address}, finishing))
 			continue
 		}
@@ -222,7 +229,7 @@ func (m *maker) converge() []Change {
 		if _, ok := wanted[r.Address]; ok {
 			continue
 		}
-		out = append(out, m.withFinish(Change{Action: Destroy, Address: r.Address, Before: ptr(r),
+		out = append(out, m.withFinish(Change{Action: Destroy, Address: r.Address, Before: r,
 			Reason: m.goneReason(r.Address)}, finishing))
 	}
 
@@ -264,13 +271,13 @@ func (m *maker) withFinish(c Change, finishing map[string]state.Intent) Change {
 	return c
 }
 
-func findRecord(rs []state.Host, id string) (state.Host, bool) {
+func findRecord(rs []*state.Host, id string) (*state.Host, bool) {
 	for _, r := range rs {
 		if r.ID == id {
 			return r, true
 		}
 	}
-	return state.Host{}, false
+	return nil, false
 }
 
 // goneReason explains why an address is no longer wanted.
@@ -287,8 +294,8 @@ func (m *maker) goneReason(addr string) string {
 }
 
 // compare decides what an existing record needs.
-func (m *maker) compare(r state.Host, d *Desired, forced bool) Change {
-	c := Change{Action: NoOp, Address: d.Address, Before: ptr(r), After: d}
+func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
+	c := Change{Action: NoOp, Address: d.Address, Before: r, After: d}
 	c.UpdateLabels = !labelsEqual(r.Labels, d.Labels)
 	replace := func(reason string) Change {
 		c.Action = Replace
@@ -352,7 +359,7 @@ func (m *maker) compare(r state.Host, d *Desired, forced bool) Change {
 
 // recipeDiff names what differs between the record's recipe and the
 // desired one: "provider", "instance" and the changed argument keys.
-func recipeDiff(r state.Host, d *Desired) []string {
+func recipeDiff(r *state.Host, d *Desired) []string {
 	var out []string
 	if r.Provider != d.Provider {
 		out = append(out, "provider")

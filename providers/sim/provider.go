@@ -402,13 +402,11 @@ func (p *Provider) Refresh(ctx context.Context, req providers.RefreshRequest) (p
 	}
 	out := providers.RefreshResponse{Hosts: make(map[string]providers.Presence, len(req.Hosts))}
 	err := withDB(p.path, false, func(b *bbolt.Bucket) error {
+		// Presence is the key's: no record needs decoding, which keeps a
+		// plan of 10,000 hosts fast.
 		for _, h := range req.Hosts {
-			_, ok, err := get(b, h.ProviderID)
-			if err != nil {
-				return err
-			}
 			out.Hosts[h.ID] = providers.PresenceGone
-			if ok {
+			if b != nil && b.Get([]byte(h.ProviderID)) != nil {
 				out.Hosts[h.ID] = providers.PresenceRunning
 			}
 		}

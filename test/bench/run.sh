@@ -15,8 +15,8 @@ trap 'rm -rf "$work"' EXIT
 measure() {
 	local i walls=() rss=0 out
 	for i in 1 2 3 4 5; do
-		out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>"$work/err"; } 2>&1 ) || { cat "$work/err" >&2; return 1; }
-		out=$(tail -n1 <<<"$out")
+		/usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }
+		out=$(tail -n1 "$work/time")
 		walls+=("${out% *}")
 		[ "${out#* }" -gt "$rss" ] && rss=${out#* }
 	done
