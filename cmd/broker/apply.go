@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -26,6 +27,7 @@ type ApplyCmd struct {
 	manifestFlags
 	selectionFlags
 	runFlags
+	reportFlags
 	PlanFile string `arg:"" optional:"" placeholder:"PLAN" help:"A plan saved by 'broker plan --out'; applied exactly, without asking."`
 }
 
@@ -78,14 +80,24 @@ func (c *ApplyCmd) Run(g *Globals, ctx *interruptContext) error {
 		req.PlanRequest = c.request(cfg, a.Environment(cfg))
 		req.Approve = approver(g, c.AutoApprove, "Apply")
 	}
-	return finishApply(ctx, g, a, req, "apply")
+	return finishApply(ctx, g, a, req, "apply", &c.reportFlags)
 }
 
 // finishApply runs an apply or destroy and reports it.
-func finishApply(ctx context.Context, g *Globals, a *app.App, req app.ApplyRequest, command string) error {
+func finishApply(ctx context.Context, g *Globals, a *app.App, req app.ApplyRequest, command string, reports *reportFlags) (err error) {
 	if p, ok := req.Observer.(*progress); ok {
 		defer p.finish()
 	}
+	obs, closeReports, err := reports.observer(req.Observer, command, req.Environment)
+	if err != nil {
+		return err
+	}
+	req.Observer = obs
+	defer func() {
+		if cerr := closeReports(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}()
 	res, err := a.Apply(ctx, req)
 	if err != nil && res == nil {
 		return err

@@ -6,6 +6,7 @@ import "github.com/labbroker/broker/internal/app"
 type DestroyCmd struct {
 	manifestFlags
 	runFlags
+	reportFlags
 	Target  []string `placeholder:"EXPR" sep:"none" help:"Only check in hosts matching this filter expression (repeatable)."`
 	Exclude []string `placeholder:"EXPR" sep:"none" help:"Keep hosts matching this filter expression (repeatable)."`
 }
@@ -40,5 +41,5 @@ func (c *DestroyCmd) Run(g *Globals, ctx *interruptContext) error {
 		OnLockWait:  lockWaiter(g, c.LockTimeout),
 		Operation:   "destroy",
 	}
-	return finishApply(ctx, g, a, req, "destroy")
+	return finishApply(ctx, g, a, req, "destroy", &c.reportFlags)
 }
