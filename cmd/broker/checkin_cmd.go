@@ -1,9 +1,126 @@
 package main
 
-import "errors"
+import (
+	"fmt"
 
-// CheckinCmd: Check hosts in by index, name, hostname or filter.
-type CheckinCmd struct{}
+	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/planner"
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
+)
 
-// Run is not written yet.
-func (c *CheckinCmd) Run(g *Globals) error { return errors.New("broker checkin is not available yet") }
+// CheckinCmd checks hosts in by index, name, hostname or filter.
+type CheckinCmd struct {
+	hostSelection
+	imperativeFlags
+	Provider string `placeholder:"TYPE[.INSTANCE]" help:"With --name: check in a host broker has no record of, at this provider."`
+	Name     string `placeholder:"NAME" help:"With --provider: the provider's name (or id) of a host broker has no record of."`
+}
+
+// Help is shown by `broker checkin --help`.
+func (c *CheckinCmd) Help() string {
+	return `Returns hosts to their providers and forgets them. Name hosts by their
+inventory index (the Id column of 'broker inventory'), hostname, name, id
+or address, mixed; --all takes every host (of --environment if given).
+--filter narrows the selection. Check-ins run concurrently unless
+--sequential. A name that matches nothing is a warning.
+
+  broker checkin my.host.fqdn.com
+  broker checkin 0
+  broker checkin 1 3 my.host.fqdn.com
+  broker checkin --all --filter 'hostname<test'
+  broker checkin --provider docker --name broker-x1y2   # a host not in the inventory`
+}
+
+// Run checks in.
+func (c *CheckinCmd) Run(g *Globals, ctx *interruptContext) error {
+	if c.Background && !g.inBackground() {
+		return g.background("checkin")
+	}
+	return g.finishBackground("checkin", c.run(g, ctx))
+}
+
+func (c *CheckinCmd) run(g *Globals, ctx *interruptContext) error {
+	a, err := g.open(ctx, "checkin")
+	if err != nil {
+		return printDiagnostics(g, err)
+	}
+	defer a.Close()
+	var hosts []state.Host
+	if c.Name != "" || c.Provider != "" {
+		h, err := unrecordedHost(g, a, c.Provider, c.Name)
+		if err != nil {
+			return err
+		}
+		hosts = append(hosts, h)
+	}
+	if len(c.Hosts) > 0 || c.All || len(hosts) == 0 {
+		picked, err := c.pick(ctx, g, a)
+		if err != nil {
+			return err
+		}
+		hosts = append(hosts, picked...)
+	}
+	if len(hosts) == 0 {
+		g.note("no host to check in")
+		return writeOutput(g, []state.Host{})
+	}
+	var done []state.Host
+	var errs []error
+	envs, groups := byEnvironment(hosts)
+	for _, env := range envs {
+		var changes []planner.Change
+		for _, h := range groups[env] {
+			h := h
+			changes = append(changes, planner.Change{Action: planner.Destroy, Before: &h, Reason: "checkin"})
+		}
+		res, err := runChanges(ctx, g, a, env, changes, "checkin", c.imperativeFlags)
+		if err != nil {
+			return err
+		}
+		for i, ch := range res.Changes {
+			if ch.Outcome == 0 && i < len(changes) {
+				done = append(done, *changes[i].Before)
+			}
+		}
+		if e := resultError(res, "checkin"); e != nil {
+			errs = append(errs, e)
+		}
+	}
+	for _, h := range done {
+		fmt.Fprintf(g.stdout, "checked in %s\n", hostLabel(h))
+	}
+	if err := writeOutput(g, done); err != nil {
+		return err
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// unrecordedHost synthesizes the record of a host the state does not hold,
+// so that it can be checked in like any other (the Python broker's checkin
+// of hosts not in its inventory).
+func unrecordedHost(g *Globals, a *app.App, provider, name string) (state.Host, error) {
+	if provider == "" || name == "" {
+		return state.Host{}, app.Hint(fmt.Errorf("--provider and --name go together"), "e.g. broker checkin --provider docker --name my-container")
+	}
+	typ, inst, _ := cutType(provider)
+	t, ok := providers.Lookup(typ)
+	if !ok {
+		return state.Host{}, fmt.Errorf("unknown provider %q (known: %v)", typ, providers.Names())
+	}
+	if inst == "" {
+		var err error
+		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
+			return state.Host{}, err
+		}
+	}
+	now := a.Now()
+	return state.Host{
+		ID: state.NewID(), Environment: imperativeEnvironment(g), Provider: t.Name, Instance: inst,
+		ProviderID: name, Name: name, Hostname: name, Status: state.StatusReady,
+		Origin: a.Origin(), Created: now, Updated: now,
+	}, nil
+}

@@ -1,9 +1,191 @@
 package main
 
-import "errors"
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
 
-// CheckoutCmd: Check hosts out (the Python broker's command line).
-type CheckoutCmd struct{}
+	"github.com/alecthomas/kong"
 
-// Run is not written yet.
-func (c *CheckoutCmd) Run(g *Globals) error { return errors.New("broker checkout is not available yet") }
+	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/providers"
+)
+
+// providerArgFlags are the flags of commands that take provider arguments.
+type providerArgFlags struct {
+	Provider string `placeholder:"TYPE[.INSTANCE]" help:"Provider to use (sim, docker, awx, static, or an alias such as AnsibleTower, Container). Default: the nick's, one implied by the arguments (workflow: awx; image: docker), or the only one in the settings."`
+	Nick     string `short:"n" help:"Use a nick (named recipe) from the settings file."`
+	ArgsFile string `name:"args-file" placeholder:"FILE" help:"JSON or YAML file whose top-level keys become provider arguments."`
+}
+
+func (f *providerArgFlags) raw() []rawFlag {
+	return []rawFlag{
+		{names: []string{"--provider"}, set: setString(&f.Provider)},
+		{names: []string{"--nick", "-n"}, set: setString(&f.Nick)},
+		{names: []string{"--args-file"}, set: setString(&f.ArgsFile)},
+	}
+}
+
+// spec merges the arguments: args file < command line.
+func (f *providerArgFlags) spec(r *rawResult) (app.CheckoutSpec, error) {
+	s := app.CheckoutSpec{Provider: f.Provider, Nick: f.Nick, Args: map[string]any{}}
+	if f.ArgsFile != "" {
+		m, err := app.ReadArgsFile(f.ArgsFile)
+		if err != nil {
+			return s, fmt.Errorf("--args-file: %w", err)
+		}
+		maps.Copy(s.Args, m)
+	}
+	maps.Copy(s.Args, r.Args)
+	if len(r.Instances) > 1 {
+		return s, fmt.Errorf("instances of several providers named (%v): name one", r.Instances)
+	}
+	for t, inst := range r.Instances {
+		if s.Provider != "" {
+			pt, _, _ := strings.Cut(s.Provider, ".")
+			if bt, ok := providers.Lookup(pt); !ok || bt.Name != t {
+				return s, fmt.Errorf("--provider %s and --%s %s disagree", s.Provider, t, inst)
+			}
+		}
+		s.Provider, s.Instance = t, inst
+	}
+	return s, nil
+}
+
+// CheckoutCmd checks hosts out, as the Python broker's command line does.
+type CheckoutCmd struct {
+	providerArgFlags
+	imperativeFlags
+	Count          int      `short:"c" default:"1" help:"How many hosts to check out."`
+	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes, e.g. -l team=qe,purpose=ci."`
+	Lease          string   `placeholder:"DURATION" help:"Lease of the hosts (e.g. 4h, 1d); 'broker reap' checks in expired ones."`
+	Args           []string `arg:"" optional:"" passthrough:"" name:"provider-args" help:"Provider arguments: --key value, --key=value or key=value."`
+}
+
+// Help is shown by `broker checkout --help`.
+func (c *CheckoutCmd) Help() string {
+	return `Checks hosts out of a provider and records them in the environment
+"default" (or --environment), without a manifest address. Any other
+--key value (or --key=value, or key=value) is a provider argument; dashes
+in the key become underscores. A value naming an existing .json/.yaml/.yml
+file is read as the argument's value. --TYPE INSTANCE picks the instance
+of a provider (--AnsibleTower testing, --docker remote).
+
+  broker checkout --nick rhel7 --count 3
+  broker checkout --workflow deploy-rhel --deploy-rhel-version 9.4
+  broker checkout --nick rhel7 --AnsibleTower testing
+  broker checkout --nick rhel7 --args-file args.json --extra extra.yaml
+  broker checkout --provider docker --image broker-busybox:latest -l team=qe
+  broker --output-file out.json checkout --nick rhel7
+
+The hosts are printed, and with --output-file written as JSON.`
+}
+
+func (c *CheckoutCmd) raw() []rawFlag {
+	return append(c.providerArgFlags.raw(),
+		rawFlag{names: []string{"--count", "-c"}, set: setInt(&c.Count)},
+		rawFlag{names: []string{"--provider-labels", "-l", "--labels", "--label"}, set: appendString(&c.ProviderLabels)},
+		rawFlag{names: []string{"--lease"}, set: setString(&c.Lease)},
+		rawFlag{names: []string{"--background", "-b"}, bool: true, set: setBool(&c.Background)},
+		rawFlag{names: []string{"--sequential"}, bool: true, set: setBool(&c.Sequential)},
+		rawFlag{names: []string{"--lock-timeout"}, set: func(v string) error {
+			d, err := time.ParseDuration(v)
+			c.LockTimeout = d
+			return err
+		}},
+	)
+}
+
+// Run checks out.
+func (c *CheckoutCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context) error {
+	r, err := parseRaw(c.Args, c.raw())
+	if err != nil {
+		return app.Hint(err, "run `broker checkout --help` for the accepted forms")
+	}
+	if r.Help {
+		return kctx.PrintUsage(false)
+	}
+	if len(r.Positionals) > 0 {
+		return app.Hint(fmt.Errorf("unexpected argument %q", r.Positionals[0]), "provider arguments are --key value or key=value")
+	}
+	if c.Background && !g.inBackground() {
+		return g.background("checkout")
+	}
+	return g.finishBackground("checkout", c.run(g, ctx, r))
+}
+
+func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error {
+	spec, err := c.spec(r)
+	if err != nil {
+		return err
+	}
+	if spec.Labels, err = parseLabels(c.ProviderLabels); err != nil {
+		return err
+	}
+	if c.Lease != "" {
+		if spec.Lease, err = parseLease(c.Lease); err != nil {
+			return err
+		}
+	}
+	if c.Count < 1 {
+		return fmt.Errorf("--count must be 1 or more, not %d", c.Count)
+	}
+	spec.Count = c.Count
+	a, err := g.open(ctx, "checkout")
+	if err != nil {
+		return printDiagnostics(g, err)
+	}
+	defer a.Close()
+	rc, err := a.ResolveCheckout(spec)
+	if err != nil {
+		return err
+	}
+	env := imperativeEnvironment(g)
+	reason := "checkout"
+	if rc.Nick != "" {
+		reason = "checkout of nick " + rc.Nick
+	}
+	res, err := runChanges(ctx, g, a, env, app.CheckoutChanges(rc, reason), "checkout", c.imperativeFlags)
+	if err != nil {
+		return err
+	}
+	hosts := madeHosts(res)
+	printHosts(g, hosts, a.Now())
+	if werr := writeOutput(g, hosts); werr != nil {
+		return werr
+	}
+	return resultError(res, "checkout")
+}
+
+// imperativeEnvironment is --environment, or "default".
+func imperativeEnvironment(g *Globals) string {
+	if g.Environment != "" {
+		return g.Environment
+	}
+	return app.DefaultEnvironment
+}
+
+// parseLease reads a lease: a Go duration, with days (1d12h).
+func parseLease(s string) (time.Duration, error) {
+	var days time.Duration
+	rest := s
+	for i, ch := range s {
+		if ch == 'd' {
+			var n int
+			if _, err := fmt.Sscanf(s[:i], "%d", &n); err != nil {
+				return 0, fmt.Errorf("lease %q: want a duration such as 4h, 90m or 1d12h", s)
+			}
+			days, rest = time.Duration(n)*24*time.Hour, s[i+1:]
+			break
+		}
+	}
+	if rest == "" {
+		return days, nil
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil {
+		return 0, fmt.Errorf("lease %q: want a duration such as 4h, 90m or 1d12h", s)
+	}
+	return days + d, nil
+}

@@ -1,9 +1,200 @@
 package main
 
-import "errors"
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
 
-// ProvidersCmd: List providers, their actions and arguments.
-type ProvidersCmd struct{}
+	"github.com/alecthomas/kong"
 
-// Run is not written yet.
-func (c *ProvidersCmd) Run(g *Globals) error { return errors.New("broker providers is not available yet") }
+	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/providers"
+)
+
+// ProvidersCmd lists providers, their actions and arguments.
+type ProvidersCmd struct {
+	Provider string   `placeholder:"TYPE[.INSTANCE]" help:"A provider (or alias, e.g. AnsibleTower) to describe."`
+	JSON     bool     `name:"json" help:"Print the description as JSON."`
+	Rest     []string `arg:"" optional:"" passthrough:"" name:"provider-and-listing" help:"PROVIDER [--LISTING | --ITEM NAME], e.g. AnsibleTower --workflows, AnsibleTower --workflow remove-vm."`
+}
+
+// Help is shown by `broker providers --help`.
+func (c *ProvidersCmd) Help() string {
+	return `Without a provider: lists the provider types broker knows, with their
+aliases. With one: what it can do and the arguments of its actions; a
+listing flag asks the provider's service (AWX workflows, job templates,
+inventories), an item flag describes one of them.
+
+  broker providers
+  broker providers AnsibleTower --help
+  broker providers AnsibleTower --workflows
+  broker providers AnsibleTower --workflow remove-vm
+  broker providers awx.testing --job-templates
+  broker providers docker`
+}
+
+// Run describes.
+func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context) error {
+	r, err := parseRaw(c.Rest, []rawFlag{
+		{names: []string{"--json"}, bool: true, set: setBool(&c.JSON)},
+		{names: []string{"--provider"}, set: setString(&c.Provider)},
+	})
+	if err != nil {
+		return err
+	}
+	if len(r.Positionals) > 0 && c.Provider == "" {
+		c.Provider, r.Positionals = r.Positionals[0], r.Positionals[1:]
+	}
+	if len(r.Positionals) > 0 {
+		return fmt.Errorf("unexpected argument %q", r.Positionals[0])
+	}
+	if c.Provider == "" {
+		if r.Help {
+			return kctx.PrintUsage(false)
+		}
+		return c.list(g)
+	}
+	typ, inst, _ := cutType(c.Provider)
+	t, ok := providers.Lookup(typ)
+	if !ok {
+		return app.Hint(fmt.Errorf("unknown provider %q", typ), "known providers: "+strings.Join(providers.Names(), ", "))
+	}
+	for pt, pi := range r.Instances {
+		if pt == t.Name {
+			inst = pi
+			delete(r.Instances, pt)
+		}
+	}
+	req := providers.DescribeRequest{}
+	keys := make([]string, 0, len(r.Args))
+	for k := range r.Args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := fmt.Sprint(r.Args[k])
+		if req.Listing != "" {
+			return fmt.Errorf("ask for one listing or item at a time (got --%s and --%s)", strings.ReplaceAll(req.Listing, "_", "-"), strings.ReplaceAll(k, "_", "-"))
+		}
+		req.Listing = k
+		if v != "true" {
+			req.Item = v
+		}
+	}
+	a, err := g.open(ctx, "providers")
+	if err != nil {
+		return printDiagnostics(g, err)
+	}
+	defer a.Close()
+	if inst == "" {
+		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
+			return err
+		}
+	}
+	p, perr := a.Provider(ctx, nil, t.Name, inst)
+	if perr != nil {
+		if req.Listing != "" {
+			return perr
+		}
+		// No configured instance: say what the type is without its service.
+		return c.describeType(g, t, perr)
+	}
+	resp, err := p.Describe(ctx, req)
+	if err != nil {
+		return err
+	}
+	if c.JSON {
+		return printJSON(g, resp)
+	}
+	c.print(g, t, inst, resp, req)
+	return nil
+}
+
+func (c *ProvidersCmd) list(g *Globals) error {
+	types := providers.Types()
+	if c.JSON {
+		var out []map[string]any
+		for _, t := range types {
+			out = append(out, map[string]any{"name": t.Name, "aliases": t.Aliases, "summary": t.Summary})
+		}
+		return printJSON(g, out)
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tALIASES\tWHAT IT DOES")
+	for _, t := range types {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Name, dash(strings.Join(t.Aliases, ", ")), t.Summary)
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(g.stdout, "\nbroker providers PROVIDER shows a provider's actions and their arguments.")
+	return nil
+}
+
+func (c *ProvidersCmd) describeType(g *Globals, t *providers.Type, why error) error {
+	fmt.Fprintf(g.stdout, "%s: %s\n", t.Name, t.Summary)
+	if len(t.Aliases) > 0 {
+		fmt.Fprintf(g.stdout, "aliases: %s\n", strings.Join(t.Aliases, ", "))
+	}
+	g.note("no usable instance of %s to ask for its actions: %v", t.Name, why)
+	return nil
+}
+
+func (c *ProvidersCmd) print(g *Globals, t *providers.Type, inst string, resp providers.DescribeResponse, req providers.DescribeRequest) {
+	w := g.stdout
+	head := t.Name + "." + inst
+	if resp.Summary != "" {
+		head += ": " + resp.Summary
+	}
+	fmt.Fprintln(w, head)
+	for _, act := range resp.Actions {
+		fmt.Fprintf(w, "\n%s  %s\n", act.Name, act.Summary)
+		for _, arg := range act.Args {
+			line := "  --" + strings.ReplaceAll(arg.Name, "_", "-")
+			if arg.Type != "" {
+				line += " " + strings.ToUpper(arg.Type)
+			}
+			var notes []string
+			if arg.Required {
+				notes = append(notes, "required")
+			}
+			if arg.Default != "" {
+				notes = append(notes, "default "+arg.Default)
+			}
+			if arg.Description != "" {
+				notes = append([]string{arg.Description}, notes...)
+			}
+			if len(notes) > 0 {
+				line += "  " + strings.Join(notes, "; ")
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	if len(resp.Items) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, it := range resp.Items {
+			fmt.Fprintf(tw, "%s\t%s\n", it.Name, it.Description)
+		}
+		_ = tw.Flush()
+	}
+	if len(resp.Detail) > 0 {
+		b, _ := json.MarshalIndent(resp.Detail, "", "  ")
+		fmt.Fprintf(w, "\n%s\n", b)
+	}
+	if req.Listing == "" && len(resp.Listings) > 0 {
+		fmt.Fprintln(w, "\nlistings:")
+		for _, l := range resp.Listings {
+			fmt.Fprintf(w, "  broker providers %s --%s\n", t.Name, strings.ReplaceAll(l, "_", "-"))
+		}
+	}
+}
+
+func printJSON(g *Globals, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(g.stdout, string(b))
+	return err
+}

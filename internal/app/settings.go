@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/labbroker/broker/manifest"
 )
@@ -14,20 +15,77 @@ import (
 const SettingsFile = "broker.hcl"
 
 func (a *App) loadSettings() error {
-	path := filepath.Join(a.Dir, SettingsFile)
-	if _, err := os.Stat(path); os.IsNotExist(err) {
-		a.Settings = &manifest.Config{}
-		return nil
+	cfg, err := LoadSettings(a.Dir, a.opts.LookupEnv)
+	if err != nil {
+		return err
 	}
-	cfg, diags := manifest.Load(path, manifest.Options{
+	a.Settings = cfg
+	return nil
+}
+
+// LoadSettings reads <dir>/broker.hcl with the BROKER_<BLOCK>__<KEY>
+// environment overrides applied (see settings_env.go): the file, then the
+// environment; command-line flags win over both where they exist. A
+// missing file is empty settings.
+func LoadSettings(dir string, lookupEnv func(string) (string, bool)) (*manifest.Config, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
+	}
+	path := filepath.Join(dir, SettingsFile)
+	src, err := os.ReadFile(path)
+	switch {
+	case os.IsNotExist(err):
+		src = nil
+	case err != nil:
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	ovs := SettingsOverrides(environ(lookupEnv, nil))
+	if src == nil && len(ovs) == 0 {
+		return &manifest.Config{}, nil
+	}
+	if src, err = ApplyOverrides(src, path, ovs); err != nil {
+		return nil, err
+	}
+	cfg, diags := manifest.LoadSources(map[string][]byte{path: src}, dir, manifest.Options{
 		Mode:      manifest.ModeSettings,
-		LookupEnv: a.opts.LookupEnv,
+		LookupEnv: lookupEnv,
 		Schemas:   SchemaSource,
 	})
 	if diags.HasErrors() {
-		return &DiagnosticsError{Diags: diags, Files: cfg.Files}
+		return nil, &DiagnosticsError{Diags: diags, Files: cfg.Files}
 	}
-	a.Settings = cfg
+	return cfg, CheckDefaults(cfg)
+}
+
+// CheckDefaults requires, of every provider type with several instances,
+// exactly one marked default = true.
+func CheckDefaults(cfg *manifest.Config) error {
+	byType := map[string][]*manifest.Provider{}
+	var types []string
+	for _, p := range cfg.Providers {
+		if byType[p.Type] == nil {
+			types = append(types, p.Type)
+		}
+		byType[p.Type] = append(byType[p.Type], p)
+	}
+	for _, t := range types {
+		ps := byType[t]
+		var defaults, names []string
+		for _, p := range ps {
+			names = append(names, p.Instance)
+			if p.Default {
+				defaults = append(defaults, p.Instance)
+			}
+		}
+		switch {
+		case len(defaults) > 1:
+			return Hint(fmt.Errorf("settings: provider %s has %d instances marked default = true (%s)", t, len(defaults), strings.Join(defaults, ", ")),
+				"keep default = true on exactly one of them in "+SettingsFile)
+		case len(ps) > 1 && len(defaults) == 0:
+			return Hint(fmt.Errorf("settings: provider %s has several instances (%s) and none is the default", t, strings.Join(names, ", ")),
+				fmt.Sprintf("add default = true to one of them in %s", SettingsFile))
+		}
+	}
 	return nil
 }
 

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/providers"
+)
+
+// Commands that take provider arguments (checkout, execute, providers)
+// cannot declare them to kong: any --key value is an argument. kong parses
+// the declared flags that come first; from the first flag it does not know,
+// the rest arrives raw and is parsed here, with the same declared flags
+// recognised again, so flag order does not matter:
+//
+//	--key value, --key=value, key=value   provider argument key (dashes become underscores)
+//	--TYPE INSTANCE                       instance of provider TYPE (--AnsibleTower testing)
+//	--flag                                a declared boolean, or key = "true" when last or before another flag
+//	-- CMD…                               the command (execute)
+//
+// Values are split on the first "=" only. A value that names an existing
+// .json, .yaml or .yml file is read as the argument's value.
+
+// rawFlag is a declared flag the raw parser recognises.
+type rawFlag struct {
+	names []string // "--nick", "-n"
+	bool  bool
+	set   func(string) error
+}
+
+// rawResult is what the raw parser found beyond declared flags.
+type rawResult struct {
+	Args map[string]any
+	// Instances maps provider type (canonical) to instance, from --TYPE INSTANCE.
+	Instances map[string]string
+	// Positionals are bare words (no leading dash, no "=").
+	Positionals []string
+	// Command is what followed "--".
+	Command []string
+	Help    bool
+}
+
+func parseRaw(tokens []string, flags []rawFlag) (*rawResult, error) {
+	r := &rawResult{Args: map[string]any{}, Instances: map[string]string{}}
+	find := func(name string) *rawFlag {
+		for i := range flags {
+			for _, n := range flags[i].names {
+				if n == name {
+					return &flags[i]
+				}
+			}
+		}
+		return nil
+	}
+	for i := 0; i < len(tokens); i++ {
+		tok := tokens[i]
+		switch {
+		case tok == "--":
+			r.Command = append(r.Command, tokens[i+1:]...)
+			return r, finishArgs(r)
+		case tok == "--help" || tok == "-h":
+			r.Help = true
+			continue
+		case strings.HasPrefix(tok, "-") && len(tok) > 1 && !isNumber(tok):
+			name, value, hasValue := strings.Cut(tok, "=")
+			next := func() (string, bool) {
+				if hasValue {
+					return value, true
+				}
+				if i+1 < len(tokens) && (!strings.HasPrefix(tokens[i+1], "-") || isNumber(tokens[i+1])) && tokens[i+1] != "--" {
+					i++
+					return tokens[i], true
+				}
+				return "", false
+			}
+			if f := find(name); f != nil {
+				if f.bool {
+					v := "true"
+					if hasValue {
+						v = value
+					}
+					if err := f.set(v); err != nil {
+						return nil, fmt.Errorf("%s: %w", name, err)
+					}
+					continue
+				}
+				v, ok := next()
+				if !ok {
+					return nil, fmt.Errorf("%s needs a value", name)
+				}
+				if err := f.set(v); err != nil {
+					return nil, fmt.Errorf("%s: %w", name, err)
+				}
+				continue
+			}
+			key := strings.TrimLeft(name, "-")
+			if key == "" {
+				return nil, fmt.Errorf("cannot read %q", tok)
+			}
+			v, ok := next()
+			if t, isProv := providers.Lookup(key); isProv && ok {
+				r.Instances[t.Name] = v
+				continue
+			}
+			if !ok {
+				v = "true"
+			}
+			r.Args[argName(key)] = v
+		case strings.Contains(tok, "=") && !strings.HasPrefix(tok, "="):
+			k, v, _ := strings.Cut(tok, "=")
+			r.Args[argName(k)] = v
+		default:
+			r.Positionals = append(r.Positionals, tok)
+		}
+	}
+	return r, finishArgs(r)
+}
+
+// finishArgs reads file-valued arguments.
+func finishArgs(r *rawResult) error {
+	for k, v := range r.Args {
+		s, ok := v.(string)
+		if !ok || !app.IsValueFile(s) {
+			continue
+		}
+		val, err := app.ReadValueFile(s)
+		if err != nil {
+			return fmt.Errorf("argument %s: %w", k, err)
+		}
+		r.Args[k] = val
+	}
+	return nil
+}
+
+// argName is the Python broker's spelling of an argument: dashes become
+// underscores (--workflow-arg1 is workflow_arg1).
+func argName(k string) string { return strings.ReplaceAll(k, "-", "_") }
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
+
+// Setters for rawFlag.
+func setString(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+func setBool(p *bool) func(string) error {
+	return func(v string) error {
+		b, err := strconv.ParseBool(v)
+		*p = b
+		return err
+	}
+}
+func setInt(p *int) func(string) error {
+	return func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
+		}
+		*p = n
+		return nil
+	}
+}
+func appendString(p *[]string) func(string) error {
+	return func(v string) error { *p = append(*p, v); return nil }
+}
+
+// parseLabels reads -l k=v,k2=v2 (repeatable).
+func parseLabels(specs []string) (map[string]string, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, s := range specs {
+		for _, kv := range strings.Split(s, ",") {
+			kv = strings.TrimSpace(kv)
+			if kv == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return nil, app.Hint(fmt.Errorf("label %q is not key=value", kv), "write labels as -l team=qe,purpose=ci")
+			}
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// cutType splits TYPE[.INSTANCE].
+func cutType(s string) (typ, inst string, ok bool) { return strings.Cut(s, ".") }

@@ -1,0 +1,320 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/zclconf/go-cty/cty"
+	"gopkg.in/yaml.v3"
+
+	"github.com/labbroker/broker/executor"
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/planner"
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
+)
+
+// CheckoutSpec is an imperative checkout as the Python broker's command
+// line describes it: a provider (perhaps only implied), a nick, arguments.
+type CheckoutSpec struct {
+	// Provider is "type", "type.instance" or empty (implied).
+	Provider string
+	// Instance, if set, names the instance (from --AnsibleTower testing).
+	Instance string
+	Nick     string
+	Args     map[string]any
+	Labels   map[string]string
+	Lease    time.Duration
+	Count    int
+}
+
+// ResolvedCheckout is a CheckoutSpec with its provider instance chosen and
+// the nick's arguments merged under the command line's.
+type ResolvedCheckout struct {
+	Provider, Instance, Nick string
+	Args                     map[string]any
+	Labels                   map[string]string
+	Lease                    time.Duration
+	Count                    int
+}
+
+// argProviders are arguments that imply a provider type, as the Python
+// broker picks a provider by the arguments it accepts.
+var argProviders = map[string]string{
+	"workflow":       "awx",
+	"job_template":   "awx",
+	"image":          "docker",
+	"container_host": "docker",
+	"container_app":  "docker",
+}
+
+// ResolveCheckout chooses the provider instance of a checkout: --provider,
+// else the nick's provider, else one implied by an argument, else the only
+// provider type the settings declare.
+func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
+	out := &ResolvedCheckout{Nick: spec.Nick, Labels: spec.Labels, Lease: spec.Lease, Count: spec.Count, Args: map[string]any{}}
+	if out.Count <= 0 {
+		out.Count = 1
+	}
+	typ, inst, _ := strings.Cut(spec.Provider, ".")
+	if spec.Nick != "" {
+		n := a.Settings.Nick(spec.Nick)
+		if n == nil {
+			return nil, Hint(fmt.Errorf("unknown nick %q", spec.Nick), nickHint(a.Settings.Nicks))
+		}
+		maps.Copy(out.Args, n.Args)
+		if n.Provider != "" {
+			nt, ni, _ := strings.Cut(n.Provider, ".")
+			if typ == "" {
+				typ = nt
+				if inst == "" && spec.Instance == "" {
+					inst = ni
+				}
+			}
+		}
+	}
+	maps.Copy(out.Args, spec.Args)
+	if spec.Instance != "" {
+		inst = spec.Instance
+	}
+	if typ == "" {
+		keys := make([]string, 0, len(out.Args))
+		for k := range out.Args {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if t, ok := argProviders[k]; ok {
+				typ = t
+				break
+			}
+		}
+	}
+	if typ == "" {
+		types := map[string]bool{}
+		for _, p := range a.Settings.Providers {
+			types[p.Type] = true
+		}
+		if len(types) == 1 {
+			for t := range types {
+				typ = t
+			}
+		}
+	}
+	if typ == "" {
+		return nil, Hint(fmt.Errorf("no provider given and none implied"),
+			"pass --provider TYPE[.INSTANCE] (one of "+strings.Join(providerTypeNames(), ", ")+"), a nick with a provider, or declare exactly one provider in "+SettingsFile)
+	}
+	t, ok := providers.Lookup(typ)
+	if !ok {
+		return nil, Hint(fmt.Errorf("unknown provider %q", typ), "known providers: "+strings.Join(providers.Names(), ", "))
+	}
+	out.Provider = t.Name
+	if inst == "" {
+		var err error
+		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
+			return nil, err
+		}
+	}
+	out.Instance = inst
+	if err := checkArgNames(t, out.Args); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func nickHint(nicks []*manifest.Nick) string {
+	if len(nicks) == 0 {
+		return "declare nicks in " + SettingsFile + `: nick "rhel9" { provider = "sim" args = { … } }`
+	}
+	names := make([]string, 0, len(nicks))
+	for _, n := range nicks {
+		names = append(names, n.Name)
+	}
+	sort.Strings(names)
+	return "known nicks: " + strings.Join(names, ", ")
+}
+
+func providerTypeNames() []string {
+	var out []string
+	for _, t := range providers.Types() {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+// checkArgNames refuses arguments a provider with a fixed argument set does
+// not take, naming the ones it does.
+func checkArgNames(t *providers.Type, args map[string]any) error {
+	if t.Args == cty.NilType || !t.Args.IsObjectType() {
+		return nil
+	}
+	var unknown []string
+	for k := range args {
+		if !t.Args.HasAttribute(k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	known := make([]string, 0, len(t.Args.AttributeTypes()))
+	for k := range t.Args.AttributeTypes() {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	return Hint(fmt.Errorf("provider %s takes no argument %s", t.Name, strings.Join(unknown, ", ")),
+		"its arguments: "+strings.Join(known, ", ")+" (see `broker providers "+t.Name+"`)")
+}
+
+// ReadArgsFile reads a JSON or YAML file whose top-level keys become
+// arguments (--args-file).
+func ReadArgsFile(path string) (map[string]any, error) {
+	v, err := ReadValueFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("--args-file %s: want a map of argument names to values, got %T", path, v)
+	}
+	return m, nil
+}
+
+// ReadValueFile reads a .json, .yaml or .yml file into a JSON-shaped value.
+func ReadValueFile(path string) (any, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json":
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return v, nil
+	default:
+		if err := yaml.Unmarshal(b, &v); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return jsonShape(v), nil
+	}
+}
+
+// IsValueFile reports whether s names an existing .json/.yaml/.yml file:
+// such an argument value is read as the argument's value, as the Python
+// broker does.
+func IsValueFile(s string) bool {
+	switch strings.ToLower(filepath.Ext(s)) {
+	case ".json", ".yaml", ".yml":
+	default:
+		return false
+	}
+	st, err := os.Stat(s)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// jsonShape turns YAML-decoded values into JSON-shaped ones.
+func jsonShape(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonShape(e)
+		}
+		return x
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = jsonShape(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = jsonShape(e)
+		}
+		return x
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	case uint64:
+		return float64(x)
+	case time.Time:
+		return x.Format(time.RFC3339)
+	}
+	return v
+}
+
+// JSONShape is jsonShape for callers outside the package.
+func JSONShape(v any) any { return jsonShape(v) }
+
+// CheckoutChanges makes the plan changes of an imperative checkout: Count
+// creates without addresses.
+func CheckoutChanges(r *ResolvedCheckout, reason string) []planner.Change {
+	out := make([]planner.Change, 0, r.Count)
+	for range r.Count {
+		out = append(out, planner.Change{
+			Action: planner.Create,
+			Reason: reason,
+			After: &planner.Desired{
+				Provider: r.Provider, Instance: r.Instance, Nick: r.Nick,
+				Args: maps.Clone(r.Args), Lease: r.Lease, Labels: maps.Clone(r.Labels),
+			},
+		})
+	}
+	return out
+}
+
+// ImperativeRequest carries out changes made on the command line
+// (checkout, checkin, extend, duplicate) in one environment.
+type ImperativeRequest struct {
+	Environment string
+	Changes     []planner.Change
+	Observer    executor.Observer
+	Stop        <-chan struct{}
+	Parallelism int
+	LockTimeout time.Duration
+	OnLockWait  func(holder state.LockInfo)
+	// Operation names the command, for the lock's holder information.
+	Operation string
+}
+
+// RunImperative takes the environment's lock and applies the changes with
+// the executor, so intents, resume and events are those of apply.
+func (a *App) RunImperative(ctx context.Context, req ImperativeRequest) (*planner.Plan, *executor.Result, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	env := req.Environment
+	if env == "" {
+		env = DefaultEnvironment
+	}
+	lock, err := st.Lock(ctx, env, a.LockInfo(req.Operation), state.LockOptions{Timeout: req.LockTimeout, OnWait: req.OnLockWait})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer lock.Unlock()
+	serial, err := st.Serial(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &planner.Plan{FormatVersion: planner.FormatVersion, Environment: env, StateSerial: serial, Created: a.Now(), Changes: req.Changes}
+	res, err := executor.Apply(ctx, p, a.executorOptions(ApplyRequest{Observer: req.Observer, Stop: req.Stop, Parallelism: req.Parallelism}))
+	return p, res, err
+}
+
+// Recipe is what `broker duplicate` checks out again for a record.
+func Recipe(h state.Host) *ResolvedCheckout {
+	return &ResolvedCheckout{Provider: h.Provider, Instance: h.Instance, Nick: h.Nick,
+		Args: maps.Clone(h.Recipe), Labels: maps.Clone(h.Labels), Lease: h.Lease.Duration, Count: 1}
+}
