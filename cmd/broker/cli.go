@@ -45,6 +45,13 @@ type CLI struct {
 	Destroy    DestroyCmd    `cmd:"" help:"Check in every host the manifest's environment holds."`
 	Inventory  InventoryCmd  `cmd:"" help:"List the hosts broker has checked out."`
 	Show       ShowCmd       `cmd:"" help:"Show a saved plan file or one host's record."`
+	Checkout   CheckoutCmd   `cmd:"" help:"Check hosts out imperatively (the Python broker's command line)."`
+	Checkin    CheckinCmd    `cmd:"" help:"Check hosts in by inventory index, hostname, name or filter."`
+	Extend     ExtendCmd     `cmd:"" help:"Extend hosts' leases."`
+	Duplicate  DuplicateCmd  `cmd:"" help:"Check out more hosts made like recorded ones."`
+	Execute    ExecuteCmd    `cmd:"" help:"Run a provider action that makes no host (a workflow, a one-off container)."`
+	Providers  ProvidersCmd  `cmd:"" help:"List providers, their actions and arguments."`
+	Config     ConfigCmd     `cmd:"" help:"View, validate, create or import broker's settings (broker.hcl)."`
 	Version    VersionCmd    `cmd:"" help:"Print broker's version."`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 }
