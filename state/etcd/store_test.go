@@ -1,0 +1,54 @@
+package etcd_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labbroker/broker/state"
+	"github.com/labbroker/broker/state/etcd"
+	"github.com/labbroker/broker/state/statetest"
+	"github.com/labbroker/broker/test/etcdtest"
+)
+
+var prefixes atomic.Int64
+
+// open connects a new client to c under a prefix of its own, so that tests
+// sharing one cluster do not see each other's keys.
+func open(t testing.TB, c *etcdtest.Cluster, tweak ...func(*etcd.Config)) *etcd.Store {
+	t.Helper()
+	cfg := etcd.Config{
+		Endpoints: c.Endpoints(),
+		Prefix:    fmt.Sprintf("/test/%s/%d", t.Name(), prefixes.Add(1)),
+		LockTTL:   2 * time.Second,
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	s, err := etcd.Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestSuite(t *testing.T) {
+	c := etcdtest.Start(t)
+	statetest.Run(t, func(t *testing.T) state.Store { return open(t, c) })
+}
+
+func TestSuiteBatched(t *testing.T) {
+	c := etcdtest.Start(t)
+	statetest.Run(t, func(t *testing.T) state.Store { return state.NewBatcher(open(t, c)) })
+}
+
+// With a tiny operation limit every batch is split into many Txns; the
+// suite must still hold.
+func TestSuiteSplitTxns(t *testing.T) {
+	c := etcdtest.Start(t)
+	statetest.Run(t, func(t *testing.T) state.Store {
+		return state.NewBatcher(open(t, c, func(cfg *etcd.Config) { cfg.MaxTxnOps = 4 }))
+	})
+}
