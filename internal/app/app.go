@@ -19,6 +19,7 @@ import (
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
 	"github.com/labbroker/broker/state/bolt"
+	"github.com/labbroker/broker/state/etcd"
 )
 
 // DefaultEnvironment is where imperative checkouts go, and manifests without
@@ -163,6 +164,24 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 		switch s.Backend {
 		case "", "bolt", "bbolt":
 			path = s.Path
+		case "etcd":
+			cfg := etcd.Config{
+				Endpoints: s.Endpoints, Prefix: s.Prefix, LockTTL: s.LockTTL,
+				Username: s.Username, Password: s.Password, DialTimeout: s.DialTimeout,
+			}
+			if s.TLS != nil {
+				cfg.CAFile, cfg.CertFile, cfg.KeyFile = expandHome(s.TLS.CA), expandHome(s.TLS.Cert), expandHome(s.TLS.Key)
+			}
+			if len(cfg.Endpoints) == 0 {
+				return nil, Hint(errors.New("state backend \"etcd\" needs endpoints"),
+					"add endpoints = [\"https://etcd1:2379\", …] to the state block of broker.hcl")
+			}
+			st, err := etcd.Open(ctx, cfg)
+			if err != nil {
+				return nil, err
+			}
+			a.store = st
+			return st, nil
 		default:
 			return nil, fmt.Errorf("state backend %q is not available in this build", s.Backend)
 		}
