@@ -1,0 +1,10 @@
+// Package pyconfig converts the Python broker's files to this broker's:
+// broker_settings.yaml to a broker.hcl settings file (ConvertSettings), and
+// its inventory.yaml to host records (ConvertInventory).
+//
+// Secrets (tokens, passwords) are never written in clear: they become
+// env("VARIABLE") references, and the conversion lists the variables the
+// user must set. Settings with no counterpart here are reported as notes,
+// never dropped silently. The package reads and writes bytes only: it
+// must not touch the state or the broker directory.
+package pyconfig

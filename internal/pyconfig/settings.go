@@ -1,0 +1,443 @@
+package pyconfig
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+	"gopkg.in/yaml.v3"
+)
+
+// Result is a converted settings file.
+type Result struct {
+	// HCL is the broker.hcl text.
+	HCL []byte
+	// EnvVars are the variables the settings read with env(), to be set
+	// before broker runs, each with what it holds.
+	EnvVars []EnvVar
+	// Notes say what was changed or left out.
+	Notes []string
+}
+
+// EnvVar is a variable a converted secret is read from.
+type EnvVar struct{ Name, Holds string }
+
+type converter struct {
+	f     *hclwrite.File
+	body  *hclwrite.Body
+	res   *Result
+	first bool
+}
+
+// sensitive keys are written as env() references.
+var sensitive = regexp.MustCompile(`(?i)(token|password|secret|passphrase)$`)
+
+// ConvertSettings converts a Python broker_settings.yaml.
+func ConvertSettings(src []byte) (*Result, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(src, &root); err != nil {
+		return nil, fmt.Errorf("read the settings: %w", err)
+	}
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("the settings file is not a map of settings")
+	}
+	c := &converter{f: hclwrite.NewEmptyFile(), res: &Result{}}
+	c.body = c.f.Body()
+	top := root.Content[0]
+	var nicks *yaml.Node
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		key, val := top.Content[i].Value, top.Content[i+1]
+		switch strings.ToLower(key) {
+		case "ansibletower", "awx", "aap":
+			c.provider("awx", key, val, c.awxAttr)
+		case "container", "docker", "podman":
+			c.provider("docker", key, val, c.dockerAttr)
+		case "testprovider":
+			c.provider("sim", key, val, func(b *hclwrite.Body, inst, k string, v any) bool { return false })
+		case "ssh":
+			c.ssh(val)
+		case "logging":
+			c.logging(val)
+		case "inventory_fields":
+			c.fields(val)
+		case "nicks":
+			nicks = val
+		case "_version", "less_colors", "thread_limit", "inventory_list_vars", "debug", "log_level":
+			c.note("%s: not used by this broker; left out", key)
+		case "foreman", "beaker", "openstack", "libvirt":
+			c.note("%s: no %s provider in this build; its settings are left out (instances: %s)", key, key, strings.Join(instanceNames(val), ", "))
+		default:
+			c.note("%s: not a setting this broker knows; left out", key)
+		}
+	}
+	if nicks != nil {
+		c.nicks(nicks)
+	}
+	c.res.HCL = hclwrite.Format(c.f.Bytes())
+	return c.res, nil
+}
+
+func (c *converter) note(format string, args ...any) {
+	c.res.Notes = append(c.res.Notes, fmt.Sprintf(format, args...))
+}
+
+func (c *converter) sep() {
+	if c.first {
+		c.body.AppendNewline()
+	}
+	c.first = true
+}
+
+func instanceNames(n *yaml.Node) []string {
+	var out []string
+	if n.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "instances" && n.Content[i+1].Kind == yaml.MappingNode {
+			for j := 0; j+1 < len(n.Content[i+1].Content); j += 2 {
+				out = append(out, n.Content[i+1].Content[j].Value)
+			}
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "default")
+	}
+	return out
+}
+
+// pairs is a YAML map's entries in order, decoded.
+type pair struct {
+	k string
+	v any
+	n *yaml.Node
+}
+
+func pairs(n *yaml.Node) []pair {
+	var out []pair
+	if n == nil || n.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		var v any
+		_ = n.Content[i+1].Decode(&v)
+		out = append(out, pair{k: n.Content[i].Value, v: v, n: n.Content[i+1]})
+	}
+	return out
+}
+
+type attrFunc func(b *hclwrite.Body, inst, key string, v any) bool
+
+// provider writes one provider block per instance: type-level keys are
+// given to every instance, an instance's own keys win.
+func (c *converter) provider(typ, pyName string, n *yaml.Node, attr attrFunc) {
+	var common []pair
+	type inst struct {
+		name string
+		kv   []pair
+	}
+	var insts []inst
+	for _, p := range pairs(n) {
+		if p.k == "instances" {
+			// A list of single-key maps (older files) or a map.
+			if p.n.Kind == yaml.SequenceNode {
+				for _, e := range p.n.Content {
+					for _, q := range pairs(e) {
+						insts = append(insts, inst{q.k, pairs(q.n)})
+					}
+				}
+			} else {
+				for _, q := range pairs(p.n) {
+					insts = append(insts, inst{q.k, pairs(q.n)})
+				}
+			}
+			continue
+		}
+		common = append(common, p)
+	}
+	if len(insts) == 0 {
+		insts = []inst{{name: "default"}}
+	}
+	for _, in := range insts {
+		c.sep()
+		blk := c.body.AppendNewBlock("provider", []string{typ, in.name})
+		b := blk.Body()
+		seen := map[string]bool{}
+		for _, p := range in.kv {
+			seen[p.k] = true
+		}
+		all := append([]pair{}, in.kv...)
+		for _, p := range common {
+			if !seen[p.k] {
+				all = append(all, p)
+			}
+		}
+		for _, p := range all {
+			if p.k == "default" {
+				if t, ok := p.v.(bool); ok && t {
+					b.SetAttributeValue("default", cty.True)
+				}
+				continue
+			}
+			if p.v == nil {
+				continue
+			}
+			if sensitive.MatchString(p.k) {
+				if s, ok := p.v.(string); ok && (s == "" || strings.HasPrefix(s, "<")) {
+					continue
+				}
+			}
+			if !attr(b, in.name, p.k, p.v) {
+				c.note("%s.%s: %s has no counterpart in the %s provider; left out", pyName, in.name, p.k, typ)
+			}
+		}
+	}
+}
+
+// secret writes name = env("VAR") and records the variable.
+func (c *converter) secret(b *hclwrite.Body, name, typ, inst, key string) {
+	v := strings.ToUpper(typ + "_" + envPart(inst) + "_" + envPart(key))
+	b.SetAttributeRaw(name, hclwrite.Tokens{
+		{Type: hclsyntax.TokenIdent, Bytes: []byte("env")},
+		{Type: hclsyntax.TokenOParen, Bytes: []byte("(")},
+		{Type: hclsyntax.TokenOQuote, Bytes: []byte(`"`)},
+		{Type: hclsyntax.TokenQuotedLit, Bytes: []byte(v)},
+		{Type: hclsyntax.TokenCQuote, Bytes: []byte(`"`)},
+		{Type: hclsyntax.TokenCParen, Bytes: []byte(")")},
+	})
+	c.res.EnvVars = append(c.res.EnvVars, EnvVar{Name: v, Holds: fmt.Sprintf("the %s of %s instance %s", key, typ, inst)})
+}
+
+func envPart(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+func seconds(v any) (string, bool) {
+	switch x := v.(type) {
+	case int:
+		return strconv.Itoa(x) + "s", true
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64) + "s", true
+	case string:
+		if _, err := strconv.Atoi(x); err == nil {
+			return x + "s", true
+		}
+		return x, true
+	}
+	return "", false
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return fmt.Sprint(v)
+}
+
+func (c *converter) awxAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "base_url", "url":
+		b.SetAttributeValue("url", cty.StringVal(str(v)))
+	case "username", "inventory", "release_workflow", "extend_workflow", "aap_version":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "new_expire_time":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "token", "password":
+		c.secret(b, key, "awx", inst, key)
+	case "workflow_timeout", "max_resilient_wait":
+		s, _ := seconds(v)
+		b.SetAttributeValue(key, cty.StringVal(s))
+	case "workflow_poll_interval":
+		s, _ := seconds(v)
+		b.SetAttributeValue("poll_interval", cty.StringVal(s))
+	case "verify", "verify_tls":
+		if t, ok := v.(bool); ok {
+			b.SetAttributeValue("verify_tls", cty.BoolVal(t))
+		} else {
+			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
+		}
+	case "results_limit":
+		return true // listing size: this broker pages through everything
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *converter) dockerAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "runtime":
+		b.SetAttributeValue("engine", cty.StringVal(str(v)))
+	case "host":
+		h := str(v)
+		if !strings.Contains(h, "://") && h != "" && h != "localhost" {
+			c.note("Container.%s: host %q became host = \"ssh://%s\" (the engine is reached over SSH); check it", inst, h, h)
+			h = "ssh://" + h
+		}
+		if h != "" && h != "localhost" {
+			b.SetAttributeValue("host", cty.StringVal(h))
+		}
+	case "network", "name_prefix":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "auto_map_ports":
+		if t, ok := v.(bool); ok {
+			b.SetAttributeValue(key, cty.BoolVal(t))
+		}
+	case "host_password", "host_username", "host_port":
+		c.note("Container.%s: %s is the engine host's login, which this broker takes from ssh settings or the ssh:// URL; left out", inst, key)
+		return true
+	case "results_limit":
+		return true
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *converter) ssh(n *yaml.Node) {
+	c.sep()
+	b := c.body.AppendNewBlock("ssh", nil).Body()
+	for _, p := range pairs(n) {
+		switch p.k {
+		case "host_username":
+			b.SetAttributeValue("user", cty.StringVal(str(p.v)))
+		case "host_ssh_port":
+			if f, err := strconv.Atoi(str(p.v)); err == nil {
+				b.SetAttributeValue("port", cty.NumberIntVal(int64(f)))
+			}
+		case "host_ssh_key_filename":
+			if s := str(p.v); s != "" && !strings.HasPrefix(s, "<") {
+				b.SetAttributeValue("private_key_file", cty.StringVal(s))
+			}
+		case "host_ipv6":
+			if t, ok := p.v.(bool); ok {
+				b.SetAttributeValue("ipv6", cty.BoolVal(t))
+			}
+		case "host_password":
+			c.note("ssh.host_password: this broker logs in with keys or an agent, never a stored password; left out")
+		case "backend", "host_ipv4_fallback", "host_timeout":
+			c.note("ssh.%s: not needed by this broker; left out", p.k)
+		default:
+			c.note("ssh.%s: unknown; left out", p.k)
+		}
+	}
+}
+
+func (c *converter) logging(n *yaml.Node) {
+	level := ""
+	for _, p := range pairs(n) {
+		if p.k == "file_level" || (p.k == "console_level" && level == "") {
+			level = strings.ToLower(str(p.v))
+		}
+	}
+	if level == "" {
+		return
+	}
+	if level == "critical" {
+		level = "error"
+	}
+	c.sep()
+	c.body.AppendNewBlock("logging", nil).Body().SetAttributeValue("level", cty.StringVal(level))
+	c.note("logging: one level (%s) for the log file; the console's is --log-level", level)
+}
+
+func (c *converter) fields(n *yaml.Node) {
+	var vals []cty.Value
+	for _, p := range pairs(n) {
+		parts := strings.Split(str(p.v), "|")
+		for i := range parts {
+			parts[i] = strings.TrimSpace(parts[i])
+		}
+		vals = append(vals, cty.StringVal(p.k+":"+strings.Join(parts, "|")))
+	}
+	if len(vals) == 0 {
+		return
+	}
+	c.sep()
+	c.body.AppendNewBlock("inventory", nil).Body().SetAttributeValue("fields", cty.ListVal(vals))
+}
+
+// nickProvider guesses a nick's provider from its arguments.
+func nickProvider(args map[string]any) string {
+	for _, k := range []string{"workflow", "job_template"} {
+		if _, ok := args[k]; ok {
+			return "awx"
+		}
+	}
+	for _, k := range []string{"container_host", "container_app", "image"} {
+		if _, ok := args[k]; ok {
+			return "docker"
+		}
+	}
+	return ""
+}
+
+func (c *converter) nicks(n *yaml.Node) {
+	for _, p := range pairs(n) {
+		args, _ := p.v.(map[string]any)
+		c.sep()
+		b := c.body.AppendNewBlock("nick", []string{p.k}).Body()
+		if prov := nickProvider(args); prov != "" {
+			b.SetAttributeValue("provider", cty.StringVal(prov))
+		}
+		keys := make([]string, 0, len(args))
+		for k := range args {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		m := map[string]cty.Value{}
+		for _, k := range keys {
+			m[k] = toCty(args[k])
+		}
+		if len(m) > 0 {
+			b.SetAttributeValue("args", cty.ObjectVal(m))
+		}
+	}
+}
+
+func toCty(v any) cty.Value {
+	switch x := v.(type) {
+	case nil:
+		return cty.NullVal(cty.DynamicPseudoType)
+	case string:
+		return cty.StringVal(x)
+	case bool:
+		return cty.BoolVal(x)
+	case int:
+		return cty.NumberIntVal(int64(x))
+	case float64:
+		return cty.NumberFloatVal(x)
+	case []any:
+		if len(x) == 0 {
+			return cty.EmptyTupleVal
+		}
+		vs := make([]cty.Value, len(x))
+		for i, e := range x {
+			vs[i] = toCty(e)
+		}
+		return cty.TupleVal(vs)
+	case map[string]any:
+		if len(x) == 0 {
+			return cty.EmptyObjectVal
+		}
+		m := map[string]cty.Value{}
+		for k, e := range x {
+			m[k] = toCty(e)
+		}
+		return cty.ObjectVal(m)
+	}
+	return cty.StringVal(fmt.Sprint(v))
+}
