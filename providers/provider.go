@@ -296,6 +296,10 @@ type Config struct {
 	User string
 	// Reservations is the state's pool reservations.
 	Reservations Reservations
+	// AuthorizedKeys is the public key (authorized_keys format) broker
+	// logs in with; providers that make hosts from images (docker) let it
+	// in by default, so a new host is reachable with no set-up.
+	AuthorizedKeys string
 	Logger       *slog.Logger
 }
 

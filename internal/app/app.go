@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
@@ -60,6 +61,10 @@ type App struct {
 	instances map[string]providers.Provider
 	logClose  io.Closer
 	warnings  hcl.Diagnostics
+	pool      *remote.Pool
+
+	insecureHostKeys bool
+	keyMu            sync.Mutex
 }
 
 // New finds the broker directory, reads its settings and sets up logging.
@@ -209,6 +214,10 @@ func (a *App) Close() error {
 		}
 	}
 	a.instances = map[string]providers.Provider{}
+	if a.pool != nil {
+		errs = append(errs, a.pool.Close())
+		a.pool = nil
+	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 		a.store = nil

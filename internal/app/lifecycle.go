@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -107,7 +106,11 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 			return err
 		}
 		self := Values(*h)
-		if err := a.runHooks(ctx, cfg, HookAfterCheckout, *h, self, hosts, emit); err != nil {
+		conn, diags := cfg.ResolveConnection(blk, idx, self, hosts)
+		if diags.HasErrors() {
+			return diagErr(diags)
+		}
+		if err := a.runHooks(ctx, cfg, HookAfterCheckout, *h, self, hosts, conn, emit); err != nil {
 			return err
 		}
 		if blk.Setup != nil {
@@ -115,15 +118,15 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 			if diags.HasErrors() {
 				return diagErr(diags)
 			}
-			if err := a.runSetup(ctx, h, rs, emit); err != nil {
-				_ = a.runHooks(ctx, cfg, HookOnFailure, *h, self, hosts, emit)
+			if err := a.runSetup(ctx, h, rs, conn, emit); err != nil {
+				_ = a.runHooks(ctx, cfg, HookOnFailure, *h, self, hosts, conn, emit)
 				if rs.OnFailure == "keep" {
 					return executor.Keep(err)
 				}
 				return err
 			}
 		}
-		return a.runHooks(ctx, cfg, HookAfterSetup, *h, self, hosts, emit)
+		return a.runHooks(ctx, cfg, HookAfterSetup, *h, self, hosts, conn, emit)
 	}
 }
 
@@ -140,14 +143,22 @@ func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h st
 			return err
 		}
 		self := Values(h)
+		var conn *manifest.Connection
+		if blk != nil {
+			c, diags := cfg.ResolveConnection(blk, idx, self, hosts)
+			if diags.HasErrors() {
+				return diagErr(diags)
+			}
+			conn = c
+		}
 		var errs []error
-		errs = append(errs, a.runHooks(ctx, cfg, HookBeforeCheckin, h, self, hosts, emit))
+		errs = append(errs, a.runHooks(ctx, cfg, HookBeforeCheckin, h, self, hosts, conn, emit))
 		if blk != nil && blk.Teardown != nil {
 			td, diags := cfg.ResolveTeardown(blk, idx, self, hosts)
 			if diags.HasErrors() {
 				errs = append(errs, diagErr(diags))
 			} else {
-				errs = append(errs, a.runCommands(ctx, h, td.Run, td.Timeout, emit))
+				errs = append(errs, a.runCommands(ctx, h, td.Run, td.Timeout, conn, emit))
 			}
 		}
 		return errors.Join(errs...)
@@ -179,7 +190,7 @@ func contains(xs []string, x string) bool {
 // runHooks runs the hooks for event whose condition matches h: run on the
 // host, local on this machine with BROKER_HOST_* set. A failure names the
 // hook and where it is declared.
-func (a *App) runHooks(ctx context.Context, cfg *manifest.Config, event string, h state.Host, self manifest.HostValues, hosts map[string][]manifest.HostValues, emit func(executor.Event)) error {
+func (a *App) runHooks(ctx context.Context, cfg *manifest.Config, event string, h state.Host, self manifest.HostValues, hosts map[string][]manifest.HostValues, conn *manifest.Connection, emit func(executor.Event)) error {
 	if cfg == nil {
 		return nil
 	}
@@ -205,7 +216,7 @@ func (a *App) runHooks(ctx context.Context, cfg *manifest.Config, event string, 
 			return hookError(hk, diagErr(diags))
 		}
 		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseHooks, Message: fmt.Sprintf("hook %q (%s)", hk.Name, event)})
-		if err := a.runCommands(ctx, h, run, 0, emit); err != nil {
+		if err := a.runCommands(ctx, h, run, 0, conn, emit); err != nil {
 			return hookError(hk, err)
 		}
 		for _, cmd := range local {
@@ -292,5 +303,3 @@ func diagErr(diags hcl.Diagnostics) error {
 	}
 	return errors.Join(errs...)
 }
-
-var _ = time.Second

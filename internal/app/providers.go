@@ -102,13 +102,14 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 		return nil, err
 	}
 	p, err := t.New(ctx, providers.Config{
-		Type:         t.Name,
-		Instance:     instance,
-		Settings:     settings,
-		Directory:    a.Dir,
-		User:         a.origin.User,
-		Reservations: st,
-		Logger:       a.Logger.With("provider", key),
+		Type:           t.Name,
+		Instance:       instance,
+		Settings:       settings,
+		Directory:      a.Dir,
+		User:           a.origin.User,
+		Reservations:   st,
+		AuthorizedKeys: a.AuthorizedKey(),
+		Logger:         a.Logger.With("provider", key),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("provider %s: %w", key, err)

@@ -3,12 +3,209 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
 
 	"github.com/labbroker/broker/executor/remote"
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
 )
 
-// Session opens a remote session to h through its transport.
+// SessionOptions override how a host is reached.
+type SessionOptions struct {
+	// Connection is the manifest's connection block for the host, resolved.
+	Connection *manifest.Connection
+	// InsecureIgnoreHostKey accepts any host key (unsafe).
+	InsecureIgnoreHostKey bool
+}
+
+// Session opens a remote session to h through its transport: the
+// provider's docker exec, or SSH (pooled: one connection per host per
+// process, reused by setup, hooks and exec). A host key seen for the first
+// time is pinned into h (the caller records h).
 func (a *App) Session(ctx context.Context, h *state.Host) (remote.Session, error) {
-	return nil, fmt.Errorf("host %s: transport %q is not available yet", h.Address, h.Transport)
+	return a.SessionWith(ctx, h, SessionOptions{InsecureIgnoreHostKey: a.insecureHostKeys})
+}
+
+// SetInsecureHostKeys makes every SSH session accept any host key.
+func (a *App) SetInsecureHostKeys(v bool) { a.insecureHostKeys = v }
+
+// SessionWith is Session with overrides.
+func (a *App) SessionWith(ctx context.Context, h *state.Host, o SessionOptions) (remote.Session, error) {
+	switch h.Transport {
+	case state.TransportDockerExec:
+		p, err := a.Provider(ctx, nil, h.Provider, h.Instance)
+		if err != nil {
+			return nil, err
+		}
+		so, ok := p.(providers.SessionOpener)
+		if !ok {
+			return nil, fmt.Errorf("host %s: provider %s cannot open docker-exec sessions", hostLabel(*h), h.Provider)
+		}
+		return so.OpenSession(ctx, HostRef(*h))
+	case state.TransportSSH:
+		cfg, err := a.SSHConfig(h, o)
+		if err != nil {
+			return nil, err
+		}
+		a.mu.Lock()
+		if a.pool == nil {
+			a.pool = remote.NewPool()
+		}
+		pool := a.pool
+		a.mu.Unlock()
+		return pool.Get(ctx, h.ID+"@"+cfg.Addr, cfg)
+	case state.TransportNone, "":
+		return nil, fmt.Errorf("host %s (%s) cannot be reached: its provider gives it no transport", hostLabel(*h), h.Provider)
+	}
+	return nil, fmt.Errorf("host %s: unknown transport %q", hostLabel(*h), h.Transport)
+}
+
+func hostLabel(h state.Host) string {
+	for _, s := range []string{h.Address, h.Hostname, h.Name, h.ID} {
+		if s != "" {
+			return s
+		}
+	}
+	return "?"
+}
+
+// SSHConfig builds the SSH settings for h: the settings' ssh block, then
+// the host record, then the manifest's connection block.
+func (a *App) SSHConfig(h *state.Host, o SessionOptions) (remote.SSHConfig, error) {
+	s := a.Settings.SSH
+	if s == nil {
+		s = &manifest.SSHSettings{}
+	}
+	host := h.Hostname
+	if host == "" {
+		host = h.IP
+	}
+	port := h.Port
+	if port == 0 {
+		port = s.Port
+	}
+	if port == 0 {
+		port = 22
+	}
+	user := h.User
+	if user == "" {
+		user = s.User
+	}
+	if user == "" {
+		user = "root"
+	}
+	cfg := remote.SSHConfig{
+		User:           user,
+		ConnectTimeout: s.ConnectTimeout,
+		Keepalive:      s.Keepalive,
+		ConnectRetries: 3,
+	}
+	if cfg.Keepalive == 0 {
+		cfg.Keepalive = 30 * time.Second
+	}
+	key, err := a.SSHKeyFile()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Auth.PrivateKeyFiles = []string{key}
+	cfg.Auth.Passphrase = a.passphrase
+	if s.Agent != nil {
+		cfg.Auth.Agent = *s.Agent
+	}
+	known := []string{expandHome("~/.ssh/known_hosts")}
+	if s.KnownHostsFile != "" {
+		known = []string{expandHome(s.KnownHostsFile)}
+	}
+	cfg.HostKey = remote.HostKeyPolicy{
+		KnownHostsFiles: known,
+		Pinned:          h.HostKey,
+		InsecureIgnore:  o.InsecureIgnoreHostKey,
+		OnFirstUse: func(k string) error {
+			h.HostKey = k // trust on first use: the caller records h
+			return nil
+		},
+	}
+	bastion := s.Bastion
+	if c := o.Connection; c != nil {
+		if c.User != "" {
+			cfg.User = c.User
+		}
+		if c.Port != 0 {
+			port = c.Port
+		}
+		if c.Password != "" {
+			cfg.Auth.Password = c.Password
+		}
+		if c.PrivateKeyFile != "" {
+			cfg.Auth.PrivateKeyFiles = []string{expandHome(c.PrivateKeyFile)}
+		}
+		if c.Agent != nil {
+			cfg.Auth.Agent = *c.Agent
+		}
+		if c.Timeout != 0 {
+			cfg.ConnectTimeout = c.Timeout
+		}
+		if c.Bastion != "" {
+			bastion = c.Bastion
+		}
+	}
+	cfg.Addr = net.JoinHostPort(host, strconv.Itoa(port))
+	if bastion != "" {
+		b, err := parseBastion(bastion)
+		if err != nil {
+			return cfg, err
+		}
+		b.Auth = cfg.Auth
+		b.Auth.Password = ""
+		b.HostKey = remote.HostKeyPolicy{KnownHostsFiles: known, InsecureIgnore: o.InsecureIgnoreHostKey}
+		b.ConnectTimeout = cfg.ConnectTimeout
+		cfg.Bastion = &b
+	}
+	return cfg, nil
+}
+
+// parseBastion reads "user@host:port".
+func parseBastion(s string) (remote.SSHConfig, error) {
+	var cfg remote.SSHConfig
+	user, hostport := "", s
+	if i := lastIndex(s, '@'); i >= 0 {
+		user, hostport = s[:i], s[i+1:]
+	}
+	if hostport == "" {
+		return cfg, fmt.Errorf("bastion %q: want user@host:port", s)
+	}
+	if _, _, err := net.SplitHostPort(hostport); err != nil {
+		hostport = net.JoinHostPort(hostport, "22")
+	}
+	cfg.User, cfg.Addr = user, hostport
+	return cfg, nil
+}
+
+func lastIndex(s string, c byte) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// passphrase reads an encrypted key's passphrase from the environment
+// variable the ssh settings name (passphrase_env), else BROKER_SSH_PASSPHRASE.
+func (a *App) passphrase(file string) ([]byte, error) {
+	names := []string{"BROKER_SSH_PASSPHRASE"}
+	if s := a.Settings.SSH; s != nil && s.PassphraseEnv != "" {
+		names = append([]string{s.PassphraseEnv}, names...)
+	}
+	for _, n := range names {
+		if v, ok := a.opts.LookupEnv(n); ok {
+			return []byte(v), nil
+		}
+	}
+	return nil, Hint(fmt.Errorf("ssh key %s is encrypted and no passphrase is set", filepath.Base(file)),
+		"set BROKER_SSH_PASSPHRASE, or name a variable with ssh { passphrase_env = \"…\" } in broker.hcl")
 }

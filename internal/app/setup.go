@@ -14,7 +14,7 @@ import (
 
 // runSetup runs a resolved setup on h: uploads, then commands, then the
 // script, each line of output streamed as a progress event.
-func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.ResolvedSetup, emit func(executor.Event)) error {
+func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.ResolvedSetup, conn *manifest.Connection, emit func(executor.Event)) error {
 	if len(rs.Uploads) == 0 && len(rs.Run) == 0 && rs.Script == "" {
 		return nil
 	}
@@ -28,7 +28,18 @@ func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.Resolved
 			Message: fmt.Sprintf("%s host has no transport: %d upload(s) and %d command(s) of setup not run", h.Provider, len(rs.Uploads), len(rs.Run)+btoi(rs.Script != ""))})
 		return nil
 	}
-	sess, err := a.Session(ctx, h)
+	o := SessionOptions{Connection: conn, InsecureIgnoreHostKey: a.insecureHostKeys}
+	if h.Transport == state.TransportSSH && rs.WaitFor != "none" {
+		cfg, err := a.SSHConfig(h, o)
+		if err != nil {
+			return err
+		}
+		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseSetup, Message: "waiting for ssh on " + cfg.Addr})
+		if err := remote.WaitReady(ctx, cfg, readyDeadline(rs.Timeout)); err != nil {
+			return err
+		}
+	}
+	sess, err := a.SessionWith(ctx, h, o)
 	if err != nil {
 		return err
 	}
@@ -54,7 +65,7 @@ func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.Resolved
 }
 
 // runCommands runs commands on h (teardown, hook run lists).
-func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, timeout time.Duration, emit func(executor.Event)) error {
+func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, timeout time.Duration, conn *manifest.Connection, emit func(executor.Event)) error {
 	if len(cmds) == 0 {
 		return nil
 	}
@@ -62,7 +73,7 @@ func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, time
 		emit(executor.Event{Kind: executor.EventNote, Message: fmt.Sprintf("%s host has no transport: %d command(s) not run", h.Provider, len(cmds))})
 		return nil
 	}
-	sess, err := a.Session(ctx, &h)
+	sess, err := a.SessionWith(ctx, &h, SessionOptions{Connection: conn, InsecureIgnoreHostKey: a.insecureHostKeys})
 	if err != nil {
 		return err
 	}
@@ -121,6 +132,15 @@ func (l *lineEmitter) flush() {
 		l.emit(executor.Event{Kind: executor.EventProgress, Phase: l.phase, Message: string(l.buf)})
 		l.buf = nil
 	}
+}
+
+// readyDeadline is how long to wait for a new host's SSH: the setup's
+// timeout when shorter than the default five minutes.
+func readyDeadline(setupTimeout time.Duration) time.Duration {
+	if setupTimeout > 0 && setupTimeout < 5*time.Minute {
+		return setupTimeout
+	}
+	return 5 * time.Minute
 }
 
 func btoi(b bool) int {

@@ -101,6 +101,10 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	if !s.publishSet && p.local {
 		p.set.PublishAddress = "127.0.0.1"
 	}
+	if p.set.AuthorizedKeys == "" {
+		// broker's own key, so an sshd image lets broker in with no set-up.
+		p.set.AuthorizedKeys = strings.TrimSpace(cfg.AuthorizedKeys)
+	}
 	if p.set.NamePrefix == "" {
 		p.set.NamePrefix = sanitizeName(cfg.User)
 	}

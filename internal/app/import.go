@@ -1,0 +1,162 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/planner"
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
+)
+
+// ImportRequest adopts an existing resource at an address of a manifest.
+type ImportRequest struct {
+	Config      *manifest.Config
+	Environment string
+	// Address is the manifest's address the record gets (host.db[0]).
+	Address string
+	// Provider is "type.instance"; ProviderID the provider's id of the
+	// resource (a container id, or its unique prefix, or its name).
+	Provider, ProviderID string
+}
+
+// ImportResult is the record written, and what is worth telling.
+type ImportResult struct {
+	Host  state.Host
+	Notes []string
+}
+
+// Import finds the resource through the provider (Adopter, else Sync)
+// and writes a ready record for it at the address, under the
+// environment's lock. The recipe is the provider's where it reports one,
+// else the manifest's; the next plan is then NoOp for the host, or Replace
+// with the reason when the recipe differs.
+func (a *App) Import(ctx context.Context, req ImportRequest) (*ImportResult, error) {
+	var want *planner.Desired
+	desired := planner.DesiredHosts(req.Config)
+	for i := range desired {
+		if desired[i].Address == req.Address {
+			want = &desired[i]
+		}
+	}
+	if want == nil {
+		return nil, Hint(fmt.Errorf("the manifest has no %s", req.Address), "import to an address the manifest declares: host.NAME[INDEX] with INDEX below the block's count")
+	}
+	typ, inst, ok := strings.Cut(req.Provider, ".")
+	if !ok || typ == "" || inst == "" {
+		return nil, fmt.Errorf("give the resource as TYPE.INSTANCE:ID (docker.local:3f2a…), not %q", req.Provider+":"+req.ProviderID)
+	}
+	t, ok := providers.Lookup(typ)
+	if !ok {
+		return nil, fmt.Errorf("unknown provider type %q (known: %v)", typ, providers.Names())
+	}
+	typ = t.Name
+	pr, err := a.Provider(ctx, req.Config, typ, inst)
+	if err != nil {
+		return nil, err
+	}
+	info, err := findResource(ctx, pr, req.ProviderID)
+	if err != nil {
+		return nil, fmt.Errorf("%s.%s: %w", typ, inst, err)
+	}
+
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := st.Lock(ctx, req.Environment, a.LockInfo("import"), state.LockOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	recs, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Environment == req.Environment && r.Address == req.Address {
+			return nil, Hint(fmt.Errorf("%s already holds host %s in environment %q", req.Address, r.ID, req.Environment),
+				"check it in first (broker destroy --target 'address == \""+req.Address+"\"'), or taint it and apply")
+		}
+		if r.Provider == typ && r.ProviderID == info.ProviderID {
+			where := r.Address
+			if where == "" {
+				where = "without an address"
+			}
+			return nil, fmt.Errorf("%s is already recorded as host %s (environment %q, %s)", info.ProviderID, r.ID, r.Environment, where)
+		}
+	}
+
+	now := a.opts.Now()
+	origin := a.origin
+	origin.Command = "import"
+	h := state.Host{
+		ID: state.NewID(), Environment: req.Environment, Address: req.Address,
+		Provider: typ, Instance: inst, ProviderID: info.ProviderID,
+		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User,
+		Transport: info.Transport, Nick: want.Nick,
+		Facts: maps.Clone(info.Facts), Labels: maps.Clone(want.Labels),
+		Lease: state.Lease{
+			Duration: want.Lease,
+			Expires:  planner.LeaseExpiry(now, want.Lease, info.Expires),
+		},
+		Status: state.StatusReady, Origin: origin, Created: now, Updated: now,
+	}
+	res := &ImportResult{}
+	if info.Recipe != nil {
+		h.Recipe = maps.Clone(info.Recipe)
+	} else {
+		h.Recipe = maps.Clone(want.Args)
+		res.Notes = append(res.Notes, fmt.Sprintf("%s does not report how the resource was made; recorded with the manifest's args", req.Provider))
+	}
+	if want.Provider != typ || want.Instance != inst {
+		res.Notes = append(res.Notes, fmt.Sprintf("the manifest makes %s with %s.%s: the next plan replaces it", req.Address, want.Provider, want.Instance))
+	} else if diff := planner.ChangedKeys(h.Recipe, want.Args); len(diff) > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("the resource was made with other args (%s): the next plan replaces it", strings.Join(diff, ", ")))
+	}
+	if err := st.Put(ctx, h); err != nil {
+		return nil, err
+	}
+	res.Host = h
+	return res, nil
+}
+
+// findResource asks the provider for the resource id names: Adopt where
+// the provider can, else among what Sync lists (every user's), by id,
+// unique id prefix or name.
+func findResource(ctx context.Context, pr providers.Provider, id string) (providers.HostInfo, error) {
+	if ad, ok := pr.(providers.Adopter); ok {
+		info, err := ad.Adopt(ctx, providers.AdoptRequest{ProviderID: id})
+		if !errors.Is(err, providers.ErrNotSupported) {
+			return info, err
+		}
+	}
+	s, ok := pr.(providers.Syncer)
+	if !ok {
+		return providers.HostInfo{}, fmt.Errorf("the provider cannot look resources up, so it cannot import: %w", providers.ErrNotSupported)
+	}
+	resp, err := s.Sync(ctx, providers.SyncRequest{AllUsers: true})
+	if err != nil {
+		return providers.HostInfo{}, fmt.Errorf("sync: %w", err)
+	}
+	var hits []providers.HostInfo
+	for _, h := range resp.Hosts {
+		switch {
+		case h.ProviderID == id || h.Name == id:
+			return h, nil
+		case len(id) >= 4 && strings.HasPrefix(h.ProviderID, id):
+			hits = append(hits, h)
+		}
+	}
+	switch len(hits) {
+	case 1:
+		return hits[0], nil
+	case 0:
+		return providers.HostInfo{}, fmt.Errorf("no resource %q among those carrying broker's labels", id)
+	}
+	return providers.HostInfo{}, fmt.Errorf("%q names %d resources; give more of the id", id, len(hits))
+}

@@ -1,0 +1,470 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/labbroker/broker/executor"
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/planner"
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
+)
+
+// Reap defaults.
+const (
+	// DefaultIntentGrace is how old a leftover intent must be before reap
+	// cleans it up: younger ones may belong to a run that is still
+	// starting.
+	DefaultIntentGrace = 10 * time.Minute
+	// DefaultTeardownTimeout bounds an expired host's teardown.
+	DefaultTeardownTimeout = 2 * time.Minute
+)
+
+// ReapRequest says what to look for and what to do.
+type ReapRequest struct {
+	// Config, if set, adds its provider declarations and teardowns.
+	Config *manifest.Config
+	// Environment limits the reap to one environment; "": every one.
+	Environment string
+	// DryRun only lists.
+	DryRun bool
+	// Orphans removes orphans (they are always listed).
+	Orphans bool
+	// AllUsers includes other users' resources among orphans.
+	AllUsers bool
+	// Labels, if set, limits orphans to resources carrying all of them.
+	Labels map[string]string
+	// IntentGrace: leftover intents younger than this are left alone; 0:
+	// DefaultIntentGrace.
+	IntentGrace time.Duration
+	// TeardownTimeout bounds each expired host's teardown; 0: default.
+	TeardownTimeout time.Duration
+	Observer        executor.Observer
+	Stop            <-chan struct{}
+	Parallelism     int
+}
+
+// Orphan is a resource carrying broker's labels that no record or intent
+// of this state knows.
+type Orphan struct {
+	Provider, Instance string
+	Info               providers.HostInfo
+	// Age is how long ago it was made; 0 when the provider does not say.
+	Age time.Duration
+	// Removed and Err tell what became of it (with ReapRequest.Orphans).
+	Removed bool
+	Err     error
+}
+
+// ID is the broker.id label the orphan carries.
+func (o Orphan) ID() string { return o.Info.Labels[providers.LabelID] }
+
+// ReapResult is what a round found and did.
+type ReapResult struct {
+	// Expired are the expired records found; Intents the stale intents.
+	Expired []state.Host
+	Intents []state.Intent
+	Orphans []Orphan
+	// Locked are environments skipped because another broker holds them.
+	Locked []string
+	// Result is the executor's, one per environment reaped.
+	Results []*executor.Result
+	// Counts of what was done.
+	Reaped, Removed, Cleaned, Failed int
+	// Warnings are provider instances that could not be listed.
+	Warnings []string
+}
+
+// Summary is the round's one line: "reaped 3 expired hosts, removed 2
+// orphans, 0 failed".
+func (r *ReapResult) Summary() string {
+	parts := []string{
+		fmt.Sprintf("reaped %s", plural(r.Reaped, "expired host")),
+		fmt.Sprintf("removed %s", plural(r.Removed, "orphan")),
+	}
+	if r.Cleaned > 0 {
+		parts = append(parts, fmt.Sprintf("cleaned up %s", plural(r.Cleaned, "interrupted run")))
+	}
+	parts = append(parts, fmt.Sprintf("%d failed", r.Failed))
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// Reap checks in expired hosts and cleans up stale intents of every
+// environment (each under its lock; an environment being applied is
+// skipped), then lists orphans, and removes them with req.Orphans. With
+// req.DryRun it only lists. The error is for what stops the round; single
+// failures are counted in the result.
+func (a *App) Reap(ctx context.Context, req ReapRequest) (*ReapResult, error) {
+	if req.IntentGrace <= 0 {
+		req.IntentGrace = DefaultIntentGrace
+	}
+	if req.TeardownTimeout <= 0 {
+		req.TeardownTimeout = DefaultTeardownTimeout
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	envs := []string{req.Environment}
+	if req.Environment == "" {
+		if envs, err = st.Environments(ctx); err != nil {
+			return nil, err
+		}
+	}
+	res := &ReapResult{}
+	for _, env := range envs {
+		if stopped(req.Stop) {
+			return res, nil
+		}
+		if err := a.reapEnv(ctx, st, env, req, res); err != nil {
+			return res, err
+		}
+	}
+	if stopped(req.Stop) {
+		return res, nil
+	}
+	if err := a.reapOrphans(ctx, st, req, res); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func stopped(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// reapEnv handles one environment under its lock.
+func (a *App) reapEnv(ctx context.Context, st state.Store, env string, req ReapRequest, res *ReapResult) error {
+	lock, err := st.Lock(ctx, env, a.LockInfo("reap"), state.LockOptions{})
+	var locked *state.LockedError
+	if errors.As(err, &locked) {
+		res.Locked = append(res.Locked, fmt.Sprintf("%s (%s)", env, locked.Holder))
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	recs, err := st.Hosts(ctx, state.Query{Environment: env})
+	if err != nil {
+		return err
+	}
+	intents, err := st.Intents(ctx, env)
+	if err != nil {
+		return err
+	}
+	now := a.opts.Now()
+	p := &planner.Plan{FormatVersion: planner.FormatVersion, Environment: env, Created: now}
+	byID := map[string]state.Host{}
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	// Stale check-in intents finish with their record's check-in.
+	finishing := map[string]state.Intent{}
+	var cleanups []planner.Change
+	for _, it := range intents {
+		if it.Environment != env || now.Sub(it.Updated) < req.IntentGrace {
+			continue
+		}
+		res.Intents = append(res.Intents, it)
+		if r, ok := byID[it.HostID]; ok && it.Op == state.OpDestroy {
+			if r.Status == state.StatusReleasing || planner.Expired(r.Lease.Expires, now) {
+				finishing[r.ID] = it
+			}
+			continue
+		}
+		// A create's leftovers (or a check-in's whose record is gone) are
+		// found by the intent's label and checked in, as the planner's
+		// cleanup changes do.
+		cleanups = append(cleanups, planner.Change{Action: planner.Destroy, Address: it.Address, Resume: ptrTo(it),
+			Reason: "clean up after an interrupted run"})
+	}
+	for _, r := range recs {
+		it, finish := finishing[r.ID]
+		if !planner.Expired(r.Lease.Expires, now) && !finish {
+			continue
+		}
+		c := planner.Change{Action: planner.Destroy, Address: r.Address, Before: ptrTo(r)}
+		if planner.Expired(r.Lease.Expires, now) {
+			res.Expired = append(res.Expired, r)
+			c.Reason = "lease expired " + ago(now.Sub(r.Lease.Expires)) + " ago"
+		}
+		if finish {
+			c.Resume = ptrTo(it)
+			if c.Reason == "" {
+				c.Reason = "finish an interrupted check-in"
+			}
+		}
+		p.Changes = append(p.Changes, c)
+	}
+	p.Changes = append(p.Changes, cleanups...)
+	if req.DryRun || len(p.Changes) == 0 {
+		return nil
+	}
+	opts := a.executorOptions(ApplyRequest{Config: req.Config, Observer: req.Observer, Stop: req.Stop, Parallelism: req.Parallelism})
+	teardown := opts.BeforeCheckin
+	opts.BeforeCheckin = func(ctx context.Context, h state.Host, emit func(executor.Event)) error {
+		ctx, cancel := context.WithTimeout(ctx, req.TeardownTimeout)
+		defer cancel()
+		return teardown(ctx, h, emit)
+	}
+	r, err := executor.Apply(ctx, p, opts)
+	if err != nil {
+		return err
+	}
+	res.Results = append(res.Results, r)
+	for _, c := range r.Changes {
+		switch {
+		case c.Outcome == executor.OutcomeFailed:
+			res.Failed++
+		case c.Outcome != executor.OutcomeDone:
+		case hasBefore(p, c):
+			res.Reaped++
+		default:
+			res.Cleaned++
+		}
+	}
+	return nil
+}
+
+// hasBefore reports whether the plan's change for c checked in a record
+// (rather than cleaning up after an intent).
+func hasBefore(p *planner.Plan, c executor.ChangeResult) bool {
+	for _, pc := range p.Changes {
+		if pc.Before != nil && pc.Before.ID == c.HostID {
+			return true
+		}
+	}
+	return false
+}
+
+func ago(d time.Duration) string {
+	if d < time.Second {
+		return "0s"
+	}
+	return manifest.FormatDuration(d.Truncate(time.Second))
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// reapInstances lists every provider instance reap should ask: those declared
+// in the manifest and the settings, and those the state's records and
+// intents name.
+func (a *App) reapInstances(ctx context.Context, st state.Store, cfg *manifest.Config) ([][2]string, error) {
+	seen := map[[2]string]bool{}
+	var out [][2]string
+	add := func(typ, inst string) {
+		k := [2]string{typ, inst}
+		if typ != "" && inst != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	for _, src := range []*manifest.Config{cfg, a.Settings} {
+		if src == nil {
+			continue
+		}
+		for _, p := range src.Providers {
+			add(p.Type, p.Instance)
+		}
+	}
+	recs, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		add(r.Provider, r.Instance)
+	}
+	intents, err := st.Intents(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range intents {
+		add(it.Provider, it.Instance)
+	}
+	slices.SortFunc(out, func(x, y [2]string) int { return strings.Compare(x[0]+"."+x[1], y[0]+"."+y[1]) })
+	return out, nil
+}
+
+// reapOrphans lists, through every instance's Syncer, the resources
+// carrying broker's labels that no record or intent knows, and removes
+// them with req.Orphans. The provider is asked first and the state read
+// after, so that a checkout finishing meanwhile is never taken for an
+// orphan (its intent is written before the resource exists, and replaced
+// by its record in one write).
+func (a *App) reapOrphans(ctx context.Context, st state.Store, req ReapRequest, res *ReapResult) error {
+	insts, err := a.reapInstances(ctx, st, req.Config)
+	if err != nil {
+		return err
+	}
+	type found struct {
+		typ, inst string
+		pr        providers.Provider
+		info      providers.HostInfo
+	}
+	var candidates []found
+	for _, k := range insts {
+		pr, err := a.Provider(ctx, req.Config, k[0], k[1])
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s.%s: %v", k[0], k[1], err))
+			continue
+		}
+		s, ok := pr.(providers.Syncer)
+		if !ok {
+			continue
+		}
+		resp, err := s.Sync(ctx, providers.SyncRequest{AllUsers: req.AllUsers, Labels: req.Labels})
+		if errors.Is(err, providers.ErrNotSupported) {
+			continue
+		}
+		if err != nil {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s.%s: list resources: %v", k[0], k[1], err))
+			continue
+		}
+		for _, h := range resp.Hosts {
+			candidates = append(candidates, found{k[0], k[1], pr, h})
+		}
+	}
+	recs, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return err
+	}
+	intents, err := st.Intents(ctx, "")
+	if err != nil {
+		return err
+	}
+	known := map[string]bool{}
+	knownPID := map[[2]string]bool{}
+	for _, r := range recs {
+		known[r.ID] = true
+		knownPID[[2]string{r.Provider, r.ProviderID}] = true
+	}
+	for _, it := range intents {
+		known[it.HostID], known[it.ID] = true, true
+		if it.ProviderID != "" {
+			knownPID[[2]string{it.Provider, it.ProviderID}] = true
+		}
+	}
+	now := a.opts.Now()
+	me := a.origin.User
+	seen := map[[2]string]bool{}
+	var orphans []Orphan
+	var prs []providers.Provider
+	for _, c := range candidates {
+		l := c.info.Labels
+		id := l[providers.LabelID]
+		switch {
+		case id == "": // not broker's: never touched
+			continue
+		case !req.AllUsers && l[providers.LabelUser] != me: // another user's, or nobody's
+			continue
+		case req.Environment != "" && l[providers.LabelEnvironment] != req.Environment:
+			continue
+		case known[id] || known[l[providers.LabelIntent]] || knownPID[[2]string{c.typ, c.info.ProviderID}]:
+			continue
+		case seen[[2]string{c.typ, c.info.ProviderID}]: // two instances on one engine
+			continue
+		}
+		seen[[2]string{c.typ, c.info.ProviderID}] = true
+		o := Orphan{Provider: c.typ, Instance: c.inst, Info: c.info}
+		if !c.info.Created.IsZero() {
+			o.Age = now.Sub(c.info.Created)
+		}
+		orphans = append(orphans, o)
+		prs = append(prs, c.pr)
+	}
+	if req.Orphans && !req.DryRun {
+		a.removeOrphans(ctx, orphans, prs, req)
+		for _, o := range orphans {
+			if o.Removed {
+				res.Removed++
+			} else if o.Err != nil {
+				res.Failed++
+			}
+		}
+	}
+	res.Orphans = orphans
+	return nil
+}
+
+// removeOrphans checks each orphan in through its provider, reporting as
+// the executor does (action destroy, phase checkin, keyed by the broker.id
+// the resource carries).
+func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs []providers.Provider, req ReapRequest) {
+	par := req.Parallelism
+	if par <= 0 {
+		par = executor.DefaultParallelism
+	}
+	var mu sync.Mutex
+	emit := func(e executor.Event) {
+		if req.Observer == nil {
+			return
+		}
+		e.Time = a.opts.Now()
+		e.Action = planner.Destroy
+		mu.Lock()
+		defer mu.Unlock()
+		req.Observer.Event(e)
+	}
+	g := new(errgroup.Group)
+	g.SetLimit(par)
+	for i := range orphans {
+		if stopped(req.Stop) {
+			break
+		}
+		o, pr := &orphans[i], prs[i]
+		g.Go(func() error {
+			id := o.ID()
+			emit(executor.Event{Kind: executor.EventStart, HostID: id, Message: fmt.Sprintf("orphan %s on %s.%s", o.Info.Name, o.Provider, o.Instance)})
+			emit(executor.Event{Kind: executor.EventPhaseStart, HostID: id, Phase: executor.PhaseCheckin})
+			start := time.Now()
+			ref := providers.HostRef{ID: id, ProviderID: o.Info.ProviderID, Name: o.Info.Name, Hostname: o.Info.Hostname,
+				Recipe: o.Info.Recipe, Facts: o.Info.Facts, Labels: o.Info.Labels}
+			_, err := pr.Checkin(context.WithoutCancel(ctx), providers.CheckinRequest{Environment: o.Info.Labels[providers.LabelEnvironment], Host: ref})
+			d := time.Since(start)
+			done := executor.Event{Kind: executor.EventPhaseDone, HostID: id, Phase: executor.PhaseCheckin, Duration: d}
+			end := executor.Event{Kind: executor.EventDone, HostID: id, Duration: d}
+			if err != nil {
+				o.Err = err
+				done.Err = err.Error()
+				end.Kind, end.Err = executor.EventFailed, "checkin: "+err.Error()
+			} else {
+				o.Removed = true
+			}
+			emit(done)
+			emit(end)
+			return nil
+		})
+	}
+	_ = g.Wait()
+}
+
+// Elector is the state backend's leader election, when it has one.
+func (a *App) Elector(ctx context.Context) (state.Elector, bool, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	el, ok := st.(state.Elector)
+	return el, ok, nil
+}

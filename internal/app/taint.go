@@ -1,0 +1,152 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/labbroker/broker/state"
+)
+
+// FindHosts resolves references to records: a record id (in any
+// environment), or an address (host.web[1]) in env. Every reference must
+// name exactly one record.
+func (a *App) FindHosts(ctx context.Context, env string, refs []string) ([]state.Host, error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return nil, err
+	}
+	var out []state.Host
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		var hits []state.Host
+		for _, h := range all {
+			if h.ID == ref || (h.Address == ref && h.Environment == env) {
+				hits = append(hits, h)
+			}
+		}
+		switch {
+		case len(hits) == 0:
+			if _, _, ok := ParseAddress(ref); ok {
+				return nil, Hint(fmt.Errorf("no host %s in environment %q", ref, env),
+					"name the environment with --environment, or give the host's id (broker inventory)")
+			}
+			return nil, fmt.Errorf("no host with id %q", ref)
+		case len(hits) > 1:
+			return nil, fmt.Errorf("%s names %d records in environment %q; give one's id", ref, len(hits), env)
+		}
+		if !seen[hits[0].ID] {
+			seen[hits[0].ID] = true
+			out = append(out, hits[0])
+		}
+	}
+	return out, nil
+}
+
+// TaintRequest marks hosts for replacement, or (Untaint) takes the mark
+// off.
+type TaintRequest struct {
+	Environment string
+	// Refs are addresses in Environment or record ids.
+	Refs    []string
+	Untaint bool
+	// LockTimeout is how long to wait for an environment's lock.
+	LockTimeout time.Duration
+	OnLockWait  func(state.LockInfo)
+}
+
+// Taint sets the status of the named hosts to tainted, with who did it
+// as the reason, so the next plan replaces them; Untaint sets them back to
+// ready. Each environment touched is locked while its records change. It
+// returns the records as written.
+func (a *App) Taint(ctx context.Context, req TaintRequest) ([]state.Host, error) {
+	hosts, err := a.FindHosts(ctx, req.Environment, req.Refs)
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byEnv := map[string][]string{}
+	for _, h := range hosts {
+		byEnv[h.Environment] = append(byEnv[h.Environment], h.ID)
+	}
+	envs := make([]string, 0, len(byEnv))
+	for e := range byEnv {
+		envs = append(envs, e)
+	}
+	sort.Strings(envs)
+	op := "taint"
+	if req.Untaint {
+		op = "untaint"
+	}
+	var out []state.Host
+	for _, env := range envs {
+		written, err := a.taintEnv(ctx, st, env, byEnv[env], op, req)
+		out = append(out, written...)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (a *App) taintEnv(ctx context.Context, st state.Store, env string, ids []string, op string, req TaintRequest) ([]state.Host, error) {
+	lock, err := st.Lock(ctx, env, a.LockInfo(op), state.LockOptions{Timeout: req.LockTimeout, OnWait: req.OnLockWait})
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	now := a.opts.Now()
+	var put []state.Host
+	for _, id := range ids {
+		h, err := st.Host(ctx, id)
+		if errors.Is(err, state.ErrNotFound) {
+			return nil, fmt.Errorf("host %s was checked in meanwhile", id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := h.Address
+		if name == "" {
+			name = h.ID
+		}
+		switch {
+		case h.Status == state.StatusReleasing:
+			return nil, fmt.Errorf("%s is being checked in", name)
+		case req.Untaint && h.Status != state.StatusTainted:
+			return nil, fmt.Errorf("%s is not tainted (it is %s)", name, h.Status)
+		case req.Untaint:
+			h.Status, h.Reason = state.StatusReady, ""
+		default:
+			h.Status = state.StatusTainted
+			h.Reason = fmt.Sprintf("tainted by %s at %s", a.who(), now.UTC().Format(time.RFC3339))
+		}
+		put = append(put, h)
+	}
+	if err := st.Put(ctx, put...); err != nil {
+		return nil, err
+	}
+	return put, nil
+}
+
+// who is user@machine, or the CI job's URL.
+func (a *App) who() string {
+	o := a.origin
+	switch {
+	case o.CI != "":
+		return o.CI
+	case o.User != "" && o.Machine != "":
+		return o.User + "@" + o.Machine
+	case o.User != "":
+		return o.User
+	}
+	return o.Machine
+}
