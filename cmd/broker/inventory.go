@@ -1,24 +1,49 @@
 package main
 
 import (
-	"github.com/labbroker/broker/filter"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/internal/pyconfig"
 	"github.com/labbroker/broker/internal/views"
+	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
 )
 
 // InventoryCmd lists recorded hosts.
 type InventoryCmd struct {
-	Details bool   `help:"Show every field of every host."`
-	JSON    bool   `name:"json" help:"Print the hosts as JSON (same as --format json)."`
-	Format  string `enum:"table,json,yaml" default:"table" help:"Output format: ${enum}."`
-	Filter  string `placeholder:"EXPR" help:"Only hosts matching this filter expression, e.g. 'provider == \"docker\"' (the Python broker's 'hostname<test' form is accepted too)."`
+	Details  bool          `help:"Show every field of every host."`
+	List     bool          `help:"Print host names only, one per line (hostname, else name)."`
+	JSON     bool          `name:"json" help:"Print the hosts as JSON (same as --format json)."`
+	Format   string        `enum:"table,json,yaml,ansible,ssh-config" default:"table" help:"Output format: ${enum}."`
+	Filter   string        `placeholder:"EXPR" help:"Only hosts matching this filter expression, e.g. 'provider == \"docker\"' (the Python broker's 'hostname<test' form is accepted too)."`
+	Sync     string        `placeholder:"PROVIDER[:USER][::INSTANCE]" help:"First ask the provider what it holds and merge it into the state (e.g. AnsibleTower, AnsibleTower:alice, Container::remote)."`
+	Expiring time.Duration `placeholder:"DURATION" help:"Only hosts whose lease ends within this (e.g. 1h); highlighted in the table."`
+	Fields   []string      `placeholder:"TITLE:FIELD|FALLBACK" help:"Table columns (overrides the settings' inventory { fields }), e.g. --fields 'Host:hostname|name' --fields Provider:provider_ref."`
+	Import   []string      `arg:"" optional:"" name:"import" placeholder:"import FILE" help:"'import FILE' adopts a Python broker inventory.yaml into the environment \"default\" (or --environment)."`
 }
 
 // Help is shown by `broker inventory --help`.
 func (c *InventoryCmd) Help() string {
 	return `Lists the hosts broker holds, in every environment unless --environment
 is given. The Id column is the inventory index other commands accept
-(broker checkin 0).`
+(broker checkin 0, broker extend 1 3).
+
+  broker inventory
+  broker inventory --details --filter 'hostname<test'
+  broker inventory --sync AnsibleTower:alice
+  broker inventory --sync Container::remote
+  broker inventory --expiring 1h
+  broker inventory --format ansible > hosts.yaml
+  broker --output-file inventory.json inventory
+  broker inventory import ~/broker/inventory.yaml`
 }
 
 // Run lists.
@@ -28,25 +53,33 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 		return printDiagnostics(g, err)
 	}
 	defer a.Close()
-	st, err := a.Store(ctx)
+	if len(c.Import) > 0 {
+		if len(c.Import) != 2 || c.Import[0] != "import" {
+			return app.Hint(fmt.Errorf("unexpected argument %q", strings.Join(c.Import, " ")), "the only argument inventory takes is: import FILE")
+		}
+		return c.importFile(ctx, g, a, c.Import[1])
+	}
+	if c.Sync != "" {
+		if err := c.sync(ctx, g, a); err != nil {
+			return err
+		}
+	}
+	hosts, err := inventoryHosts(ctx, g, a, c.Filter)
 	if err != nil {
 		return err
 	}
-	hosts, err := st.Hosts(ctx, state.Query{Environment: g.Environment})
-	if err != nil {
-		return err
+	if c.Expiring > 0 {
+		var keep []state.Host
+		now := a.Now()
+		for _, h := range hosts {
+			if !h.Lease.Expires.IsZero() && h.Lease.Remaining(now) <= c.Expiring {
+				keep = append(keep, h)
+			}
+		}
+		hosts = keep
 	}
-	if c.Filter != "" {
-		f, note, err := filter.Parse(c.Filter)
-		if err != nil {
-			return err
-		}
-		if note != "" {
-			g.note("filter %q read as the expression: %s", c.Filter, note)
-		}
-		if hosts, err = filter.Select(f, hosts, a.Now()); err != nil {
-			return err
-		}
+	if hosts == nil {
+		hosts = []state.Host{}
 	}
 	if err := writeOutput(g, hosts); err != nil {
 		return err
@@ -55,15 +88,211 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 	if c.JSON {
 		format = "json"
 	}
+	if c.List {
+		for _, h := range hosts {
+			fmt.Fprintln(g.stdout, hostLabel(h))
+		}
+		return nil
+	}
 	switch format {
 	case "json":
 		return views.InventoryJSON(g.stdout, hosts)
 	case "yaml":
 		return views.InventoryYAML(g.stdout, hosts)
+	case "ansible":
+		return ansibleInventory(g, hosts)
+	case "ssh-config":
+		return sshConfig(g, hosts)
 	}
-	var fields []string
-	if inv := a.Settings.Inventory; inv != nil {
+	fields := c.Fields
+	if inv := a.Settings.Inventory; inv != nil && len(fields) == 0 {
 		fields = inv.Fields
 	}
-	return views.InventoryTable(g.stdout, hosts, views.InventoryOptions{Fields: fields, Details: c.Details, Color: g.color(g.stdout), Now: a.Now()})
+	return views.InventoryTable(g.stdout, hosts, views.InventoryOptions{Fields: fields, Details: c.Details, Color: g.color(g.stdout), Now: a.Now(), Expiring: c.Expiring})
+}
+
+// parseSync reads PROVIDER[:USER][::INSTANCE].
+func parseSync(s string) (typ, user, inst string) {
+	head, inst, _ := strings.Cut(s, "::")
+	typ, user, _ = strings.Cut(head, ":")
+	return typ, user, inst
+}
+
+// sync merges what a provider lists into the state: known hosts get the
+// provider's current facts (local fields such as labels, recipe, nick and
+// lease are kept); hosts the provider holds that the state does not know
+// are shown as adoptable.
+func (c *InventoryCmd) sync(ctx context.Context, g *Globals, a *app.App) error {
+	typ, user, inst := parseSync(c.Sync)
+	t, ok := providers.Lookup(typ)
+	if !ok {
+		return app.Hint(fmt.Errorf("--sync: unknown provider %q", typ), "known providers: "+strings.Join(providers.Names(), ", "))
+	}
+	var err error
+	if inst == "" {
+		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
+			return err
+		}
+	}
+	p, err := a.Provider(ctx, nil, t.Name, inst)
+	if err != nil {
+		return err
+	}
+	s, ok := p.(providers.Syncer)
+	if !ok {
+		return fmt.Errorf("--sync: provider %s cannot list what it holds", t.Name)
+	}
+	resp, err := s.Sync(ctx, providers.SyncRequest{User: user})
+	if err != nil {
+		return fmt.Errorf("--sync %s: %w", c.Sync, err)
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	recs, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return err
+	}
+	var updated []state.Host
+	var adoptable []providers.HostInfo
+	now := a.Now()
+	for _, info := range resp.Hosts {
+		found := false
+		for _, r := range recs {
+			if r.Provider != t.Name || r.Instance != inst {
+				continue
+			}
+			if (info.ProviderID != "" && info.ProviderID == r.ProviderID) || (info.Labels[providers.LabelID] != "" && info.Labels[providers.LabelID] == r.ID) ||
+				(r.ProviderID == "" && info.Name != "" && info.Name == r.Name) {
+				found = true
+				r.Hostname = firstOf(info.Hostname, r.Hostname)
+				r.IP = firstOf(info.IP, r.IP)
+				r.Name = firstOf(info.Name, r.Name)
+				if info.Port != 0 {
+					r.Port = info.Port
+				}
+				if r.Facts == nil {
+					r.Facts = map[string]any{}
+				}
+				for k, v := range info.Facts {
+					r.Facts[k] = v
+				}
+				r.Updated = now
+				updated = append(updated, r)
+				break
+			}
+		}
+		if !found {
+			adoptable = append(adoptable, info)
+		}
+	}
+	if len(updated) > 0 {
+		if err := st.Put(ctx, updated...); err != nil {
+			return err
+		}
+	}
+	g.note("synced %s.%s: %d host(s) at the provider, %d known to the state", t.Name, inst, len(resp.Hosts), len(updated))
+	for _, info := range adoptable {
+		g.note("at %s.%s but not in the state (adoptable): %s", t.Name, inst, firstOf(info.Hostname, info.Name, info.ProviderID))
+	}
+	return nil
+}
+
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// importFile adopts a Python broker inventory file.
+func (c *InventoryCmd) importFile(ctx context.Context, g *Globals, a *app.App, path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	hosts, err := pyconfig.ConvertInventory(src, imperativeEnvironment(g), a.Origin(), a.Now())
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return err
+	}
+	existing, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return err
+	}
+	var add []state.Host
+	for _, h := range hosts {
+		dup := false
+		for _, e := range existing {
+			if e.Provider == h.Provider && e.Instance == h.Instance && e.ProviderID == h.ProviderID {
+				dup = true
+			}
+		}
+		if dup {
+			g.warn("%s is already in the state; skipped", hostLabel(h))
+			continue
+		}
+		add = append(add, h)
+	}
+	if len(add) > 0 {
+		if err := st.Put(ctx, add...); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(g.stdout, "imported %d host(s) into environment %q\n", len(add), imperativeEnvironment(g))
+	return writeOutput(g, add)
+}
+
+// ansibleInventory prints an Ansible YAML inventory.
+func ansibleInventory(g *Globals, hosts []state.Host) error {
+	hs := map[string]any{}
+	for _, h := range hosts {
+		v := map[string]any{}
+		if h.IP != "" {
+			v["ansible_host"] = h.IP
+		} else if h.Hostname != "" {
+			v["ansible_host"] = h.Hostname
+		}
+		if h.Port != 0 {
+			v["ansible_port"] = h.Port
+		}
+		if h.User != "" {
+			v["ansible_user"] = h.User
+		}
+		if h.Transport == state.TransportDockerExec {
+			v["ansible_connection"] = "docker"
+			v["ansible_host"] = firstOf(h.ProviderID, h.Name)
+		}
+		hs[hostLabel(h)] = v
+	}
+	b, err := yaml.Marshal(map[string]any{"all": map[string]any{"hosts": hs}})
+	if err != nil {
+		return err
+	}
+	_, err = g.stdout.Write(b)
+	return err
+}
+
+// sshConfig prints ssh_config Host entries.
+func sshConfig(g *Globals, hosts []state.Host) error {
+	for _, h := range hosts {
+		if h.Transport == state.TransportDockerExec || h.Transport == state.TransportNone {
+			continue
+		}
+		fmt.Fprintf(g.stdout, "Host %s\n  HostName %s\n", hostLabel(h), firstOf(h.IP, h.Hostname, h.Name))
+		if h.Port != 0 {
+			fmt.Fprintf(g.stdout, "  Port %s\n", strconv.Itoa(h.Port))
+		}
+		if h.User != "" {
+			fmt.Fprintf(g.stdout, "  User %s\n", h.User)
+		}
+		fmt.Fprintln(g.stdout)
+	}
+	return nil
 }
