@@ -304,7 +304,10 @@ func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 	}
 	switch r.Status {
 	case state.StatusTainted:
-		if r.Reason != "" {
+		switch {
+		case strings.HasPrefix(r.Reason, "tainted"): // broker taint's own words
+			return replace(r.Reason)
+		case r.Reason != "":
 			return replace("tainted by " + r.Reason)
 		}
 		return replace("tainted")

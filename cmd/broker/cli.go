@@ -54,6 +54,12 @@ type CLI struct {
 	Config     ConfigCmd     `cmd:"" help:"View, validate, create or import broker's settings (broker.hcl)."`
 	Version    VersionCmd    `cmd:"" help:"Print broker's version."`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
+
+	// Leases and cleanup.
+	Reap    ReapCmd    `cmd:"" help:"Check in expired hosts, clean up after dead runs, list or remove orphaned resources."`
+	Taint   TaintCmd   `cmd:"" help:"Mark hosts for replacement by the next apply."`
+	Untaint UntaintCmd `cmd:"" help:"Take the taint mark off hosts."`
+	Import  ImportCmd  `cmd:"" help:"Adopt an existing resource into an environment at a manifest address."`
 }
 
 const description = `broker checks hosts out of the services that lend them, runs commands on

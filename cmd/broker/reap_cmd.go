@@ -1,9 +1,322 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
-// ReapCmd: Check in expired hosts and remove orphaned resources.
-type ReapCmd struct{}
+	"github.com/labbroker/broker/executor"
+	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/internal/views"
+	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/state"
+)
 
-// Run is not written yet.
-func (c *ReapCmd) Run(g *Globals) error { return errors.New("broker reap is not available yet") }
+// ReapCmd checks in expired hosts and removes orphaned resources.
+type ReapCmd struct {
+	manifestFlags
+	reportFlags
+	clockFlag
+	DryRun          bool          `name:"dry-run" help:"Only list what has expired, the orphans and the stale intents; change nothing."`
+	Orphans         bool          `help:"Also remove orphans: resources carrying broker's labels that no record knows (otherwise they are listed)."`
+	AllUsers        bool          `name:"all-users" help:"Include other users' resources (label broker.user) among orphans."`
+	Label           []string      `placeholder:"KEY=VALUE" sep:"none" help:"Only consider orphans carrying this label (repeatable)."`
+	IntentGrace     time.Duration `name:"intent-grace" default:"10m" help:"Clean up leftover intents of interrupted runs once they are this old."`
+	TeardownTimeout time.Duration `name:"teardown-timeout" default:"2m" help:"How long an expired host's teardown may take (with -f) before it is checked in anyway."`
+	Watch           bool          `help:"Keep reaping, one round every --interval, until SIGTERM or Ctrl-C (a janitor); with a shared state, one janitor leads."`
+	Interval        time.Duration `default:"5m" help:"Time between rounds with --watch."`
+	Parallelism     int           `default:"10" help:"How many check-ins to carry out at once."`
+}
+
+// Help is shown by `broker reap --help`.
+func (c *ReapCmd) Help() string {
+	return `Checks in hosts whose lease has expired, in every environment (or the one
+named by --environment), through the same machinery as apply: teardown
+first (with -f, bounded by --teardown-timeout), then check-in. Leftover
+intents of runs that died (older than --intent-grace) are cleaned up the way
+plan would. An environment that another broker holds is skipped.
+
+Orphans are resources that carry broker's labels but that no record or
+intent of this state knows, found through every provider instance that can
+list its resources. They are listed with their age, and removed with
+--orphans. Resources without broker's labels are never touched, nor other
+users' unless --all-users.
+
+With --watch broker keeps reaping every --interval and logs one summary line
+per round; several janitors sharing a state elect one leader. SIGTERM or
+Ctrl-C ends it after the round's check-ins in flight.`
+}
+
+// clockFlag is the hidden --now of the commands that judge leases, for
+// broker's tests: honoured only with BROKER_TESTING=1.
+type clockFlag struct {
+	Now string `hidden:"" placeholder:"TIME" help:"Judge leases as if it were TIME (RFC 3339, or +DURATION from now); tests only."`
+}
+
+// open opens the app, with the fake clock when asked for.
+func (c *clockFlag) open(ctx context.Context, g *Globals, command string) (*app.App, error) {
+	if c.Now == "" {
+		return g.open(ctx, command)
+	}
+	if v, _ := g.lookupEnv("BROKER_TESTING"); v != "1" {
+		return nil, errors.New("--now is for broker's own tests (set BROKER_TESTING=1)")
+	}
+	var now time.Time
+	if d, ok := strings.CutPrefix(c.Now, "+"); ok {
+		off, err := manifest.ParseDuration(d)
+		if err != nil {
+			return nil, fmt.Errorf("--now %q: %w", c.Now, err)
+		}
+		now = time.Now().Add(off)
+	} else {
+		t, err := time.Parse(time.RFC3339, c.Now)
+		if err != nil {
+			return nil, fmt.Errorf("--now %q: %w", c.Now, err)
+		}
+		now = t
+	}
+	start, wall := now, time.Now()
+	return app.New(ctx, app.Options{
+		Directory: g.BrokerDirectory, Environment: g.Environment, LogLevel: g.LogLevel, LogFile: g.LogFile,
+		Command: command, Stderr: g.stderr, LookupEnv: g.lookupEnv,
+		Now: func() time.Time { return start.Add(time.Since(wall)) },
+	})
+}
+
+// Run reaps.
+func (c *ReapCmd) Run(g *Globals, ctx *interruptContext) error {
+	if c.Watch && c.DryRun {
+		return errors.New("--watch and --dry-run do not go together")
+	}
+	if c.Watch && c.Interval <= 0 {
+		return errors.New("--interval must be positive")
+	}
+	labels := map[string]string{}
+	for _, kv := range c.Label {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--label %q: want KEY=VALUE", kv)
+		}
+		labels[k] = v
+	}
+	a, err := c.open(ctx, g, "reap")
+	if err != nil {
+		return printDiagnostics(g, err)
+	}
+	defer a.Close()
+	var cfg *manifest.Config
+	if c.File != "" {
+		if cfg, err = c.load(g, a); err != nil {
+			return err
+		}
+	}
+	prog := newProgress(g.stderr, false, g.color(g.stderr))
+	obs, closeReports, err := c.observer(prog, "reap", g.Environment)
+	if err != nil {
+		return err
+	}
+	req := app.ReapRequest{
+		Config: cfg, Environment: g.Environment, DryRun: c.DryRun, Orphans: c.Orphans, AllUsers: c.AllUsers,
+		Labels: labels, IntentGrace: c.IntentGrace, TeardownTimeout: c.TeardownTimeout,
+		Observer: obs, Stop: ctx.Stop, Parallelism: c.Parallelism,
+	}
+	if c.Watch {
+		err = c.watch(ctx, g, a, req)
+	} else {
+		err = c.round(ctx, g, a, req)
+	}
+	return errors.Join(err, closeReports())
+}
+
+// round reaps once and reports.
+func (c *ReapCmd) round(ctx context.Context, g *Globals, a *app.App, req app.ReapRequest) error {
+	res, err := a.Reap(ctx, req)
+	if res != nil {
+		c.print(g, a, res)
+		if werr := writeOutput(g, reapRecord(res)); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if res.Failed > 0 {
+		return fmt.Errorf("reap: %d failed", res.Failed)
+	}
+	return nil
+}
+
+// print lists what the round found, then its summary line.
+func (c *ReapCmd) print(g *Globals, a *app.App, res *app.ReapResult) {
+	now := a.Now()
+	verb := "checked in"
+	if c.DryRun {
+		verb = "would check in"
+	}
+	for _, h := range res.Expired {
+		name := h.Address
+		if name == "" {
+			name = "host " + h.ID
+		}
+		fmt.Fprintf(g.stdout, "expired  %s %s (environment %s, %s.%s), lease ended %s ago\n", verb, name, h.Environment,
+			h.Provider, h.Instance, views.HumanDuration(now.Sub(h.Lease.Expires)))
+	}
+	for _, it := range res.Intents {
+		fmt.Fprintf(g.stdout, "intent   interrupted %s of %s in environment %s (%s.%s), %s ago\n", it.Op, orDash(it.Address, it.HostID),
+			it.Environment, it.Provider, it.Instance, views.HumanDuration(now.Sub(it.Updated)))
+	}
+	for _, o := range res.Orphans {
+		age := "age unknown"
+		if o.Age > 0 {
+			age = "made " + views.HumanDuration(o.Age) + " ago"
+		}
+		what := "orphan  "
+		switch {
+		case o.Removed:
+			what = "removed "
+		case o.Err != nil:
+			what = "failed  "
+		}
+		l := o.Info.Labels
+		fmt.Fprintf(g.stdout, "%s %s.%s %s %s (broker.id %s, environment %s, user %s), %s\n", what, o.Provider, o.Instance,
+			shortID(o.Info.ProviderID), o.Info.Name, o.ID(), orDash(l["broker.environment"], "?"), orDash(l["broker.user"], "?"), age)
+		if o.Err != nil {
+			fmt.Fprintf(g.stdout, "         %v\n", o.Err)
+		}
+	}
+	for _, l := range res.Locked {
+		g.note("skipped environment %s: it is locked", l)
+	}
+	for _, w := range res.Warnings {
+		g.warn("%s", w)
+	}
+	if c.DryRun {
+		fmt.Fprintf(g.stderr, "broker: reap (dry run): %d expired hosts, %d orphans, %d stale intents; nothing was changed\n",
+			len(res.Expired), len(res.Orphans), len(res.Intents))
+		return
+	}
+	if n := len(res.Orphans) - res.Removed; n > 0 && !c.Orphans {
+		g.note("%d orphans listed; remove them with --orphans", n)
+	}
+	fmt.Fprintf(g.stderr, "broker: reap: %s\n", res.Summary())
+}
+
+func orDash(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func shortID(id string) string {
+	if len(id) > 12 && !strings.ContainsAny(id, "-.") {
+		return id[:12]
+	}
+	return id
+}
+
+// watch reaps every interval until stopped; with an electing store, only
+// while this process leads.
+func (c *ReapCmd) watch(ctx *interruptContext, g *Globals, a *app.App, req app.ReapRequest) error {
+	stopCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Stop:
+			cancel()
+		case <-stopCtx.Done():
+		}
+	}()
+	el, elects, err := a.Elector(ctx)
+	if err != nil {
+		return err
+	}
+	round := 0
+	for {
+		var lost <-chan struct{}
+		var lead state.Leadership
+		if elects {
+			if who, ok, err := el.Leader(stopCtx, "reap"); err == nil && ok {
+				fmt.Fprintf(g.stderr, "broker: reap: waiting for leadership; %s leads\n", who)
+			}
+			lead, err = el.Campaign(stopCtx, "reap", a.LockInfo("reap --watch"))
+			if stopCtx.Err() != nil {
+				fmt.Fprintln(g.stderr, "broker: reap: stopped")
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("campaign for leadership: %w", err)
+			}
+			fmt.Fprintf(g.stderr, "broker: reap: this janitor leads (%s)\n", a.LockInfo("reap --watch"))
+			lost = lead.Done()
+		}
+		for lead == nil || !closed(lost) {
+			round++
+			fmt.Fprintf(g.stderr, "broker: reap: round %d at %s\n", round, a.Now().UTC().Format(time.RFC3339))
+			if err := c.round(stopCtx, g, a, req); err != nil && stopCtx.Err() == nil {
+				// A failed round is logged; the janitor goes on.
+				g.warn("round %d: %v", round, err)
+			}
+			timer := time.NewTimer(c.Interval)
+			select {
+			case <-stopCtx.Done():
+				timer.Stop()
+				if lead != nil {
+					_ = lead.Resign(context.WithoutCancel(ctx))
+				}
+				fmt.Fprintf(g.stderr, "broker: reap: stopped after %d rounds\n", round)
+				return nil
+			case <-lost:
+				timer.Stop()
+				g.warn("leadership lost; campaigning again")
+			case <-timer.C:
+			}
+		}
+	}
+}
+
+func closed(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// reapRecord is --output-file's JSON of a round.
+func reapRecord(res *app.ReapResult) map[string]any {
+	type orphan struct {
+		Provider   string            `json:"provider"`
+		ProviderID string            `json:"provider_id"`
+		Name       string            `json:"name"`
+		Labels     map[string]string `json:"labels"`
+		AgeSeconds float64           `json:"age_seconds"`
+		Removed    bool              `json:"removed"`
+		Error      string            `json:"error,omitempty"`
+	}
+	var orphans []orphan
+	for _, o := range res.Orphans {
+		e := ""
+		if o.Err != nil {
+			e = o.Err.Error()
+		}
+		orphans = append(orphans, orphan{o.Provider + "." + o.Instance, o.Info.ProviderID, o.Info.Name, o.Info.Labels, o.Age.Seconds(), o.Removed, e})
+	}
+	var results []any
+	for _, r := range res.Results {
+		results = append(results, resultRecord(r))
+	}
+	return map[string]any{
+		"command": "reap", "expired": res.Expired, "intents": res.Intents, "orphans": orphans, "locked": res.Locked,
+		"reaped": res.Reaped, "removed": res.Removed, "cleaned": res.Cleaned, "failed": res.Failed,
+		"summary": res.Summary(), "results": results,
+	}
+}
+
+var _ executor.Observer = (*progress)(nil)

@@ -1,9 +1,20 @@
 package main
 
-import "errors"
+import "time"
 
-// UntaintCmd: Clear a host's taint.
-type UntaintCmd struct{}
+// UntaintCmd takes the taint mark off hosts.
+type UntaintCmd struct {
+	Hosts       []string      `arg:"" name:"host" placeholder:"ADDRESS|ID" help:"Tainted hosts: addresses (host.web[1]) in the environment, or record ids."`
+	LockTimeout time.Duration `name:"lock-timeout" default:"0s" help:"How long to wait for another broker holding the environment's lock."`
+}
 
-// Run is not written yet.
-func (c *UntaintCmd) Run(g *Globals) error { return errors.New("broker untaint is not available yet") }
+// Help is shown by `broker untaint --help`.
+func (c *UntaintCmd) Help() string {
+	return `Takes the taint mark off hosts: their status is ready again and the
+next plan no longer replaces them. A host that is not tainted is an error.`
+}
+
+// Run untaints.
+func (c *UntaintCmd) Run(g *Globals, ctx *interruptContext) error {
+	return taint(ctx, g, c.Hosts, true, c.LockTimeout)
+}

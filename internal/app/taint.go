@@ -5,14 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/labbroker/broker/state"
 )
 
 // FindHosts resolves references to records: a record id (in any
-// environment), or an address (host.web[1]) in env. Every reference must
-// name exactly one record.
+// environment), or an address (host.web[1]) in env, or, when env is "", in
+// whichever environment holds it. Every reference must name exactly one
+// record.
 func (a *App) FindHosts(ctx context.Context, env string, refs []string) ([]state.Host, error) {
 	st, err := a.Store(ctx)
 	if err != nil {
@@ -27,19 +29,28 @@ func (a *App) FindHosts(ctx context.Context, env string, refs []string) ([]state
 	for _, ref := range refs {
 		var hits []state.Host
 		for _, h := range all {
-			if h.ID == ref || (h.Address == ref && h.Environment == env) {
+			if h.ID == ref || (h.Address == ref && (env == "" || h.Environment == env)) {
 				hits = append(hits, h)
 			}
 		}
 		switch {
 		case len(hits) == 0:
-			if _, _, ok := ParseAddress(ref); ok {
+			_, _, isAddr := ParseAddress(ref)
+			switch {
+			case isAddr && env != "":
 				return nil, Hint(fmt.Errorf("no host %s in environment %q", ref, env),
-					"name the environment with --environment, or give the host's id (broker inventory)")
+					"give the host's id (broker inventory), or the environment that holds it with --environment")
+			case isAddr:
+				return nil, fmt.Errorf("no environment holds a host %s", ref)
 			}
 			return nil, fmt.Errorf("no host with id %q", ref)
 		case len(hits) > 1:
-			return nil, fmt.Errorf("%s names %d records in environment %q; give one's id", ref, len(hits), env)
+			var envs []string
+			for _, h := range hits {
+				envs = append(envs, h.Environment)
+			}
+			return nil, Hint(fmt.Errorf("%s names %d hosts (environments %s)", ref, len(hits), strings.Join(envs, ", ")),
+				"name the environment with --environment, or give the host's id")
 		}
 		if !seen[hits[0].ID] {
 			seen[hits[0].ID] = true
