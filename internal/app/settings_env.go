@@ -48,7 +48,7 @@ func SettingsOverrides(environ []string) []Override {
 	var out []Override
 	for _, kv := range environ {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || len(k) <= len("BROKER_") || !strings.EqualFold(k[:len("BROKER_")], "BROKER_") {
+		if !ok || v == "" || len(k) <= len("BROKER_") || !strings.EqualFold(k[:len("BROKER_")], "BROKER_") {
 			continue
 		}
 		rest := k[len("BROKER_"):]
