@@ -266,7 +266,7 @@ func (c *ReapCmd) watch(ctx *interruptContext, g *Globals, a *app.App, req app.R
 				if lead != nil {
 					_ = lead.Resign(context.WithoutCancel(ctx))
 				}
-				fmt.Fprintf(g.stderr, "broker: reap: stopped after %d rounds\n", round)
+				fmt.Fprintf(g.stderr, "broker: reap: stopped after %s\n", plural(round, "round"))
 				return nil
 			case <-lost:
 				timer.Stop()
@@ -320,3 +320,10 @@ func reapRecord(res *app.ReapResult) map[string]any {
 }
 
 var _ executor.Observer = (*progress)(nil)
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
