@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/app"
@@ -114,12 +113,4 @@ func hostLabel(h state.Host) string {
 		}
 	}
 	return "?"
-}
-
-func joinLabels(hosts []state.Host) string {
-	names := make([]string, 0, len(hosts))
-	for _, h := range hosts {
-		names = append(names, hostLabel(h))
-	}
-	return strings.Join(names, ", ")
 }
