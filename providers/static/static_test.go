@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclparse"
 
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/providers/static"
@@ -224,4 +224,3 @@ func TestResumeAdoptsReservation(t *testing.T) {
 		t.Fatalf("resume: %+v, %v", r, err)
 	}
 }
-
