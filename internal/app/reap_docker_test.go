@@ -169,7 +169,6 @@ func (l *dockerLab) handMade(name string, labels map[string]string) string {
 	return resp.ID
 }
 
-
 func TestReapDocker(t *testing.T) {
 	l := newDockerLab(t)
 	ctx := context.Background()
