@@ -71,16 +71,15 @@ func Create(path string, meta Meta) (Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
+	if f == FormatNDJSON {
+		// Unbuffered: one write per event, so that a follower (tail -f, a
+		// long-running janitor's log) sees each line as it happens.
+		return &closing{Writer: NewNDJSON(file, meta), close: file.Close}, nil
+	}
 	bw := bufio.NewWriter(file)
-	closer := func() error {
+	return &closing{Writer: NewJUnit(bw, meta), close: func() error {
 		return errors.Join(bw.Flush(), file.Close())
-	}
-	switch f {
-	case FormatJUnit:
-		return &closing{Writer: NewJUnit(bw, meta), close: closer}, nil
-	default:
-		return &closing{Writer: NewNDJSON(bw, meta), close: closer}, nil
-	}
+	}}, nil
 }
 
 // closing closes a file after its writer.
