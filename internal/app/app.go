@@ -86,15 +86,24 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create broker directory: %w", err)
 	}
-	a.Logger, a.logClose, err = openLog(dir, opts)
-	if err != nil {
-		return nil, err
-	}
 	a.origin = makeOrigin(opts)
 	if opts.Settings != nil {
 		a.Settings = opts.Settings
 	} else if err := a.loadSettings(); err != nil {
-		a.Close()
+		return nil, err
+	}
+	// The log follows the settings' logging block unless a flag said
+	// otherwise: flag > settings (with BROKER_LOGGING__* overrides) > info.
+	if l := a.Settings.Logging; l != nil {
+		if opts.LogLevel == "" {
+			opts.LogLevel = l.Level
+		}
+		if opts.LogFile == "" {
+			opts.LogFile = expandHome(l.File)
+		}
+	}
+	a.Logger, a.logClose, err = openLog(dir, opts)
+	if err != nil {
 		return nil, err
 	}
 	return a, nil
