@@ -2,11 +2,15 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/labbroker/broker/providers/awx/awxtest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and testscript expectations")
@@ -39,5 +43,36 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", env.WorkDir)
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"awx-emulator": awxEmulator,
+		},
+		Condition: scriptCondition,
 	})
+}
+
+// awxEmulator starts the AWX API emulator for a script and sets AWX_URL and
+// AWX_TOKEN (user admin, password "password") for it; it stops with the
+// script.
+func awxEmulator(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! awx-emulator")
+	}
+	srv := awxtest.New(awxtest.Options{Polls: 1})
+	ts.Defer(srv.Close)
+	ts.Setenv("AWX_URL", srv.URL())
+	ts.Setenv("AWX_TOKEN", "admin-token")
+}
+
+// scriptCondition answers [docker]: whether a Docker engine answers. In CI
+// a missing engine fails the script instead of skipping it.
+func scriptCondition(cond string) (bool, error) {
+	switch cond {
+	case "docker":
+		err := exec.Command("docker", "info").Run()
+		if err != nil && os.Getenv("CI") == "true" {
+			return false, fmt.Errorf("no Docker engine answers (docker info: %v), and CI=true forbids skipping", err)
+		}
+		return err == nil, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
 }

@@ -264,4 +264,3 @@ func TestDifferentEnvironmentsProceed(t *testing.T) {
 	_ = first.cmd.Process.Signal(syscall.SIGKILL)
 	first.wait()
 }
-
