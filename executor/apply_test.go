@@ -172,6 +172,34 @@ func TestApplyActions(t *testing.T) {
 			wantCalls:   map[string]int{"extend": 1},
 		},
 		{
+			name:      "extend where the provider's limit ends before the lease",
+			records:   []state.Host{r1},
+			fakeHosts: onFake,
+			fn: func(p *providertest.Provider) {
+				p.ExtendFn = func(context.Context, providers.ExtendRequest) (providers.ExtendResponse, error) {
+					return providers.ExtendResponse{Expires: now.Add(30 * time.Minute)}, nil
+				}
+			},
+			change:      planner.Change{Action: planner.Extend, Address: addr, Before: &r1, After: lease2h},
+			wantEvents:  []string{"start", "phase_start extend", "phase_done extend", "done"},
+			wantRecords: []brief{{Address: addr, ProviderID: "fake-x", Status: state.StatusReady, Expires: now.Add(30 * time.Minute), Extended: 1}},
+			wantCalls:   map[string]int{"extend": 1},
+		},
+		{
+			name:      "extend where the provider grants more than the lease",
+			records:   []state.Host{r1},
+			fakeHosts: onFake,
+			fn: func(p *providertest.Provider) {
+				p.ExtendFn = func(context.Context, providers.ExtendRequest) (providers.ExtendResponse, error) {
+					return providers.ExtendResponse{Expires: now.Add(48 * time.Hour)}, nil
+				}
+			},
+			change:      planner.Change{Action: planner.Extend, Address: addr, Before: &r1, After: lease2h},
+			wantEvents:  []string{"start", "phase_start extend", "phase_done extend", "done"},
+			wantRecords: []brief{{Address: addr, ProviderID: "fake-x", Status: state.StatusReady, Expires: now.Add(2 * time.Hour), Extended: 1}},
+			wantCalls:   map[string]int{"extend": 1},
+		},
+		{
 			name:      "extend in state only",
 			records:   []state.Host{r1},
 			fakeHosts: onFake,

@@ -283,12 +283,7 @@ func (j *job) record(info providers.HostInfo, d *planner.Desired, now time.Time)
 	if info.Recipe != nil {
 		h.Recipe = maps.Clone(info.Recipe)
 	}
-	if d.Lease > 0 {
-		h.Lease.Expires = now.Add(d.Lease)
-	}
-	if !info.Expires.IsZero() && (h.Lease.Expires.IsZero() || info.Expires.Before(h.Lease.Expires)) {
-		h.Lease.Expires = info.Expires
-	}
+	h.Lease.Expires = planner.LeaseExpiry(now, d.Lease, info.Expires)
 	return h
 }
 
@@ -485,9 +480,9 @@ func (j *job) extend(ctx context.Context) (*state.Host, error) {
 				expires = resp.Expires
 			}
 		}
-		if expires.IsZero() {
-			expires = a.opts.Now().Add(lease)
-		}
+		// The lease asked for and the provider's own limit both count:
+		// the earlier end wins.
+		expires = planner.LeaseExpiry(a.opts.Now(), lease, expires)
 		if !ok {
 			j.note("the provider cannot extend; the lease is extended in state only")
 		}
