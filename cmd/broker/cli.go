@@ -29,6 +29,9 @@ type Globals struct {
 	OutputFile      string `name:"output-file" placeholder:"FILE" help:"Write a JSON record of what the command did to FILE (overwritten)."`
 	NoColor         bool   `name:"no-color" help:"Never colour output (also: NO_COLOR in the environment)."`
 
+	// Unsafe: for throwaway hosts whose keys change with every rebuild.
+	InsecureIgnoreHostKey bool `name:"insecure-ignore-host-key" help:"UNSAFE: accept any SSH host key, pinned or not (anyone between you and the host can pose as it). For throwaway hosts only."`
+
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
@@ -44,6 +47,9 @@ type CLI struct {
 	Apply      ApplyCmd      `cmd:"" help:"Make the environment match the manifest (or apply a saved plan)."`
 	Destroy    DestroyCmd    `cmd:"" help:"Check in every host the manifest's environment holds."`
 	Inventory  InventoryCmd  `cmd:"" help:"List the hosts broker has checked out."`
+	Exec       ExecCmd       `cmd:"" help:"Run a command on many hosts at once: prefixed, grouped or JSON output; exit code of the worst host."`
+	SSH        SSHCmd        `cmd:"" name:"ssh" help:"Open a shell on one host (or run a command with -- CMD)."`
+	Cp         CpCmd         `cmd:"" help:"Copy files and trees to or from hosts over SFTP: broker cp SRC SELECTOR:PATH, or back."`
 	Show       ShowCmd       `cmd:"" help:"Show a saved plan file or one host's record."`
 	Checkout   CheckoutCmd   `cmd:"" help:"Check hosts out imperatively (the Python broker's command line)."`
 	Checkin    CheckinCmd    `cmd:"" help:"Check hosts in by inventory index, hostname, name or filter."`
@@ -211,7 +217,7 @@ func (g *Globals) color(w io.Writer) bool {
 
 // open makes the application object every command works through.
 func (g *Globals) open(ctx context.Context, command string) (*app.App, error) {
-	return app.New(ctx, app.Options{
+	a, err := app.New(ctx, app.Options{
 		Directory:   g.BrokerDirectory,
 		Environment: g.Environment,
 		LogLevel:    g.LogLevel,
@@ -220,6 +226,10 @@ func (g *Globals) open(ctx context.Context, command string) (*app.App, error) {
 		Stderr:      g.stderr,
 		LookupEnv:   g.lookupEnv,
 	})
+	if err == nil {
+		a.SetInsecureHostKeys(g.InsecureIgnoreHostKey)
+	}
+	return a, err
 }
 
 var errNoConfirm = errors.New("refusing to change anything without confirmation: standard input is not a terminal")
