@@ -286,6 +286,9 @@ type Reservations interface {
 type Config struct {
 	// Type is the canonical type name; Instance the instance name.
 	Type, Instance string
+	// Alias is the type name as the user wrote it (podman, Container),
+	// for providers whose defaults differ by the name they are called by.
+	Alias string
 	// Settings is the instance's settings, decoded with the type's
 	// Settings spec (cty.NilVal when the type has none). Sensitive values
 	// (tokens, passwords) are here and nowhere else.
@@ -300,7 +303,7 @@ type Config struct {
 	// logs in with; providers that make hosts from images (docker) let it
 	// in by default, so a new host is reachable with no set-up.
 	AuthorizedKeys string
-	Logger       *slog.Logger
+	Logger         *slog.Logger
 }
 
 // Type is a provider type in the registry.

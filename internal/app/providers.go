@@ -85,8 +85,10 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 	a.mu.Unlock()
 
 	settings := cty.NilVal
+	alias := typ
 	if decl := a.ProviderConfig(cfg, t.Name, instance); decl != nil {
 		settings = decl.Settings
+		alias = decl.TypeName
 	} else if t.Settings != nil {
 		// An undeclared instance gets the type's defaults, as if its block
 		// were empty; a type with required settings says what is missing.
@@ -103,6 +105,7 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 	}
 	p, err := t.New(ctx, providers.Config{
 		Type:           t.Name,
+		Alias:          alias,
 		Instance:       instance,
 		Settings:       settings,
 		Directory:      a.Dir,

@@ -81,7 +81,11 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
 	}
-	host := engineHost(s, cfg.Type)
+	typeName := cfg.Type
+	if strings.EqualFold(cfg.Alias, "podman") {
+		typeName = "podman"
+	}
+	host := engineHost(s, typeName)
 	api, err := newClient(host, s)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
