@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/labbroker/broker/providers/docker/dockertest"
 	"github.com/labbroker/broker/test/sshdtest"
 )
 
@@ -422,4 +423,31 @@ hook "no" {
 }
 `)
 	l.must(0, "apply", "-f", "lab.hcl", "--auto-approve")
+}
+
+func TestExecDockerExecTransport(t *testing.T) {
+	image := dockertest.Image(t, "busybox")
+	l := &remoteLab{t: t, dir: t.TempDir()}
+	l.write("lab.hcl", fmt.Sprintf(`environment = "dockerexec"
+provider "docker" "local" {}
+host "box" {
+  provider = "docker.local"
+  count    = 2
+  args     = { image = %q }
+}
+`, image))
+	t.Cleanup(func() { l.run("", "destroy", "-f", "lab.hcl", "--auto-approve") })
+	l.must(0, "apply", "-f", "lab.hcl", "--auto-approve")
+	inv := l.must(0, "inventory", "--json")
+	wantIn(t, "inventory", inv.stdout, `"transport":"docker-exec"`)
+	r := l.must(0, "exec", "-f", "lab.hcl", "host.box", "--", "echo hi from $(hostname)")
+	for i := range 2 {
+		wantIn(t, "stdout", r.stdout, fmt.Sprintf(`(?m)^\[host\.box\[%d\]\] hi from `, i))
+	}
+	l.write("conf/app.conf", "x=1\n")
+	l.must(0, "cp", "-f", "lab.hcl", filepath.Join(l.dir, "conf"), "host.box:/tmp/conf")
+	r = l.must(0, "ssh", "-f", "lab.hcl", "host.box[1]", "--", "cat /tmp/conf/app.conf")
+	if r.stdout != "x=1\n" {
+		t.Errorf("copied file reads %q", r.stdout)
+	}
 }
