@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -202,8 +203,12 @@ func (c *Client) CheckoutN(ctx context.Context, n int, opts ...Option) ([]*Host,
 	if env == "" {
 		env = c.env
 	}
+	args, err := jsonShape(co.args)
+	if err != nil {
+		return nil, err
+	}
 	rc, err := c.app.ResolveCheckout(app.CheckoutSpec{
-		Provider: co.provider, Nick: co.nick, Args: co.args, Labels: co.labels, Lease: co.lease, Count: n,
+		Provider: co.provider, Nick: co.nick, Args: args, Labels: co.labels, Lease: co.lease, Count: n,
 	})
 	if err != nil {
 		return nil, describe(err)
@@ -242,6 +247,24 @@ func (c *Client) CheckoutN(ctx context.Context, n int, opts ...Option) ([]*Host,
 	}
 	c.mu.Unlock()
 	return hosts, nil
+}
+
+// jsonShape turns Go values into the JSON-shaped ones providers and
+// records take (4096 → float64, []string → []any), as the command line's
+// arguments are.
+func jsonShape(args map[string]any) (map[string]any, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(args)
+	if err != nil {
+		return nil, fmt.Errorf("checkout arguments: %w", err)
+	}
+	var out map[string]any
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("checkout arguments: %w", err)
+	}
+	return out, nil
 }
 
 // undo checks in the hosts of a failed checkout, without teardown.

@@ -47,8 +47,8 @@ func Provider(name string) Option {
 //
 //	broker.Args{"image": "broker-sshd:bookworm", "ports": []string{"22"}}
 //
-// Values are JSON-shaped: strings, numbers, bools, []any or []string,
-// map[string]any.
+// Values are anything that encodes to JSON; they are recorded as JSON
+// values (numbers as float64, slices as []any), as the command line's are.
 type Args map[string]any
 
 func (a Args) applyCheckout(c *checkout) {
