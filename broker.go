@@ -362,6 +362,9 @@ func (c *Client) Checkin(ctx context.Context, hosts ...*Host) error {
 		delete(c.held, h.ID)
 	}
 	c.mu.Unlock()
+	for _, h := range gone {
+		h.retire()
+	}
 	return errors.Join(errs...)
 }
 

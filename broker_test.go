@@ -68,6 +68,9 @@ func TestCheckoutRunCheckin(t *testing.T) {
 	if err := c.Checkin(t.Context(), h); err != nil {
 		t.Errorf("second checkin: %v", err)
 	}
+	if res := h.Run(t.Context(), "true"); res.Err == nil || !strings.Contains(res.Err.Error(), "was checked in") {
+		t.Errorf("run after checkin: %+v", res)
+	}
 	if inv := held(t, c, ""); len(inv) != 0 || len(c.Held()) != 0 {
 		t.Errorf("after checkin: inventory %v, held %v", inv, c.Held())
 	}

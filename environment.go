@@ -25,9 +25,8 @@ type Environment struct {
 	client *Client
 	cfg    *manifest.Config
 
-	mu        sync.Mutex
-	hosts     []*Host
-	destroyed bool
+	mu    sync.Mutex
+	hosts []*Host
 }
 
 // Apply makes the environment match the manifest at path (a file, or a
@@ -192,8 +191,11 @@ func (c *Client) Destroy(ctx context.Context, env *Environment) error {
 		return fmt.Errorf("destroy environment %s: %w", env.Name, describe(err))
 	}
 	env.mu.Lock()
-	env.hosts, env.destroyed = nil, true
+	env.hosts = nil
 	env.mu.Unlock()
+	for _, h := range hosts {
+		h.retire()
+	}
 	c.mu.Lock()
 	if c.envs[env.Name] == env {
 		delete(c.envs, env.Name)

@@ -52,8 +52,9 @@ type Host struct {
 	rec      state.Host
 	teardown []HostFunc
 
-	sessMu sync.Mutex
-	sess   remote.Session
+	sessMu    sync.Mutex
+	sess      remote.Session
+	checkedIn bool // no session is opened again
 }
 
 func (c *Client) newHost(rec state.Host, cfg *manifest.Config, teardown []HostFunc) *Host {
@@ -141,6 +142,9 @@ func (h *Host) session(ctx context.Context) (remote.Session, error) {
 	defer h.sessMu.Unlock()
 	if h.sess != nil {
 		return h.sess, nil
+	}
+	if h.checkedIn {
+		return nil, fmt.Errorf("%s (id %s) was checked in", h, h.ID)
 	}
 	rec := h.Record()
 	pinned := rec.HostKey
@@ -239,6 +243,15 @@ func (h *Host) Close() error {
 	err := h.sess.Close()
 	h.sess = nil
 	return err
+}
+
+// retire closes the session of a host that was checked in, and refuses
+// new ones.
+func (h *Host) retire() {
+	_ = h.Close()
+	h.sessMu.Lock()
+	h.checkedIn = true
+	h.sessMu.Unlock()
 }
 
 // runTeardown runs the host's teardown steps once, last added first.
