@@ -241,6 +241,10 @@ host "dead" {
 		if r.stdout != "hi\n" {
 			t.Errorf("stdout %q", r.stdout)
 		}
+		// Without a command: a shell with a PTY, fed from stdin here.
+		if r := l.run("echo in-shell\nexit 3\n", "ssh", "-e", "remote", "host.web[1]"); r.code != 3 || !strings.Contains(r.stdout, "in-shell") {
+			t.Errorf("shell: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
 		r = l.must(1, "ssh", "-e", "remote", "host.web", "--", "true")
 		wantIn(t, "stderr", r.stderr, `names 3 hosts`)
 	})
