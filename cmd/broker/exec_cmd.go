@@ -217,7 +217,18 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 			}
 		}
 	}
-	results := a.Exec(ctx, req)
+	// Commands have nothing to finish and record: the first interrupt
+	// cancels them, as it would an ssh session.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Stop:
+			cancel()
+		case <-runCtx.Done():
+		}
+	}()
+	results := a.Exec(runCtx, req)
 	sum := app.Summarize(results)
 	if c.JSON {
 		if err := writeExecJSON(g.stdout, labels, results); err != nil {
