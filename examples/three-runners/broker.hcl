@@ -11,4 +11,5 @@ state {
 provider "sim" "lab" {
   default = true
   latency = "2s"            # slow enough to watch runners take turns
+  path    = "/tmp/three-runners-sim.db"   # one simulated lab for all runners
 }
