@@ -598,6 +598,7 @@ func (s *Store) Pools(ctx context.Context) ([]string, error) {
 func (s *Store) SetSerial(ctx context.Context, env string, n uint64) error {
 	for {
 		var done bool
+		var back error
 		err := s.retry(ctx, func(ctx context.Context) error {
 			resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.serialKey(env)), clientv3.OpGet(s.serialBaseKey(env))).Commit()
 			if err != nil {
@@ -607,7 +608,8 @@ func (s *Store) SetSerial(ctx context.Context, env string, n uint64) error {
 			bk := resp.Responses[1].GetResponseRange().Kvs
 			cur := serialOf(sk, bk)
 			if n < cur {
-				return fmt.Errorf("serial of %q is %d; refusing to set it back to %d", env, cur, n)
+				back = fmt.Errorf("serial of %q is %d; refusing to set it back to %d", env, cur, n)
+				return nil
 			}
 			var version, modRev int64
 			if len(sk) > 0 {
@@ -626,6 +628,9 @@ func (s *Store) SetSerial(ctx context.Context, env string, n uint64) error {
 		})
 		if err != nil {
 			return s.wrap(ctx, fmt.Sprintf("set serial of %q", env), err)
+		}
+		if back != nil {
+			return back
 		}
 		if done {
 			return nil
