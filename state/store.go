@@ -58,6 +58,14 @@ type Unlocker interface {
 	Unlock() error
 }
 
+// LossNotifier is implemented by locks that can be lost while held (an
+// etcd lock whose session expired when the runner lost the cluster): Lost
+// is closed then, and the holder must stop changing the environment,
+// because another runner may now hold it.
+type LossNotifier interface {
+	Lost() <-chan struct{}
+}
+
 // Store is broker's state. Implementations are safe for concurrent use by
 // many goroutines, and by many processes where the backend allows (bbolt
 // files are opened per transaction; etcd is shared by design).

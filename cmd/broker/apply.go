@@ -116,6 +116,9 @@ func finishApply(ctx context.Context, g *Globals, a *app.App, req app.ApplyReque
 		fmt.Fprintln(g.stdout, "Nothing was changed.")
 	case res.Result != nil:
 		fmt.Fprintf(g.stdout, "\n%s complete: %s.\n", strings.ToUpper(command[:1])+command[1:], res.Result.Summary())
+		if errors.Is(err, app.ErrLockLost) {
+			return err
+		}
 		if res.Result.Interrupted {
 			return withCode(exitInterrupted, fmt.Errorf("interrupted: %s", res.Result.Summary()))
 		}

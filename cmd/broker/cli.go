@@ -66,6 +66,7 @@ type CLI struct {
 	Taint   TaintCmd   `cmd:"" help:"Mark hosts for replacement by the next apply."`
 	Untaint UntaintCmd `cmd:"" help:"Take the taint mark off hosts."`
 	Import  ImportCmd  `cmd:"" help:"Adopt an existing resource into an environment at a manifest address."`
+	State   StateCmd   `cmd:"" help:"Look at and repair the state: list, show, rm, unlock, migrate between bolt and etcd."`
 }
 
 const description = `broker checks hosts out of the services that lend them, runs commands on

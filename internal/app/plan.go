@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -118,6 +119,9 @@ func HostRef(h state.Host) providers.HostRef {
 	return providers.HostRef{ID: h.ID, ProviderID: h.ProviderID, Name: h.Name, Hostname: h.Hostname, Recipe: h.Recipe, Facts: h.Facts, Labels: h.Labels}
 }
 
+// ErrLockLost stops an apply whose environment lock was lost.
+var ErrLockLost = errors.New("the environment's lock was lost (the state backend could not be reached for longer than the lock's TTL); stopped, and what was in flight is left for the next apply to reconcile")
+
 // ApplyRequest asks for an environment to be changed.
 type ApplyRequest struct {
 	Config *manifest.Config
@@ -159,6 +163,22 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		return nil, err
 	}
 	defer lock.Unlock()
+	// A lock that can be lost (etcd, when this runner loses the cluster
+	// for longer than the lock's TTL) cancels the apply: in-flight calls
+	// stop, their intents stay for the next run to reconcile, and nothing
+	// more is started while another runner may hold the environment.
+	if ln, ok := lock.(state.LossNotifier); ok {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case <-ln.Lost():
+				cancel(ErrLockLost)
+			case <-ctx.Done():
+			}
+		}()
+	}
 
 	out := &ApplyResult{Plan: req.Saved}
 	if req.Saved != nil {
@@ -186,6 +206,9 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 	}
 	out.Approved = true
 	out.Result, err = executor.Apply(ctx, out.Plan, a.executorOptions(req))
+	if cause := context.Cause(ctx); errors.Is(cause, ErrLockLost) && err == nil {
+		err = cause
+	}
 	return out, err
 }
 
