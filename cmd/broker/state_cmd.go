@@ -427,7 +427,7 @@ type StateMigrateCmd struct {
 	From  string   `name:"from" required:"" placeholder:"BACKEND" help:"Where the state is now: bolt (the broker directory's state.db), bolt:PATH, or etcd (the state block of broker.hcl)."`
 	To    string   `name:"to" required:"" placeholder:"BACKEND" help:"Where to copy it: etcd, bolt or bolt:PATH."`
 	Force bool     `name:"force" help:"Copy into a target that already holds records (records with the same id are overwritten)."`
-	Pools []string `name:"pool" placeholder:"NAME" help:"Copy this pool's reservations too (a bolt source cannot list its pools; etcd sources copy every pool)."`
+	Pools []string `name:"pool" placeholder:"NAME" help:"Copy this pool's reservations (every pool is copied already; this names extra ones)."`
 }
 
 // Help for state migrate.

@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -60,13 +59,7 @@ func (s *Store) Campaign(ctx context.Context, name string, info state.LockInfo) 
 		}
 		wait = min(wait*2, lockBackoffMax)
 	}
-	raw, err := json.Marshal(info)
-	if err == nil {
-		if err = f.Truncate(0); err == nil {
-			_, err = f.WriteAt(raw, 0)
-		}
-	}
-	if err != nil {
+	if err := writeLockNote(f, info); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("record leader: %w", err)
 	}

@@ -83,13 +83,7 @@ func (s *Store) Lock(ctx context.Context, env string, info state.LockInfo, opts 
 		wait = min(wait*2, lockBackoffMax)
 	}
 
-	raw, err := json.Marshal(info)
-	if err == nil {
-		if err = f.Truncate(0); err == nil {
-			_, err = f.WriteAt(raw, 0)
-		}
-	}
-	if err != nil {
+	if err := writeLockNote(f, info); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("record lock holder: %w", err)
 	}
@@ -116,6 +110,20 @@ func (u *unlocker) Unlock() error {
 		}
 	})
 	return u.err
+}
+
+// writeLockNote replaces the note in a held lock or election file with info,
+// for waiters to name the holder.
+func writeLockNote(f *os.File, info state.LockInfo) error {
+	raw, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
+		return err
+	}
+	_, err = f.WriteAt(raw, 0)
+	return err
 }
 
 // readLockInfo reads the holder's note. A note caught half written, or

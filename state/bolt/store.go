@@ -650,6 +650,20 @@ func (s *Store) Reservations(ctx context.Context, pool string) (map[string]strin
 	return out, err
 }
 
+// Pools lists the pools that have reservations (for `broker state migrate`).
+func (s *Store) Pools(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.viewOrEmpty(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketPools).ForEachBucket(func(k []byte) error {
+			if tx.Bucket(bucketPools).Bucket(k).Stats().KeyN > 0 {
+				out = append(out, string(k))
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
 // holderInfo is written beside the state file by each writer once it has
 // the file, so that a process that times out can say who last had it.
 type holderInfo struct {

@@ -63,3 +63,26 @@ func TestBatcherIsolatesBadRecord(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestPools(t *testing.T) {
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, pool := range []string{"static.lab", "static.gpu"} {
+		if _, err := s.Reserve(ctx, pool, []string{"a"}, "me"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Release(ctx, "static.gpu", "a"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Pools(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"static.lab"}, got); diff != "" {
+		t.Errorf("pools with reservations (-want +got):\n%s", diff)
+	}
+}
