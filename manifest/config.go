@@ -133,7 +133,7 @@ type Host struct {
 	// LeaseRange and RenewBeforeRange are the attributes' value ranges;
 	// zero when the attribute is absent.
 	LeaseRange, RenewBeforeRange hcl.Range
-	Labels      map[string]string
+	Labels                       map[string]string
 	// Args are the nick's args overlaid with the host's, JSON-shaped.
 	Args       map[string]any
 	Setup      *Setup
