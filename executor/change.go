@@ -110,10 +110,7 @@ func (j *job) create(ctx context.Context) (*state.Host, error) {
 		return nil, err
 	}
 	now := a.opts.Now()
-	resume := j.c.Resume
-	if resume != nil && resume.Op != "" && resume.Op != state.OpCreate {
-		resume = nil
-	}
+	resume := createResume(j.c)
 	if j.c.Action != planner.Create {
 		// A replace: the new record's id replaces the old one's.
 		j.hostID = newHostID(j.c)
@@ -410,7 +407,14 @@ func (j *job) destroy(ctx context.Context, before *state.Host) error {
 	if resp.Gone {
 		j.note("already gone, removed from state")
 	}
-	if err := a.store.Apply(w, state.Batch{Delete: []string{h.ID}, DeleteIntents: []string{in.ID}}); err != nil {
+	done := []string{in.ID}
+	if r := j.c.Resume; r != nil && r.ID != in.ID && r.HostID == h.ID && r.Op != state.OpDestroy {
+		// The interrupted checkout of this very host: its resource was
+		// just checked in with the record, so its intent goes too (and a
+		// replace's create does not resume from it).
+		done = append(done, r.ID)
+	}
+	if err := a.store.Apply(w, state.Batch{Delete: []string{h.ID}, DeleteIntents: done}); err != nil {
 		return fmt.Errorf("delete record: %w", err)
 	}
 	return nil
@@ -503,10 +507,24 @@ func (j *job) extend(ctx context.Context) (*state.Host, error) {
 // newHostID is the id of the record a create will make: the interrupted
 // checkout's when resuming one, else a fresh one.
 func newHostID(c planner.Change) string {
-	if r := c.Resume; r != nil && r.HostID != "" && (r.Op == "" || r.Op == state.OpCreate) {
+	if r := createResume(c); r != nil && r.HostID != "" {
 		return r.HostID
 	}
 	return state.NewID()
+}
+
+// createResume is the interrupted checkout a create picks up, if any: not
+// a destroy's intent, and not the checkout of the record a replace has just
+// checked in (what it made is gone).
+func createResume(c planner.Change) *state.Intent {
+	r := c.Resume
+	if r == nil || (r.Op != "" && r.Op != state.OpCreate) {
+		return nil
+	}
+	if c.Before != nil && r.HostID == c.Before.ID {
+		return nil
+	}
+	return r
 }
 
 func hostRef(h state.Host) providers.HostRef {

@@ -151,7 +151,9 @@ func (m *maker) destroyAll() []Change {
 		out = append(out, c)
 	}
 	for _, it := range creates {
-		out = append(out, cleanup(it, reasonCleanup))
+		if !foldIntoRecord(out, it) {
+			out = append(out, cleanup(it, reasonCleanup))
+		}
 	}
 	for _, it := range destroys {
 		if !have[it.HostID] {
@@ -159,6 +161,25 @@ func (m *maker) destroyAll() []Change {
 		}
 	}
 	return out
+}
+
+// foldIntoRecord gives a leftover create intent to the change of the
+// record it made (an apply killed after the record was written, before the
+// host was ready), rather than planning a second change on the same
+// resource: two changes would check it in twice, concurrently. It reports
+// whether the intent found its record.
+func foldIntoRecord(changes []Change, it state.Intent) bool {
+	for i := range changes {
+		c := &changes[i]
+		if c.Before == nil || c.Before.ID != it.HostID {
+			continue
+		}
+		if c.Resume == nil && (c.Action == Destroy || c.Action == Replace) {
+			c.Resume = ptr(it)
+		}
+		return true
+	}
+	return false
 }
 
 func cleanup(it state.Intent, reason string) Change {
@@ -235,7 +256,7 @@ func (m *maker) converge() []Change {
 
 	// Leftover intents.
 	for _, it := range creates {
-		if !resumed[it.ID] {
+		if !resumed[it.ID] && !foldIntoRecord(out, it) {
 			out = append(out, cleanup(it, reasonCleanup))
 		}
 	}

@@ -41,6 +41,8 @@ func rec(id string, h *manifest.Host, i int) state.Host {
 
 func with(h state.Host, f func(*state.Host)) state.Host { f(&h); return h }
 
+func with2(it state.Intent, f func(*state.Intent)) state.Intent { f(&it); return it }
+
 // brief is a change reduced to what the tests compare.
 type brief struct {
 	Action    Action
@@ -232,6 +234,26 @@ func TestMake(t *testing.T) {
 				{Action: Replace, Address: "host.web[0]", Before: "a", Resume: "d2", Reason: "an earlier check-in was interrupted"},
 				{Action: Destroy, Address: "host.web[1]", Before: "b", Resume: "d1", Reason: "finish an interrupted check-in"},
 				{Action: Destroy, Address: "host.web[5]", Resume: "d3", Reason: "finish an interrupted check-in"},
+			},
+		},
+		{
+			name: "a pending record with its own create intent: one change, the intent folded in",
+			in: Input{Config: cfg(w2), Records: []state.Host{
+				rec("a", w2, 0),
+				with(rec("b", w2, 1), func(h *state.Host) { h.Status = state.StatusPending }),
+			}, Intents: []state.Intent{with2(createIntent("i-b", "host.web[1]", now), func(it *state.Intent) { it.HostID = "b" })}},
+			want: []brief{
+				{Action: NoOp, Address: "host.web[0]", Before: "a"},
+				{Action: Replace, Address: "host.web[1]", Before: "b", Resume: "i-b", Reason: "an earlier apply was interrupted before the host was ready"},
+			},
+		},
+		{
+			name: "destroy: a pending record's create intent goes with its check-in",
+			in: Input{Destroy: true, Config: cfg(w2), Records: []state.Host{
+				with(rec("b", w2, 1), func(h *state.Host) { h.Status = state.StatusPending }),
+			}, Intents: []state.Intent{with2(createIntent("i-b", "host.web[1]", now), func(it *state.Intent) { it.HostID = "b" })}},
+			want: []brief{
+				{Action: Destroy, Address: "host.web[1]", Before: "b", Resume: "i-b", Reason: "the environment is being destroyed"},
 			},
 		},
 		{

@@ -32,7 +32,7 @@ func TestEtcdLostMidApply(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "lab.hcl"), fmt.Sprintf(lostManifest, "1h"))
 
 	p := startBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve", "--parallelism", "4")
-	p.waitLine(t, "checkout started")
+	p.waitLine(t, "checking out")
 	c.Members[0].Kill(t)
 	code, stderr := p.wait()
 	if code == 0 {

@@ -235,7 +235,7 @@ func TestEtcdCLI(t *testing.T) {
 	// A running checkout holds the lock in etcd.
 	writeFile(t, filepath.Join(dir, "held.hcl"), fmt.Sprintf(lockManifest, "held", "1h"))
 	hold := startBroker(t, dir, "apply", "-f", "held.hcl", "--auto-approve")
-	hold.waitLine(t, "checkout started")
+	hold.waitLine(t, "checking out")
 	code, _, errs = runBroker(t, dir, "checkout", "--provider", "sim", "-e", "held")
 	if code != exitLocked || !strings.Contains(errs, fmt.Sprintf("pid %d", hold.cmd.Process.Pid)) {
 		t.Errorf("checkout of a held environment: exit %d, stderr:\n%s", code, errs)

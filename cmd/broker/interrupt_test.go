@@ -29,8 +29,8 @@ func TestFirstInterruptFinishesInFlight(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "lab.hcl"), fmt.Sprintf(interruptManifest, "1s"))
 
 	p := startBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve", "--parallelism", "2")
-	p.waitLine(t, "checkout started")
-	p.waitLine(t, "checkout started")
+	p.waitLine(t, "checking out")
+	p.waitLine(t, "checking out")
 	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

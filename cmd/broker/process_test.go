@@ -31,6 +31,9 @@ func startBroker(t *testing.T, dir string, args ...string) *brokerProc {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), asBroker+"=1", "BROKER_DIRECTORY="+filepath.Join(dir, ".broker"), "NO_COLOR=1")
 	cmd.Dir = dir
+	// Its own process group, so that cleanup also ends what it started
+	// (local hook commands) when a test kills it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &brokerProc{cmd: cmd, lines: make(chan string, 1024), done: make(chan error, 1)}
 	cmd.Stdout = &p.stdout
 	stderr, err := cmd.StderrPipe()
@@ -48,7 +51,7 @@ func startBroker(t *testing.T, dir string, args ...string) *brokerProc {
 		close(p.lines)
 		p.done <- cmd.Wait()
 	}()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	return p
 }
 
@@ -130,7 +133,7 @@ func TestKilledApplyLeaksNothing(t *testing.T) {
 	p := startBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve", "--parallelism", "4")
 	// Some hosts are ready, others in flight: kill it there.
 	p.waitLine(t, "ready in")
-	p.waitLine(t, "checkout started")
+	p.waitLine(t, "checking out")
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +218,7 @@ func TestSameEnvironmentTakesTurns(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "fast.hcl"), fmt.Sprintf(lockManifest, "shared", "0s"))
 
 	first := startBroker(t, dir, "apply", "-f", "slow.hcl", "--auto-approve")
-	first.waitLine(t, "checkout started") // it holds the lock now
+	first.waitLine(t, "checking out") // it holds the lock now
 
 	code, _, errs := runBroker(t, dir, "apply", "-f", "fast.hcl", "--auto-approve")
 	if code != exitLocked {
@@ -249,7 +252,7 @@ func TestDifferentEnvironmentsProceed(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "b.hcl"), fmt.Sprintf(lockManifest, "env-b", "0s"))
 
 	first := startBroker(t, dir, "apply", "-f", "a.hcl", "--auto-approve")
-	first.waitLine(t, "checkout started")
+	first.waitLine(t, "checking out")
 
 	// env-a's apply is blocked in its checkout for an hour; env-b must not wait.
 	code, _, errs := runBroker(t, dir, "apply", "-f", "b.hcl", "--auto-approve", "--lock-timeout", "0s")
@@ -263,4 +266,56 @@ func TestDifferentEnvironmentsProceed(t *testing.T) {
 	}
 	_ = first.cmd.Process.Signal(syscall.SIGKILL)
 	first.wait()
+}
+
+const pendingManifest = `
+environment = "pending"
+provider "sim" "lab" {}
+host "web" {
+  provider = "sim.lab"
+  count    = 2
+}
+hook "slow" {
+  on    = ["after_checkout"]
+  when  = "address == \"host.web[1]\""
+  local = ["echo waiting; sleep 600"]
+}
+`
+
+// TestKilledDuringSetupThenDestroy: a run killed while a host's setup runs
+// leaves a pending record and its create intent for one resource. Destroy
+// checks that resource in once (not once for the record and again for the
+// intent), and leaves nothing behind.
+func TestKilledDuringSetupThenDestroy(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "lab.hcl"), pendingManifest)
+	p := startBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve")
+	p.waitLine(t, "local: waiting")
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait()
+
+	code, out, _ := runBroker(t, dir, "plan", "-f", "lab.hcl", "--destroy")
+	if code != 0 || strings.Count(out, "- host.web[1]") != 1 || !strings.Contains(out, "Plan: 0 to check out, 0 to extend, 2 to check in") {
+		t.Fatalf("destroy plan after a kill during setup (exit %d):\n%s", code, out)
+	}
+	code, _, errs := runBroker(t, dir, "destroy", "-f", "lab.hcl", "--auto-approve")
+	if code != 0 {
+		t.Fatalf("destroy: exit %d\n%s", code, errs)
+	}
+	if hosts := inventory(t, dir); len(hosts) != 0 {
+		t.Errorf("%d records left", len(hosts))
+	}
+	simHosts, err := sim.Hosts(filepath.Join(dir, ".broker", "sim", "lab.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(simHosts) != 0 {
+		t.Errorf("sim still holds %d hosts", len(simHosts))
+	}
+	code, out, _ = runBroker(t, dir, "plan", "-f", "lab.hcl", "--destroy")
+	if code != 0 || !strings.Contains(out, "No changes") {
+		t.Errorf("a second destroy plan still has work (intents left?):\n%s", out)
+	}
 }

@@ -22,6 +22,9 @@ type progress struct {
 	color  bool
 	active map[string]*liveHost
 	drawn  int // lines of the live block on screen
+	// quiet marks, per host, a phase that has printed nothing yet (plain
+	// output leaves out phases that did nothing).
+	quiet map[string]bool
 }
 
 type liveHost struct {
@@ -33,7 +36,7 @@ type liveHost struct {
 }
 
 func newProgress(w io.Writer, tty, color bool) *progress {
-	return &progress{w: w, live: tty, color: color, active: map[string]*liveHost{}}
+	return &progress{w: w, live: tty, color: color, active: map[string]*liveHost{}, quiet: map[string]bool{}}
 }
 
 const (
@@ -147,8 +150,17 @@ func (p *progress) plain(e executor.Event) {
 	case executor.EventStart:
 		msg = gerund(e.Action)
 	case executor.EventPhaseStart:
-		msg = string(e.Phase) + " started"
+		// Said when the phase says something or ends.
+		p.quiet[key] = true
+		return
 	case executor.EventPhaseDone:
+		quiet := p.quiet[key]
+		delete(p.quiet, key)
+		if mainPhase(e.Action, e.Phase) || (quiet && e.Duration < time.Second) {
+			// The change's own line gives its time; a phase that did
+			// nothing is not worth a line.
+			return
+		}
 		msg = fmt.Sprintf("%s done in %s", e.Phase, e.Duration.Round(time.Millisecond))
 	case executor.EventProgress:
 		msg = e.Message
@@ -166,7 +178,24 @@ func (p *progress) plain(e executor.Event) {
 	default:
 		msg = string(e.Kind) + " " + e.Message
 	}
+	if e.Kind != executor.EventPhaseDone {
+		p.quiet[key] = false
+	}
 	fmt.Fprintf(p.w, "%s %s: %s\n", ts, key, strings.TrimSpace(msg))
+}
+
+// mainPhase reports whether phase is what action is mostly about, whose
+// time the change's own done line already gives.
+func mainPhase(a planner.Action, phase executor.Phase) bool {
+	switch a {
+	case planner.Create:
+		return phase == executor.PhaseCheckout
+	case planner.Destroy:
+		return phase == executor.PhaseCheckin
+	case planner.Extend:
+		return phase == executor.PhaseExtend
+	}
+	return false
 }
 
 // finish erases the live block at the end of a run.

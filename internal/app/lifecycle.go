@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -240,20 +240,29 @@ func rangeString(r hcl.Range) string {
 func (a *App) runLocal(ctx context.Context, h state.Host, command string, emit func(executor.Event)) error {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	cmd.Env = append(os.Environ(), HostEnv(h)...)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
+	// Each line as it comes, so a long local command shows its progress.
+	out := &lineEmitter{phase: executor.PhaseHooks, emit: func(e executor.Event) {
+		e.Message = "local: " + e.Message
+		emit(e)
+	}}
+	var mu sync.Mutex
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return out.Write(p)
+	})
+	cmd.Stdout, cmd.Stderr = w, w
 	err := cmd.Run()
-	for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
-		if line != "" {
-			emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseHooks, Message: "local: " + line})
-		}
-	}
+	out.flush()
 	if err != nil {
 		return fmt.Errorf("local command %q: %w", command, err)
 	}
 	return nil
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // HostEnv is the BROKER_HOST_* environment describing h for local commands.
 func HostEnv(h state.Host) []string {
