@@ -37,7 +37,7 @@ func (c *ExecuteCmd) raw() []rawFlag {
 	return append(c.providerArgFlags.raw(),
 		rawFlag{names: []string{"--background", "-b"}, bool: true, set: setBool(&c.Background)},
 		rawFlag{names: []string{"--output-format", "-o"}, set: setString(&c.OutputFormat)},
-		rawFlag{names: []string{"--artifacts"}, set: setString(&c.Artifacts)},
+		rawFlag{names: []string{"--artifacts"}, set: setString(&c.Artifacts), bare: "merge"},
 	)
 }
 

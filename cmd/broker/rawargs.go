@@ -28,6 +28,9 @@ type rawFlag struct {
 	names []string // "--nick", "-n"
 	bool  bool
 	set   func(string) error
+	// bare, if set, is the value of the flag written without one (at the
+	// end, or before another flag): the Python README's `--artifacts`.
+	bare string
 }
 
 // rawResult is what the raw parser found beyond declared flags.
@@ -87,6 +90,9 @@ func parseRaw(tokens []string, flags []rawFlag) (*rawResult, error) {
 					continue
 				}
 				v, ok := next()
+				if !ok && f.bare != "" {
+					v, ok = f.bare, true
+				}
 				if !ok {
 					return nil, fmt.Errorf("%s needs a value", name)
 				}
