@@ -305,22 +305,36 @@ func (s *Store) Environments(ctx context.Context) ([]string, error) {
 
 // Hosts implements state.Store.
 func (s *Store) Hosts(ctx context.Context, q state.Query) ([]state.Host, error) {
-	// Values are copied out raw and decoded after the file is closed, so
-	// the file is held only as long as copying takes.
-	var raws [][]byte
+	// Records are decoded straight from the mapped file: the decoder copies
+	// each record into a string of its own, so nothing outlives the
+	// transaction, and copying them out first would cost a second copy of
+	// the whole inventory (10 MB for 10,000 hosts) for nothing.
+	var hosts []state.Host
 	err := s.viewOrEmpty(func(tx *bbolt.Tx) error {
-		raws = collect(tx, bucketHosts, q.Environment, prefixHost)
-		return nil
+		var err error
+		hosts, err = decodeAll(refs(tx, bucketHosts, q.Environment, prefixHost), decodeHost)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return decodeAll(raws, decodeHost)
+	return hosts, nil
 }
 
 // collect copies the values of bucket, all of them or those the
 // environment's index lists, in key order, into one arena.
 func collect(tx *bbolt.Tx, bucket []byte, env string, prefix []byte) [][]byte {
+	vals := refs(tx, bucket, env, prefix)
+	size := 0
+	for _, v := range vals {
+		size += len(v)
+	}
+	return copyOut(vals, size)
+}
+
+// refs are the values of bucket as collect selects them, pointing into the
+// mapped file: valid only inside the transaction.
+func refs(tx *bbolt.Tx, bucket []byte, env string, prefix []byte) [][]byte {
 	b := tx.Bucket(bucket)
 	var keys [][]byte
 	if env != "" {
@@ -332,28 +346,22 @@ func collect(tx *bbolt.Tx, bucket []byte, env string, prefix []byte) [][]byte {
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			keys = append(keys, k[len(prefix):])
 		}
-		size := 0
 		vals := make([][]byte, 0, len(keys))
 		for _, k := range keys {
-			v := b.Get(k)
-			if v == nil {
-				continue
+			if v := b.Get(k); v != nil {
+				vals = append(vals, v)
 			}
-			size += len(v)
-			vals = append(vals, v)
 		}
-		return copyOut(vals, size)
+		return vals
 	}
 	// No preallocation by b.Stats().KeyN: counting walks every page,
 	// which costs more than growing the slice.
-	size := 0
 	var vals [][]byte
 	_ = b.ForEach(func(_, v []byte) error {
-		size += len(v)
 		vals = append(vals, v)
 		return nil
 	})
-	return copyOut(vals, size)
+	return vals
 }
 
 // copyOut copies values that point into the mmap into one allocation:
