@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -402,12 +403,27 @@ func (p *Provider) Refresh(ctx context.Context, req providers.RefreshRequest) (p
 	}
 	out := providers.RefreshResponse{Hosts: make(map[string]providers.Presence, len(req.Hosts))}
 	err := withDB(p.path, false, func(b *bbolt.Bucket) error {
-		// Presence is the key's: no record needs decoding, which keeps a
-		// plan of 10,000 hosts fast.
-		for _, h := range req.Hosts {
-			out.Hosts[h.ID] = providers.PresenceGone
-			if b != nil && b.Get([]byte(h.ProviderID)) != nil {
-				out.Hosts[h.ID] = providers.PresenceRunning
+		// Presence is the key's: no record needs decoding. The ids are
+		// looked up in key order with one cursor walking forward, which
+		// keeps a plan of 10,000 hosts fast.
+		order := make([]int, len(req.Hosts))
+		for i := range order {
+			order[i] = i
+			out.Hosts[req.Hosts[i].ID] = providers.PresenceGone
+		}
+		if b == nil {
+			return nil
+		}
+		slices.SortFunc(order, func(x, y int) int { return strings.Compare(req.Hosts[x].ProviderID, req.Hosts[y].ProviderID) })
+		c := b.Cursor()
+		k, _ := c.First()
+		for _, i := range order {
+			id := []byte(req.Hosts[i].ProviderID)
+			for k != nil && bytes.Compare(k, id) < 0 {
+				k, _ = c.Next()
+			}
+			if k != nil && bytes.Equal(k, id) {
+				out.Hosts[req.Hosts[i].ID] = providers.PresenceRunning
 			}
 		}
 		return nil
