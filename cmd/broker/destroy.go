@@ -21,15 +21,11 @@ Hosts checked out imperatively (broker checkout) are not touched.`
 
 // Run destroys.
 func (c *DestroyCmd) Run(g *Globals, ctx *interruptContext) error {
-	a, err := g.open(ctx, "destroy")
-	if err != nil {
-		return printDiagnostics(g, err)
-	}
-	defer a.Close()
-	cfg, err := c.load(g, a)
+	a, cfg, err := c.openManifest(ctx, g, "destroy")
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	req := app.ApplyRequest{
 		Config:      cfg,
 		PlanRequest: app.PlanRequest{Config: cfg, Environment: a.Environment(cfg), Targets: c.Target, Excludes: c.Exclude, Destroy: true},

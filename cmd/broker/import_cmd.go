@@ -31,15 +31,11 @@ func (c *ImportCmd) Run(g *Globals, ctx *interruptContext) error {
 	if !ok || id == "" {
 		return fmt.Errorf("give the resource as TYPE.INSTANCE:ID (docker.local:3f2a…), not %q", c.Resource)
 	}
-	a, err := g.open(ctx, "import")
-	if err != nil {
-		return printDiagnostics(g, err)
-	}
-	defer a.Close()
-	cfg, err := c.load(g, a)
+	a, cfg, err := c.openManifest(ctx, g, "import")
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	env := a.Environment(cfg)
 	res, err := a.Import(ctx, app.ImportRequest{Config: cfg, Environment: env, Address: c.Address, Provider: prov, ProviderID: id})
 	if err != nil {

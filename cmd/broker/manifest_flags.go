@@ -28,6 +28,21 @@ func (m *manifestFlags) input() (app.ManifestInput, error) {
 	return app.ManifestInput{Path: m.File, Vars: vars, VarFiles: m.VarFile}, nil
 }
 
+// openManifest opens the application for command and loads the manifest, printing
+// the diagnostics of either; the caller closes the App.
+func (m *manifestFlags) openManifest(ctx *interruptContext, g *Globals, command string) (*app.App, *manifest.Config, error) {
+	a, err := g.open(ctx, command)
+	if err != nil {
+		return nil, nil, printDiagnostics(g, err)
+	}
+	cfg, err := m.load(g, a)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, cfg, nil
+}
+
 // load decodes the manifest and prints its diagnostics, if any.
 func (m *manifestFlags) load(g *Globals, a *app.App) (*manifest.Config, error) {
 	in, err := m.input()

@@ -47,15 +47,11 @@ Nothing is changed. Save the plan with --out and apply exactly it later.`
 
 // Run plans.
 func (c *PlanCmd) Run(g *Globals, ctx *interruptContext) error {
-	a, err := g.open(ctx, "plan")
-	if err != nil {
-		return printDiagnostics(g, err)
-	}
-	defer a.Close()
-	cfg, err := c.load(g, a)
+	a, cfg, err := c.openManifest(ctx, g, "plan")
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	req := c.request(cfg, a.Environment(cfg))
 	req.Destroy = c.Destroy
 	p, err := a.Plan(ctx, req)

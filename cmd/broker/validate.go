@@ -16,15 +16,11 @@ so it is safe to run in CI before plan.`
 
 // Run validates.
 func (c *ValidateCmd) Run(g *Globals, ctx *interruptContext) error {
-	a, err := g.open(ctx, "validate")
-	if err != nil {
-		return printDiagnostics(g, err)
-	}
-	defer a.Close()
-	cfg, err := c.load(g, a)
+	a, cfg, err := c.openManifest(ctx, g, "validate")
 	if err != nil {
 		return err
 	}
+	defer a.Close()
 	hosts := 0
 	for _, h := range cfg.Hosts {
 		hosts += h.Count
