@@ -299,10 +299,12 @@ type Config struct {
 	User string
 	// Reservations is the state's pool reservations.
 	Reservations Reservations
-	// AuthorizedKeys is the public key (authorized_keys format) broker
-	// logs in with; providers that make hosts from images (docker) let it
-	// in by default, so a new host is reachable with no set-up.
-	AuthorizedKeys string
+	// AuthorizedKeys returns the public key (authorized_keys format)
+	// broker logs in with, making broker's own key on first call;
+	// providers that make hosts from images (docker) let it in by default,
+	// so a new host is reachable with no set-up. A function, so that only
+	// providers that need a key cause one to be made. May be nil.
+	AuthorizedKeys func() string
 	Logger         *slog.Logger
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/labbroker/broker/executor/remote"
+	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
@@ -65,6 +66,7 @@ type App struct {
 
 	insecureHostKeys bool
 	keyMu            sync.Mutex
+	hookFilters      map[*manifest.Hook]*filter.Filter
 }
 
 // New finds the broker directory, reads its settings and sets up logging.

@@ -82,6 +82,18 @@ func (a *App) neighbours(ctx context.Context, env string) (map[string][]manifest
 	return out, nil
 }
 
+// neighboursFor reads the environment's hosts only where an expression
+// may refer to them: the block's setup, teardown or connection refer to
+// other hosts (DependsOn), or hooks run (their commands may refer to any
+// host). Otherwise expressions see self alone, and an apply of many hosts
+// does not read every record once per host.
+func (a *App) neighboursFor(ctx context.Context, blk *manifest.Host, hooks bool, env string) (map[string][]manifest.HostValues, error) {
+	if !hooks && (blk == nil || len(blk.DependsOn) == 0) {
+		return map[string][]manifest.HostValues{}, nil
+	}
+	return a.neighbours(ctx, env)
+}
+
 func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
 	name, idx, ok := ParseAddress(addr)
 	if !ok || cfg == nil {
@@ -97,11 +109,11 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 		if blk == nil {
 			return nil
 		}
-		needHooks := a.hooksFor(cfg, HookAfterCheckout, *h) || a.hooksFor(cfg, HookAfterSetup, *h)
+		needHooks := a.hooksFor(cfg, HookAfterCheckout) || a.hooksFor(cfg, HookAfterSetup)
 		if blk.Setup == nil && !needHooks {
 			return nil
 		}
-		hosts, err := a.neighbours(ctx, h.Environment)
+		hosts, err := a.neighboursFor(ctx, blk, needHooks, h.Environment)
 		if err != nil {
 			return err
 		}
@@ -134,11 +146,11 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h state.Host, emit func(executor.Event)) error {
 	return func(ctx context.Context, h state.Host, emit func(executor.Event)) error {
 		blk, idx := hostBlock(cfg, h.Address)
-		needHooks := a.hooksFor(cfg, HookBeforeCheckin, h)
+		needHooks := a.hooksFor(cfg, HookBeforeCheckin)
 		if (blk == nil || blk.Teardown == nil) && !needHooks {
 			return nil
 		}
-		hosts, err := a.neighbours(ctx, h.Environment)
+		hosts, err := a.neighboursFor(ctx, blk, needHooks, h.Environment)
 		if err != nil {
 			return err
 		}
@@ -165,8 +177,36 @@ func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h st
 	}
 }
 
-// hooksFor reports whether any hook would run for event on h.
-func (a *App) hooksFor(cfg *manifest.Config, event string, h state.Host) bool {
+// keepHookFilter remembers a hook's compiled condition: conditions are
+// compiled once, when the manifest is loaded, not once per host.
+func (a *App) keepHookFilter(hk *manifest.Hook, f *filter.Filter) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.hookFilters == nil {
+		a.hookFilters = map[*manifest.Hook]*filter.Filter{}
+	}
+	a.hookFilters[hk] = f
+}
+
+// hookFilter is the hook's compiled condition (compiled now if the
+// manifest came from elsewhere than LoadManifest).
+func (a *App) hookFilter(hk *manifest.Hook) (*filter.Filter, error) {
+	a.mu.Lock()
+	f, ok := a.hookFilters[hk]
+	a.mu.Unlock()
+	if ok {
+		return f, nil
+	}
+	f, err := filter.Compile(hk.When)
+	if err != nil {
+		return nil, err
+	}
+	a.keepHookFilter(hk, f)
+	return f, nil
+}
+
+// hooksFor reports whether any hook runs at event.
+func (a *App) hooksFor(cfg *manifest.Config, event string) bool {
 	if cfg == nil {
 		return false
 	}
@@ -199,7 +239,7 @@ func (a *App) runHooks(ctx context.Context, cfg *manifest.Config, event string, 
 			continue
 		}
 		if hk.When != "" {
-			f, err := filter.Compile(hk.When)
+			f, err := a.hookFilter(hk)
 			if err != nil {
 				return hookError(hk, err)
 			}

@@ -71,7 +71,9 @@ func (a *App) LoadManifest(in ManifestInput) (*manifest.Config, error) {
 		if hk.When == "" {
 			continue
 		}
-		if _, err := filter.Compile(hk.When); err != nil {
+		if f, err := filter.Compile(hk.When); err == nil {
+			a.keepHookFilter(hk, f)
+		} else {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid hook condition",

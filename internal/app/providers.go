@@ -111,7 +111,7 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 		Directory:      a.Dir,
 		User:           a.origin.User,
 		Reservations:   st,
-		AuthorizedKeys: a.AuthorizedKey(),
+		AuthorizedKeys: a.AuthorizedKey,
 		Logger:         a.Logger.With("provider", key),
 	})
 	if err != nil {

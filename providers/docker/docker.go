@@ -105,9 +105,9 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	if !s.publishSet && p.local {
 		p.set.PublishAddress = "127.0.0.1"
 	}
-	if p.set.AuthorizedKeys == "" {
+	if p.set.AuthorizedKeys == "" && cfg.AuthorizedKeys != nil {
 		// broker's own key, so an sshd image lets broker in with no set-up.
-		p.set.AuthorizedKeys = strings.TrimSpace(cfg.AuthorizedKeys)
+		p.set.AuthorizedKeys = strings.TrimSpace(cfg.AuthorizedKeys())
 	}
 	if p.set.NamePrefix == "" {
 		p.set.NamePrefix = sanitizeName(cfg.User)
