@@ -67,6 +67,7 @@ type App struct {
 	insecureHostKeys bool
 	keyMu            sync.Mutex
 	hookFilters      map[*manifest.Hook]*filter.Filter
+	passphrases      map[string][]byte // by key file, asked on the terminal
 }
 
 // New finds the broker directory, reads its settings and sets up logging.

@@ -1,8 +1,11 @@
 package app
 
 import (
+	"os"
+
 	"context"
 	"fmt"
+	"golang.org/x/term"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -195,7 +198,8 @@ func lastIndex(s string, c byte) int {
 }
 
 // passphrase reads an encrypted key's passphrase from the environment
-// variable the ssh settings name (passphrase_env), else BROKER_SSH_PASSPHRASE.
+// variable the ssh settings name (passphrase_env), else BROKER_SSH_PASSPHRASE,
+// else asks on the terminal. It is kept in memory only.
 func (a *App) passphrase(file string) ([]byte, error) {
 	names := []string{"BROKER_SSH_PASSPHRASE"}
 	if s := a.Settings.SSH; s != nil && s.PassphraseEnv != "" {
@@ -205,6 +209,25 @@ func (a *App) passphrase(file string) ([]byte, error) {
 		if v, ok := a.opts.LookupEnv(n); ok {
 			return []byte(v), nil
 		}
+	}
+	// On a terminal, ask (once per key file and process).
+	if fd := int(os.Stdin.Fd()); term.IsTerminal(fd) {
+		a.keyMu.Lock()
+		defer a.keyMu.Unlock()
+		if p, ok := a.passphrases[file]; ok {
+			return p, nil
+		}
+		fmt.Fprintf(os.Stderr, "passphrase for %s: ", file)
+		p, err := term.ReadPassword(fd)
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return nil, fmt.Errorf("read the passphrase of %s: %w", file, err)
+		}
+		if a.passphrases == nil {
+			a.passphrases = map[string][]byte{}
+		}
+		a.passphrases[file] = p
+		return p, nil
 	}
 	return nil, Hint(fmt.Errorf("ssh key %s is encrypted and no passphrase is set", filepath.Base(file)),
 		"set BROKER_SSH_PASSPHRASE, or name a variable with ssh { passphrase_env = \"…\" } in broker.hcl")
