@@ -23,7 +23,8 @@ test: deps build ## install what is missing, then run every test with the race d
 race: ## run the tests of the concurrent packages under the race detector, several times
 	$(GO) test -race -count=3 ./state/... ./executor/... ./providers/sim/...
 
-lint: ## gofmt, go vet and staticcheck
+lint: ## gofmt, go vet, staticcheck and go mod tidy -diff
+	@$(GO) mod tidy -diff >/dev/null || { echo "go.mod/go.sum are not tidy: run go mod tidy"; $(GO) mod tidy -diff; exit 1; }
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	@sc=$$($(GO) env GOPATH)/bin/staticcheck; if [ ! -x $$sc ]; then $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2; fi; $$sc $(PKGS)
