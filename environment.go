@@ -4,12 +4,12 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/state"
 )
 
@@ -87,7 +87,7 @@ func (e *Environment) refresh(ctx context.Context) error {
 		return err
 	}
 	recs = slices.DeleteFunc(recs, func(r state.Host) bool { return r.Address == "" })
-	slices.SortFunc(recs, func(a, b state.Host) int { return compareAddresses(a.Address, b.Address) })
+	slices.SortFunc(recs, func(a, b state.Host) int { return planner.CompareAddress(a.Address, b.Address) })
 	hosts := make([]*Host, 0, len(recs))
 	for _, r := range recs {
 		hosts = append(hosts, e.client.newHost(r, e.cfg, nil))
@@ -100,16 +100,6 @@ func (e *Environment) refresh(ctx context.Context) error {
 		_ = h.Close()
 	}
 	return nil
-}
-
-// compareAddresses orders host.NAME[i] by name, then by index as a number.
-func compareAddresses(a, b string) int {
-	an, ai, aok := app.ParseAddress(a)
-	bn, bi, bok := app.ParseAddress(b)
-	if !aok || !bok || an != bn {
-		return strings.Compare(a, b)
-	}
-	return ai - bi
 }
 
 // Hosts returns the environment's hosts that pass filter (the filter

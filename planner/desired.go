@@ -1,35 +1,10 @@
 package planner
 
 import (
-	"fmt"
 	"maps"
-	"strconv"
-	"strings"
 
 	"github.com/labbroker/broker/manifest"
 )
-
-// Address is the address of instance index of host block name.
-func Address(name string, index int) string {
-	return "host." + name + "[" + strconv.Itoa(index) + "]"
-}
-
-// ParseAddress splits host.NAME[INDEX]; ok is false for anything else.
-func ParseAddress(addr string) (name string, index int, ok bool) {
-	rest, found := strings.CutPrefix(addr, "host.")
-	if !found || !strings.HasSuffix(rest, "]") {
-		return "", 0, false
-	}
-	open := strings.LastIndexByte(rest, '[')
-	if open <= 0 {
-		return "", 0, false
-	}
-	n, err := strconv.Atoi(rest[open+1 : len(rest)-1])
-	if err != nil || n < 0 || fmt.Sprint(n) != rest[open+1:len(rest)-1] {
-		return "", 0, false
-	}
-	return rest[:open], n, true
-}
 
 // DesiredHosts lists the host instances cfg asks for, in the manifest's block
 // order and by index. Args and labels are copied: changing them does not

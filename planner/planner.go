@@ -542,7 +542,7 @@ func addDependencies(cs []Change, blocks map[string]*manifest.Host) {
 			}
 			deps = append(deps, changing[name]...)
 		}
-		slices.SortFunc(deps, compareAddress)
+		slices.SortFunc(deps, CompareAddress)
 		c.DependsOn = slices.Compact(deps)
 	}
 }
@@ -560,7 +560,7 @@ func sortChanges(cs []Change) {
 			}
 			return -1
 		}
-		if c := compareAddress(a.Address, b.Address); c != 0 {
+		if c := CompareAddress(a.Address, b.Address); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(actionOrder(a.Action), actionOrder(b.Action)); c != 0 {
@@ -585,19 +585,6 @@ func resumeID(c Change) string {
 		return c.Before.ID
 	}
 	return ""
-}
-
-// compareAddress orders addresses by block name, then numeric index.
-func compareAddress(a, b string) int {
-	na, ia, oka := ParseAddress(a)
-	nb, ib, okb := ParseAddress(b)
-	if !oka || !okb {
-		return strings.Compare(a, b)
-	}
-	if c := strings.Compare(na, nb); c != 0 {
-		return c
-	}
-	return cmp.Compare(ia, ib)
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -395,7 +395,10 @@ func TestParseAddress(t *testing.T) {
 	}{
 		{"host.web[0]", "web", 0, true},
 		{"host.web[10]", "web", 10, true},
-		{"host.a.b[2]", "a.b", 2, true},
+		{"host.a.b[2]", "", 0, false}, // block names are identifiers
+		{"host.web-1[3]", "web-1", 3, true},
+		{"host.web[1x]", "", 0, false},
+		{"host.web[]", "", 0, false},
 		{"host.web[-1]", "", 0, false},
 		{"host.web[01]", "", 0, false},
 		{"web[0]", "", 0, false},

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,18 +26,6 @@ const (
 	HookBeforeCheckin = "before_checkin"
 	HookOnFailure     = "on_failure"
 )
-
-var addressRE = regexp.MustCompile(`^host\.([A-Za-z0-9_-]+)\[(\d+)\]$`)
-
-// ParseAddress splits host.NAME[INDEX].
-func ParseAddress(addr string) (name string, index int, ok bool) {
-	m := addressRE.FindStringSubmatch(addr)
-	if m == nil {
-		return "", 0, false
-	}
-	i, _ := strconv.Atoi(m[2])
-	return m[1], i, true
-}
 
 // Values is what expressions can read of a host record.
 func Values(h state.Host) manifest.HostValues {
@@ -70,7 +57,7 @@ func (a *App) neighbours(ctx context.Context, env string) (map[string][]manifest
 	}
 	out := map[string][]manifest.HostValues{}
 	for _, r := range recs {
-		name, idx, ok := ParseAddress(r.Address)
+		name, idx, ok := planner.ParseAddress(r.Address)
 		if !ok {
 			continue
 		}
@@ -95,7 +82,7 @@ func (a *App) neighboursFor(ctx context.Context, blk *manifest.Host, hooks bool,
 }
 
 func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
-	name, idx, ok := ParseAddress(addr)
+	name, idx, ok := planner.ParseAddress(addr)
 	if !ok || cfg == nil {
 		return nil, 0
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/state"
 )
 
@@ -35,7 +36,7 @@ func (a *App) FindHosts(ctx context.Context, env string, refs []string) ([]state
 		}
 		switch {
 		case len(hits) == 0:
-			_, _, isAddr := ParseAddress(ref)
+			_, _, isAddr := planner.ParseAddress(ref)
 			switch {
 			case isAddr && env != "":
 				return nil, Hint(fmt.Errorf("no host %s in environment %q", ref, env),
