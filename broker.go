@@ -17,10 +17,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/labbroker/broker/executor"
 	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/app"
-	"github.com/labbroker/broker/planner"
 	_ "github.com/labbroker/broker/providers/all" // every provider, as the command line has them
 	"github.com/labbroker/broker/state"
 )
@@ -81,7 +79,7 @@ func Open(ctx context.Context, opts Options) (*Client, error) {
 	}
 	if opts.Settings != "" {
 		// The directory is needed to resolve the settings' relative paths.
-		dir, err := directory(opts.Directory)
+		dir, err := app.Directory(opts.Directory, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -103,20 +101,6 @@ func Open(ctx context.Context, opts Options) (*Client, error) {
 		env = DefaultEnvironment
 	}
 	return &Client{app: a, env: env, held: map[string]*Host{}, envs: map[string]*Environment{}}, nil
-}
-
-func directory(d string) (string, error) {
-	if d == "" {
-		d = os.Getenv("BROKER_DIRECTORY")
-	}
-	if d == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", fmt.Errorf("find the broker directory: %w (set Options.Directory)", err)
-		}
-		d = filepath.Join(home, ".broker")
-	}
-	return filepath.Abs(d)
 }
 
 // Directory is the client's broker directory.
@@ -207,29 +191,18 @@ func (c *Client) CheckoutN(ctx context.Context, n int, opts ...Option) ([]*Host,
 	if err != nil {
 		return nil, err
 	}
-	rc, err := c.app.ResolveCheckout(app.CheckoutSpec{
-		Provider: co.provider, Nick: co.nick, Args: args, Labels: co.labels, Lease: co.lease, Count: n,
-	})
-	if err != nil {
-		return nil, describe(err)
-	}
-	reason := "checkout"
-	if rc.Nick != "" {
-		reason = "checkout of nick " + rc.Nick
-	}
-	_, res, err := c.app.RunImperative(ctx, app.ImperativeRequest{
-		Environment: env, Changes: app.CheckoutChanges(rc, reason),
-		LockTimeout: lockWait, Operation: "checkout",
+	res, err := c.app.Checkout(ctx, app.CheckoutRequest{
+		Spec:        app.CheckoutSpec{Provider: co.provider, Nick: co.nick, Args: args, Labels: co.labels, Lease: co.lease, Count: n},
+		Environment: env,
+		RunOptions:  app.RunOptions{LockTimeout: lockWait},
 	})
 	var hosts []*Host
 	if res != nil {
-		for _, ch := range res.Changes {
-			if ch.Outcome == executor.OutcomeDone && ch.Host != nil {
-				hosts = append(hosts, c.newHost(*ch.Host, nil, co.teardown))
-			}
+		for _, rec := range res.Hosts() {
+			hosts = append(hosts, c.newHost(rec, nil, co.teardown))
 		}
 		if err == nil {
-			err = res.Err()
+			err = res.Err("checkout")
 		}
 	}
 	if err == nil && len(hosts) != n {
@@ -323,8 +296,7 @@ func (c *Client) Checkin(ctx context.Context, hosts ...*Host) error {
 	if err != nil {
 		return errors.Join(append(errs, err)...)
 	}
-	byEnv := map[string][]planner.Change{}
-	var envs []string
+	var recs []state.Host
 	var gone []*Host
 	for _, h := range hosts {
 		_ = h.Close()
@@ -337,18 +309,13 @@ func (c *Client) Checkin(ctx context.Context, hosts ...*Host) error {
 			errs = append(errs, err)
 			continue
 		}
-		if byEnv[rec.Environment] == nil {
-			envs = append(envs, rec.Environment)
-		}
-		byEnv[rec.Environment] = append(byEnv[rec.Environment], planner.Change{Action: planner.Destroy, Before: &rec, Reason: "checkin"})
+		recs = append(recs, rec)
 		gone = append(gone, h)
 	}
-	for _, env := range envs {
-		_, res, err := c.app.RunImperative(ctx, app.ImperativeRequest{
-			Environment: env, Changes: byEnv[env], LockTimeout: lockWait, Operation: "checkin",
-		})
-		if err == nil && res != nil {
-			err = res.Err()
+	if len(recs) > 0 {
+		res, err := c.app.Checkin(ctx, app.CheckinRequest{Hosts: recs, RunOptions: app.RunOptions{LockTimeout: lockWait}})
+		if err == nil {
+			err = res.Err("checkin")
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("checkin: %w", describe(err)))
@@ -389,14 +356,14 @@ func (c *Client) recorded(ctx context.Context, hosts []*Host) map[string]bool {
 
 // Extend renews the hosts' leases to d from now, at the provider where it
 // can (AWX's extend workflow), else in broker's state; d = 0 renews each
-// host's own lease.
+// host's own lease, and a host without one gets 48 hours, as `broker
+// extend` gives.
 func (c *Client) Extend(ctx context.Context, d time.Duration, hosts ...*Host) error {
 	st, err := c.app.Store(ctx)
 	if err != nil {
 		return err
 	}
-	byEnv := map[string][]planner.Change{}
-	var envs []string
+	var recs []state.Host
 	var errs []error
 	for _, h := range hosts {
 		rec, err := st.Host(ctx, h.ID)
@@ -404,43 +371,28 @@ func (c *Client) Extend(ctx context.Context, d time.Duration, hosts ...*Host) er
 			errs = append(errs, fmt.Errorf("extend %s: %w", h, err))
 			continue
 		}
-		l := d
-		if l <= 0 {
-			l = rec.Lease.Duration
-		}
-		if l <= 0 {
-			errs = append(errs, fmt.Errorf("extend %s: the host has no lease to renew; give a duration", h))
-			continue
-		}
-		if byEnv[rec.Environment] == nil {
-			envs = append(envs, rec.Environment)
-		}
-		byEnv[rec.Environment] = append(byEnv[rec.Environment], planner.Change{
-			Action: planner.Extend, Before: &rec, Reason: "extend",
-			After: &planner.Desired{Provider: rec.Provider, Instance: rec.Instance, Lease: l},
-		})
+		recs = append(recs, rec)
 	}
-	byID := map[string]*Host{}
-	for _, h := range hosts {
-		byID[h.ID] = h
+	if len(recs) == 0 {
+		return errors.Join(errs...)
 	}
-	for _, env := range envs {
-		_, res, err := c.app.RunImperative(ctx, app.ImperativeRequest{
-			Environment: env, Changes: byEnv[env], LockTimeout: lockWait, Operation: "extend",
-		})
-		if res != nil {
-			for _, ch := range res.Changes {
-				if h := byID[ch.HostID]; h != nil && ch.Host != nil && ch.Outcome == executor.OutcomeDone {
-					h.update(*ch.Host)
-				}
-			}
-			if err == nil {
-				err = res.Err()
+	res, err := c.app.Extend(ctx, app.ExtendRequest{Hosts: recs, Lease: d, RunOptions: app.RunOptions{LockTimeout: lockWait}})
+	if res != nil {
+		byID := map[string]*Host{}
+		for _, h := range hosts {
+			byID[h.ID] = h
+		}
+		for _, rec := range res.Hosts() {
+			if h := byID[rec.ID]; h != nil {
+				h.update(rec)
 			}
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("extend: %w", describe(err)))
+		if err == nil {
+			err = res.Err("extend")
 		}
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("extend: %w", describe(err)))
 	}
 	return errors.Join(errs...)
 }

@@ -93,12 +93,7 @@ func (h *Host) Lease() time.Time {
 
 // String names the host: its address, hostname, name or id.
 func (h *Host) String() string {
-	for _, s := range []string{h.Address, h.Hostname, h.Name, h.ID} {
-		if s != "" {
-			return s
-		}
-	}
-	return "host"
+	return state.Host{Address: h.Address, Hostname: h.Hostname, Name: h.Name, ID: h.ID}.Label()
 }
 
 // Result is a finished command.

@@ -178,3 +178,14 @@ type Intent struct {
 	Created    time.Time         `json:"created"`
 	Updated    time.Time         `json:"updated"`
 }
+
+// Label names the host in messages and output prefixes: its address, else
+// its hostname, name or id. The one naming rule of hosts.
+func (h Host) Label() string {
+	for _, s := range []string{h.Address, h.Hostname, h.Name, h.ID} {
+		if s != "" {
+			return s
+		}
+	}
+	return "?"
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/labbroker/broker/internal/app"
-	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
 )
@@ -65,38 +64,23 @@ func (c *CheckinCmd) run(g *Globals, ctx *interruptContext) error {
 		g.note("no host to check in")
 		return writeOutput(g, []state.Host{})
 	}
-	var done []state.Host
-	var errs []error
-	envs, groups := byEnvironment(hosts)
-	for _, env := range envs {
-		var changes []planner.Change
-		for _, h := range groups[env] {
-			h := h
-			changes = append(changes, planner.Change{Action: planner.Destroy, Before: &h, Reason: "checkin"})
-		}
-		res, err := runChanges(ctx, g, a, env, changes, "checkin", c.imperativeFlags)
-		if err != nil {
-			return err
-		}
-		for i, ch := range res.Changes {
-			if ch.Outcome == 0 && i < len(changes) {
-				done = append(done, *changes[i].Before)
-			}
-		}
-		if e := resultError(res, "checkin"); e != nil {
-			errs = append(errs, e)
-		}
-	}
-	for _, h := range done {
-		fmt.Fprintf(g.stdout, "checked in %s\n", hostLabel(h))
-	}
-	if err := writeOutput(g, done); err != nil {
+	o, finish := runOptions(ctx, g, c.imperativeFlags)
+	res, err := a.Checkin(ctx, app.CheckinRequest{Hosts: hosts, RunOptions: o})
+	finish()
+	if res == nil {
 		return err
 	}
-	if len(errs) > 0 {
-		return errs[0]
+	done := res.Released()
+	for _, h := range done {
+		fmt.Fprintf(g.stdout, "checked in %s\n", h.Label())
 	}
-	return nil
+	if werr := writeOutput(g, done); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	return opError(res, "checkin")
 }
 
 // unrecordedHost synthesizes the record of a host the state does not hold,

@@ -9,6 +9,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/providers"
 )
 
@@ -137,55 +138,29 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 		return printDiagnostics(g, err)
 	}
 	defer a.Close()
-	rc, err := a.ResolveCheckout(spec)
-	if err != nil {
+	o, finish := runOptions(ctx, g, c.imperativeFlags)
+	res, err := a.Checkout(ctx, app.CheckoutRequest{Spec: spec, Environment: imperativeEnvironment(g), RunOptions: o})
+	finish()
+	if res == nil {
 		return err
 	}
-	env := imperativeEnvironment(g)
-	reason := "checkout"
-	if rc.Nick != "" {
-		reason = "checkout of nick " + rc.Nick
-	}
-	res, err := runChanges(ctx, g, a, env, app.CheckoutChanges(rc, reason), "checkout", c.imperativeFlags)
-	if err != nil {
-		return err
-	}
-	hosts := madeHosts(res)
+	hosts := res.Hosts()
 	printHosts(g, hosts, a.Now())
 	if werr := writeOutput(g, hosts); werr != nil {
 		return werr
 	}
-	return resultError(res, "checkout")
-}
-
-// imperativeEnvironment is --environment, or "default".
-func imperativeEnvironment(g *Globals) string {
-	if g.Environment != "" {
-		return g.Environment
-	}
-	return app.DefaultEnvironment
-}
-
-// parseLease reads a lease: a Go duration, with days (1d12h).
-func parseLease(s string) (time.Duration, error) {
-	var days time.Duration
-	rest := s
-	for i, ch := range s {
-		if ch == 'd' {
-			var n int
-			if _, err := fmt.Sscanf(s[:i], "%d", &n); err != nil {
-				return 0, fmt.Errorf("lease %q: want a duration such as 4h, 90m or 1d12h", s)
-			}
-			days, rest = time.Duration(n)*24*time.Hour, s[i+1:]
-			break
-		}
-	}
-	if rest == "" {
-		return days, nil
-	}
-	d, err := time.ParseDuration(rest)
 	if err != nil {
-		return 0, fmt.Errorf("lease %q: want a duration such as 4h, 90m or 1d12h", s)
+		return err
 	}
-	return days + d, nil
+	return opError(res, "checkout")
+}
+
+// parseLease reads a --lease flag as a manifest reads a lease attribute
+// (manifest.ParseDuration: Go durations plus days, 1.5d = 36h).
+func parseLease(s string) (time.Duration, error) {
+	d, err := manifest.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, app.Hint(fmt.Errorf("lease %q: want a positive duration", s), "e.g. 4h, 90m, 1d12h or 1.5d")
+	}
+	return d, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -226,11 +227,29 @@ func (g *Globals) open(ctx context.Context, command string) (*app.App, error) {
 		Command:     command,
 		Stderr:      g.stderr,
 		LookupEnv:   g.lookupEnv,
+		Prompt:      g.prompt,
 	})
 	if err == nil {
 		a.SetInsecureHostKeys(g.InsecureIgnoreHostKey)
 	}
 	return a, err
+}
+
+// prompt asks on the terminal the command runs on (stdin and stderr);
+// secret answers are not echoed.
+func (g *Globals) prompt(question string, secret bool) (string, error) {
+	in, ok := g.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return "", app.ErrNoPrompt
+	}
+	fmt.Fprint(g.stderr, question)
+	if secret {
+		b, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(g.stderr)
+		return string(b), err
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	return strings.TrimRight(line, "\r\n"), err
 }
 
 var errNoConfirm = errors.New("refusing to change anything without confirmation: standard input is not a terminal")

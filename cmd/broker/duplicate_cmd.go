@@ -2,8 +2,6 @@ package main
 
 import (
 	"github.com/labbroker/broker/internal/app"
-	"github.com/labbroker/broker/planner"
-	"github.com/labbroker/broker/state"
 )
 
 // DuplicateCmd checks out more hosts with the same recipe as recorded ones.
@@ -43,28 +41,25 @@ func (c *DuplicateCmd) run(g *Globals, ctx *interruptContext) error {
 	if err != nil {
 		return err
 	}
-	var changes []planner.Change
-	for _, h := range hosts {
-		if len(h.Recipe) == 0 && h.Nick == "" {
-			g.warn("cannot duplicate %s: its record has no recipe", hostLabel(h))
-			continue
-		}
-		r := app.Recipe(h)
-		r.Count = max(c.Count, 1)
-		changes = append(changes, app.CheckoutChanges(r, "duplicate of "+hostLabel(h))...)
+	o, finish := runOptions(ctx, g, c.imperativeFlags)
+	res, err := a.Duplicate(ctx, app.DuplicateRequest{Hosts: hosts, Count: c.Count, Environment: imperativeEnvironment(g), RunOptions: o})
+	finish()
+	if res == nil {
+		return err
 	}
-	if len(changes) == 0 {
+	for _, h := range res.NoRecipe {
+		g.warn("cannot duplicate %s: its record has no recipe", h.Label())
+	}
+	if len(res.Runs) == 0 && err == nil {
 		g.note("nothing to duplicate")
-		return writeOutput(g, []state.Host{})
 	}
-	res, err := runChanges(ctx, g, a, imperativeEnvironment(g), changes, "duplicate", c.imperativeFlags)
+	made := res.Hosts()
+	printHosts(g, made, a.Now())
+	if werr := writeOutput(g, made); werr != nil {
+		return werr
+	}
 	if err != nil {
 		return err
 	}
-	made := madeHosts(res)
-	printHosts(g, made, a.Now())
-	if err := writeOutput(g, made); err != nil {
-		return err
-	}
-	return resultError(res, "duplicate")
+	return opError(&res.OpResult, "duplicate")
 }

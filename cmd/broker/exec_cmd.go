@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -346,8 +345,6 @@ func writeExecJSON(w io.Writer, labels []string, rs []app.ExecResult) error {
 	return err
 }
 
-var blockRef = regexp.MustCompile(`^host\.[A-Za-z0-9_-]+$`)
-
 // scopeToManifest loads the manifest of -f, if given, and makes its
 // environment the one selections look in (unless -e said otherwise).
 func scopeToManifest(g *Globals, a *app.App, file string) (*manifest.Config, error) {
@@ -365,39 +362,14 @@ func scopeToManifest(g *Globals, a *app.App, file string) (*manifest.Config, err
 	return cfg, nil
 }
 
-// pickRemote selects the hosts of exec, ssh and cp through hostSelection:
-// refs as it takes them, plus host.NAME for every instance of a block; a
-// filter alone selects every match.
+// pickRemote selects the hosts of exec, ssh and cp: refs as checkin takes
+// them, plus host.NAME for every instance of a block; a filter alone
+// selects every match.
 func pickRemote(ctx context.Context, g *Globals, a *app.App, refs []string, all bool, filterSrc string) ([]state.Host, error) {
 	if len(refs) == 0 && filterSrc != "" {
 		all = true
 	}
-	if len(refs) > 0 && !all {
-		inv, err := inventoryHosts(ctx, g, a, "")
-		if err != nil {
-			return nil, err
-		}
-		var expanded []string
-		for _, r := range refs {
-			if !blockRef.MatchString(r) {
-				expanded = append(expanded, r)
-				continue
-			}
-			n := 0
-			for _, h := range inv {
-				if strings.HasPrefix(h.Address, r+"[") {
-					expanded = append(expanded, h.Address)
-					n++
-				}
-			}
-			if n == 0 {
-				expanded = append(expanded, r) // selectHosts warns
-			}
-		}
-		refs = expanded
-	}
-	sel := hostSelection{Hosts: refs, All: all, Filter: filterSrc}
-	hosts, err := sel.pick(ctx, g, a)
+	hosts, err := pickHosts(ctx, g, a, app.SelectRequest{Refs: refs, All: all, Filter: filterSrc, Blocks: true})
 	if err != nil {
 		return nil, err
 	}
@@ -415,18 +387,7 @@ func resolveSelector(ctx context.Context, g *Globals, a *app.App, sel string) ([
 	if err != nil {
 		return nil, err
 	}
-	isRef := false
-	if n, err := strconv.Atoi(sel); err == nil && n >= 0 && n < len(inv) {
-		isRef = true
-	}
-	for _, h := range inv {
-		if sel == h.Hostname || sel == h.Name || sel == h.ID || sel == h.Address || sel == h.ProviderID ||
-			blockRef.MatchString(sel) && strings.HasPrefix(h.Address, sel+"[") {
-			isRef = true
-			break
-		}
-	}
-	if isRef {
+	if app.IsHostRef(sel, inv) {
 		return pickRemote(ctx, g, a, []string{sel}, false, "")
 	}
 	if _, _, perr := filter.Parse(sel); perr != nil {

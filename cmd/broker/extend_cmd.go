@@ -6,13 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/labbroker/broker/planner"
+	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/state"
 )
-
-// defaultExtension is the lease given by extend to a host that has none
-// and no --lease: the Python broker's AnsibleTower default (+172800 s).
-const defaultExtension = 48 * time.Hour
 
 // ExtendCmd extends hosts' leases.
 type ExtendCmd struct {
@@ -76,38 +72,19 @@ func (c *ExtendCmd) run(g *Globals, ctx *interruptContext) error {
 		g.note("no host to extend")
 		return writeOutput(g, []state.Host{})
 	}
-	var out []state.Host
-	var errs []error
-	envs, groups := byEnvironment(hosts)
-	for _, env := range envs {
-		var changes []planner.Change
-		for _, h := range groups[env] {
-			h := h
-			l := lease
-			if l == 0 && h.Lease.Duration <= 0 {
-				l = defaultExtension
-			}
-			ch := planner.Change{Action: planner.Extend, Before: &h, Reason: "extend"}
-			if l > 0 {
-				ch.After = &planner.Desired{Provider: h.Provider, Instance: h.Instance, Lease: l}
-			}
-			changes = append(changes, ch)
-		}
-		res, err := runChanges(ctx, g, a, env, changes, "extend", c.imperativeFlags)
-		if err != nil {
-			return err
-		}
-		out = append(out, madeHosts(res)...)
-		if e := resultError(res, "extend"); e != nil {
-			errs = append(errs, e)
-		}
-	}
-	printHosts(g, out, a.Now())
-	if err := writeOutput(g, out); err != nil {
+	o, finish := runOptions(ctx, g, c.imperativeFlags)
+	res, err := a.Extend(ctx, app.ExtendRequest{Hosts: hosts, Lease: lease, RunOptions: o})
+	finish()
+	if res == nil {
 		return err
 	}
-	if len(errs) > 0 {
-		return errs[0]
+	out := res.Hosts()
+	printHosts(g, out, a.Now())
+	if werr := writeOutput(g, out); werr != nil {
+		return werr
 	}
-	return nil
+	if err != nil {
+		return err
+	}
+	return opError(res, "extend")
 }

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/labbroker/broker/executor"
 	"github.com/labbroker/broker/internal/app"
-	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/state"
 )
 
@@ -27,63 +24,31 @@ func (f *imperativeFlags) parallelism() int {
 	return 0
 }
 
-// runChanges applies imperative changes to one environment under its lock,
-// showing progress as apply does.
-func runChanges(ctx *interruptContext, g *Globals, a *app.App, env string, changes []planner.Change, op string, f imperativeFlags) (*executor.Result, error) {
+// runOptions are the flags' and the terminal's part of an operation's
+// run: progress, the first Ctrl-C, parallelism, the lock wait. finish
+// ends the progress display.
+func runOptions(ctx *interruptContext, g *Globals, f imperativeFlags) (o app.RunOptions, finish func()) {
 	p := newProgress(g.stderr, isTerminal(g.stderr), g.color(g.stderr))
-	defer p.finish()
-	_, res, err := a.RunImperative(ctx, app.ImperativeRequest{
-		Environment: env,
-		Changes:     changes,
+	return app.RunOptions{
 		Observer:    p,
 		Stop:        ctx.Stop,
 		Parallelism: f.parallelism(),
 		LockTimeout: f.LockTimeout,
 		OnLockWait:  lockWaiter(g, f.LockTimeout),
-		Operation:   op,
-	})
-	return res, err
+	}, p.finish
 }
 
-// resultError turns failed changes into the command's error.
-func resultError(res *executor.Result, verb string) error {
+// opError turns an operation's failed changes into the command's error.
+func opError(res *app.OpResult, verb string) error {
 	if res == nil {
 		return nil
 	}
-	if res.Interrupted {
-		return withCode(exitInterrupted, fmt.Errorf("interrupted: %s", res.Summary()))
-	}
-	var errs []error
-	for _, c := range res.Changes {
-		if c.Outcome == executor.OutcomeFailed && c.Err != nil {
-			name := c.HostID
-			if c.Host != nil {
-				name = hostLabel(*c.Host)
-			}
-			errs = append(errs, fmt.Errorf("%s %s: %w", verb, name, c.Err))
+	for _, r := range res.Runs {
+		if r.Result != nil && r.Result.Interrupted {
+			return withCode(exitInterrupted, fmt.Errorf("interrupted: %s", r.Result.Summary()))
 		}
 	}
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	if len(errs) > 1 {
-		return fmt.Errorf("%d of %d %s failed: %w", len(errs), len(res.Changes), verb+"s", errors.Join(errs...))
-	}
-	return nil
-}
-
-// madeHosts lists the records a run made or left.
-func madeHosts(res *executor.Result) []state.Host {
-	out := []state.Host{}
-	if res == nil {
-		return out
-	}
-	for _, c := range res.Changes {
-		if c.Host != nil && c.Outcome == executor.OutcomeDone {
-			out = append(out, *c.Host)
-		}
-	}
-	return out
+	return res.Err(verb)
 }
 
 // printHosts prints a short table of hosts.
@@ -108,4 +73,12 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// imperativeEnvironment is --environment, or "default".
+func imperativeEnvironment(g *Globals) string {
+	if g.Environment != "" {
+		return g.Environment
+	}
+	return app.DefaultEnvironment
 }

@@ -90,7 +90,7 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	if c.List {
 		for _, h := range hosts {
-			fmt.Fprintln(g.stdout, hostLabel(h))
+			fmt.Fprintln(g.stdout, listName(h))
 		}
 		return nil
 	}
@@ -235,7 +235,7 @@ func (c *InventoryCmd) importFile(ctx context.Context, g *Globals, a *app.App, p
 			}
 		}
 		if dup {
-			g.warn("%s is already in the state; skipped", hostLabel(h))
+			g.warn("%s is already in the state; skipped", listName(h))
 			continue
 		}
 		add = append(add, h)
@@ -269,7 +269,7 @@ func ansibleInventory(g *Globals, hosts []state.Host) error {
 			v["ansible_connection"] = "docker"
 			v["ansible_host"] = firstOf(h.ProviderID, h.Name)
 		}
-		hs[hostLabel(h)] = v
+		hs[listName(h)] = v
 	}
 	b, err := yaml.Marshal(map[string]any{"all": map[string]any{"hosts": hs}})
 	if err != nil {
@@ -285,7 +285,7 @@ func sshConfig(g *Globals, hosts []state.Host) error {
 		if h.Transport == state.TransportDockerExec || h.Transport == state.TransportNone {
 			continue
 		}
-		fmt.Fprintf(g.stdout, "Host %s\n  HostName %s\n", hostLabel(h), firstOf(h.IP, h.Hostname, h.Name))
+		fmt.Fprintf(g.stdout, "Host %s\n  HostName %s\n", listName(h), firstOf(h.IP, h.Hostname, h.Name))
 		if h.Port != 0 {
 			fmt.Fprintf(g.stdout, "  Port %s\n", strconv.Itoa(h.Port))
 		}
@@ -295,4 +295,11 @@ func sshConfig(g *Globals, hosts []state.Host) error {
 		fmt.Fprintln(g.stdout)
 	}
 	return nil
+}
+
+// listName is a host's name in listings meant for other programs (--list,
+// ssh-config, Ansible): its hostname first, as the Python broker lists
+// hosts, then its name, address or id. Messages use state.Host.Label.
+func listName(h state.Host) string {
+	return firstOf(h.Hostname, h.Name, h.Address, h.ID)
 }

@@ -47,7 +47,16 @@ type Options struct {
 	Settings *manifest.Config
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Prompt asks the user for a value (an SSH key's passphrase); secret
+	// values are not echoed. It returns ErrNoPrompt when nobody can be
+	// asked (no terminal). Nil: nobody is asked. App never reads stdin
+	// itself: the command line passes a terminal prompt, the Go library
+	// none.
+	Prompt func(question string, secret bool) (string, error)
 }
+
+// ErrNoPrompt is returned by an Options.Prompt that cannot ask anyone.
+var ErrNoPrompt = errors.New("no terminal to ask on")
 
 // App is one process's view of broker: settings, state and providers.
 type App struct {
@@ -81,7 +90,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
-	dir, err := brokerDirectory(opts)
+	dir, err := Directory(opts.Directory, opts.LookupEnv)
 	if err != nil {
 		return nil, err
 	}
@@ -112,18 +121,27 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	return a, nil
 }
 
-func brokerDirectory(opts Options) (string, error) {
-	if opts.Directory != "" {
-		return filepath.Abs(expandHome(opts.Directory))
+// Directory is the broker directory dir names: dir, else
+// $BROKER_DIRECTORY, else ~/.broker; a leading ~ is the home directory,
+// and the result is absolute. lookupEnv nil: os.LookupEnv. The one rule
+// for the command line and the library.
+func Directory(dir string, lookupEnv func(string) (string, bool)) (string, error) {
+	if lookupEnv == nil {
+		lookupEnv = os.LookupEnv
 	}
-	if d, ok := opts.LookupEnv("BROKER_DIRECTORY"); ok && d != "" {
-		return filepath.Abs(expandHome(d))
+	if dir == "" {
+		if d, ok := lookupEnv("BROKER_DIRECTORY"); ok {
+			dir = d
+		}
 	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "", fmt.Errorf("find the broker directory: %w (set BROKER_DIRECTORY)", err)
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", fmt.Errorf("find the broker directory: %w (set BROKER_DIRECTORY)", err)
+		}
+		return filepath.Join(home, ".broker"), nil
 	}
-	return filepath.Join(home, ".broker"), nil
+	return filepath.Abs(expandHome(dir))
 }
 
 func expandHome(p string) string {

@@ -226,7 +226,7 @@ func (a *App) fanOut(ctx context.Context, hosts []state.Host, parallelism int, c
 			}
 			r.Duration = time.Since(start)
 			if r.Err != nil {
-				a.Logger.Warn("remote", "host", hostLabel(h), "outcome", r.Outcome.String(), "error", r.Err)
+				a.Logger.Warn("remote", "host", h.Label(), "outcome", r.Outcome.String(), "error", r.Err)
 			}
 			if done != nil {
 				done(*r)
@@ -282,7 +282,7 @@ func (a *App) recordHostKey(ctx context.Context, h state.Host) {
 	}
 	rec.HostKey = h.HostKey
 	if err := st.Put(ctx, rec); err != nil {
-		a.Logger.Warn("record pinned host key", "host", hostLabel(h), "error", err)
+		a.Logger.Warn("record pinned host key", "host", h.Label(), "error", err)
 	}
 }
 
@@ -294,7 +294,7 @@ func HostLabels(hosts []state.Host) []string {
 	labels := make([]string, len(hosts))
 	count := map[string]int{}
 	for i, h := range hosts {
-		labels[i] = hostLabel(h)
+		labels[i] = h.Label()
 		count[labels[i]]++
 	}
 	seen := map[string]int{}

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -14,11 +13,8 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"gopkg.in/yaml.v3"
 
-	"github.com/labbroker/broker/executor"
 	"github.com/labbroker/broker/manifest"
-	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/providers"
-	"github.com/labbroker/broker/state"
 )
 
 // CheckoutSpec is an imperative checkout as the Python broker's command
@@ -256,65 +252,3 @@ func jsonShape(v any) any {
 
 // JSONShape is jsonShape for callers outside the package.
 func JSONShape(v any) any { return jsonShape(v) }
-
-// CheckoutChanges makes the plan changes of an imperative checkout: Count
-// creates without addresses.
-func CheckoutChanges(r *ResolvedCheckout, reason string) []planner.Change {
-	out := make([]planner.Change, 0, r.Count)
-	for range r.Count {
-		out = append(out, planner.Change{
-			Action: planner.Create,
-			Reason: reason,
-			After: &planner.Desired{
-				Provider: r.Provider, Instance: r.Instance, Nick: r.Nick,
-				Args: maps.Clone(r.Args), Lease: r.Lease, Labels: maps.Clone(r.Labels),
-			},
-		})
-	}
-	return out
-}
-
-// ImperativeRequest carries out changes made on the command line
-// (checkout, checkin, extend, duplicate) in one environment.
-type ImperativeRequest struct {
-	Environment string
-	Changes     []planner.Change
-	Observer    executor.Observer
-	Stop        <-chan struct{}
-	Parallelism int
-	LockTimeout time.Duration
-	OnLockWait  func(holder state.LockInfo)
-	// Operation names the command, for the lock's holder information.
-	Operation string
-}
-
-// RunImperative takes the environment's lock and applies the changes with
-// the executor, so intents, resume and events are those of apply.
-func (a *App) RunImperative(ctx context.Context, req ImperativeRequest) (*planner.Plan, *executor.Result, error) {
-	st, err := a.Store(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	env := req.Environment
-	if env == "" {
-		env = DefaultEnvironment
-	}
-	lock, err := st.Lock(ctx, env, a.LockInfo(req.Operation), state.LockOptions{Timeout: req.LockTimeout, OnWait: req.OnLockWait})
-	if err != nil {
-		return nil, nil, err
-	}
-	defer lock.Unlock()
-	serial, err := st.Serial(ctx, env)
-	if err != nil {
-		return nil, nil, err
-	}
-	p := &planner.Plan{FormatVersion: planner.FormatVersion, Environment: env, StateSerial: serial, Created: a.Now(), Changes: req.Changes}
-	res, err := executor.Apply(ctx, p, a.executorOptions(ApplyRequest{Observer: req.Observer, Stop: req.Stop, Parallelism: req.Parallelism}))
-	return p, res, err
-}
-
-// Recipe is what `broker duplicate` checks out again for a record.
-func Recipe(h state.Host) *ResolvedCheckout {
-	return &ResolvedCheckout{Provider: h.Provider, Instance: h.Instance, Nick: h.Nick,
-		Args: maps.Clone(h.Recipe), Labels: maps.Clone(h.Labels), Lease: h.Lease.Duration, Count: 1}
-}

@@ -97,7 +97,7 @@ func (a *App) RecordHostKey(ctx context.Context, h state.Host, lockTimeout time.
 		return nil
 	}
 	if rec.HostKey != "" {
-		return fmt.Errorf("host %s: the record pins another host key", hostLabel(rec))
+		return fmt.Errorf("host %s: the record pins another host key", rec.Label())
 	}
 	rec.HostKey = h.HostKey
 	return st.Put(ctx, rec)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -70,15 +71,24 @@ func (a *App) DefaultInstance(cfg *manifest.Config, typ string) (string, error) 
 		fmt.Sprintf("name one (e.g. --%s %s) or set default = true on one of them", typ, names[0]))
 }
 
-// Provider returns the provider instance typ.instance, making it on first use.
+// Provider returns the provider instance typ.instance, making it on first
+// use. The declaration that configures it is the manifest's block when
+// cfg declares the instance, else the settings' (ProviderConfig): an
+// instance is kept per declaration, so a manifest's block is honoured for
+// that manifest even after the settings' block made the same instance.
 func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance string) (providers.Provider, error) {
 	t, ok := providers.Lookup(typ)
 	if !ok {
 		return nil, fmt.Errorf("unknown provider type %q (known: %v)", typ, providers.Names())
 	}
 	key := t.Name + "." + instance
+	decl := a.ProviderConfig(cfg, t.Name, instance)
+	cacheKey := key
+	if decl != nil && !slices.Contains(a.Settings.Providers, decl) {
+		cacheKey = fmt.Sprintf("%s@%p", key, decl)
+	}
 	a.mu.Lock()
-	if p, ok := a.instances[key]; ok {
+	if p, ok := a.instances[cacheKey]; ok {
 		a.mu.Unlock()
 		return p, nil
 	}
@@ -86,7 +96,7 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 
 	settings := cty.NilVal
 	alias := typ
-	if decl := a.ProviderConfig(cfg, t.Name, instance); decl != nil {
+	if decl != nil {
 		settings = decl.Settings
 		alias = decl.TypeName
 	} else if t.Settings != nil {
@@ -119,14 +129,14 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if q, ok := a.instances[key]; ok {
+	if q, ok := a.instances[cacheKey]; ok {
 		// Another goroutine made it first; keep one.
 		if c, ok := p.(interface{ Close() error }); ok {
 			_ = c.Close()
 		}
 		return q, nil
 	}
-	a.instances[key] = p
+	a.instances[cacheKey] = p
 	return p, nil
 }
 

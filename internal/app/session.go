@@ -1,11 +1,9 @@
 package app
 
 import (
-	"os"
-
 	"context"
+	"errors"
 	"fmt"
-	"golang.org/x/term"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -46,7 +44,7 @@ func (a *App) SessionWith(ctx context.Context, h *state.Host, o SessionOptions) 
 		}
 		so, ok := p.(providers.SessionOpener)
 		if !ok {
-			return nil, fmt.Errorf("host %s: provider %s cannot open docker-exec sessions", hostLabel(*h), h.Provider)
+			return nil, fmt.Errorf("host %s: provider %s cannot open docker-exec sessions", h.Label(), h.Provider)
 		}
 		return so.OpenSession(ctx, HostRef(*h))
 	case state.TransportSSH:
@@ -62,18 +60,9 @@ func (a *App) SessionWith(ctx context.Context, h *state.Host, o SessionOptions) 
 		a.mu.Unlock()
 		return pool.Get(ctx, h.ID+"@"+cfg.Addr, cfg)
 	case state.TransportNone, "":
-		return nil, fmt.Errorf("host %s (%s) cannot be reached: its provider gives it no transport", hostLabel(*h), h.Provider)
+		return nil, fmt.Errorf("host %s (%s) cannot be reached: its provider gives it no transport", h.Label(), h.Provider)
 	}
-	return nil, fmt.Errorf("host %s: unknown transport %q", hostLabel(*h), h.Transport)
-}
-
-func hostLabel(h state.Host) string {
-	for _, s := range []string{h.Address, h.Hostname, h.Name, h.ID} {
-		if s != "" {
-			return s
-		}
-	}
-	return "?"
+	return nil, fmt.Errorf("host %s: unknown transport %q", h.Label(), h.Transport)
 }
 
 // SSHConfig builds the SSH settings for h: the settings' ssh block, then
@@ -199,7 +188,7 @@ func lastIndex(s string, c byte) int {
 
 // passphrase reads an encrypted key's passphrase from the environment
 // variable the ssh settings name (passphrase_env), else BROKER_SSH_PASSPHRASE,
-// else asks on the terminal. It is kept in memory only.
+// else asks through Options.Prompt. It is kept in memory only.
 func (a *App) passphrase(file string) ([]byte, error) {
 	names := []string{"BROKER_SSH_PASSPHRASE"}
 	if s := a.Settings.SSH; s != nil && s.PassphraseEnv != "" {
@@ -210,24 +199,25 @@ func (a *App) passphrase(file string) ([]byte, error) {
 			return []byte(v), nil
 		}
 	}
-	// On a terminal, ask (once per key file and process).
-	if fd := int(os.Stdin.Fd()); term.IsTerminal(fd) {
+	// Ask the caller (the command line asks on its terminal), once per
+	// key file and App.
+	if a.opts.Prompt != nil {
 		a.keyMu.Lock()
 		defer a.keyMu.Unlock()
 		if p, ok := a.passphrases[file]; ok {
 			return p, nil
 		}
-		fmt.Fprintf(os.Stderr, "passphrase for %s: ", file)
-		p, err := term.ReadPassword(fd)
-		fmt.Fprintln(os.Stderr)
-		if err != nil {
+		p, err := a.opts.Prompt("passphrase for "+file+": ", true)
+		if err != nil && !errors.Is(err, ErrNoPrompt) {
 			return nil, fmt.Errorf("read the passphrase of %s: %w", file, err)
 		}
-		if a.passphrases == nil {
-			a.passphrases = map[string][]byte{}
+		if err == nil {
+			if a.passphrases == nil {
+				a.passphrases = map[string][]byte{}
+			}
+			a.passphrases[file] = []byte(p)
+			return []byte(p), nil
 		}
-		a.passphrases[file] = p
-		return p, nil
 	}
 	return nil, Hint(fmt.Errorf("ssh key %s is encrypted and no passphrase is set", filepath.Base(file)),
 		"set BROKER_SSH_PASSPHRASE, or name a variable with ssh { passphrase_env = \"…\" } in broker.hcl")

@@ -1,0 +1,158 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/labbroker/broker/filter"
+	"github.com/labbroker/broker/state"
+)
+
+// SelectRequest says which recorded hosts an operation acts on: the one
+// selection rule behind exec, ssh, cp, checkin, extend, duplicate and the
+// inventory's indexes.
+type SelectRequest struct {
+	// Environment scopes the selection; "" is every environment.
+	Environment string
+	// Refs name hosts: an inventory index (as `broker inventory` numbers
+	// the listing), a hostname, name, record id, provider id or address
+	// (host.web[0]); with Blocks, host.NAME for every instance of a block.
+	Refs []string
+	// All takes every host of the listing.
+	All bool
+	// Filter narrows the listing first: an expression, or the Python
+	// broker's filter string.
+	Filter string
+	// Blocks lets host.NAME stand for every instance of the block.
+	Blocks bool
+}
+
+// Selection is what a SelectRequest picked.
+type Selection struct {
+	// Hosts in inventory order.
+	Hosts []state.Host
+	// Unmatched are the refs that named no host.
+	Unmatched []string
+	// FilterNote, when the filter was the Python broker's form, is the
+	// expression it was read as.
+	FilterNote string
+}
+
+// ErrNoHostsGiven is returned by Select when neither refs nor All say
+// what to select.
+var ErrNoHostsGiven = errors.New("no hosts given")
+
+// Inventory lists env's hosts ("" every environment) in the state's
+// order, narrowed by filterSrc. It is the only maker of that list: its
+// positions are the inventory indexes the other commands accept. note is
+// the expression a Python-style filter was read as.
+func (a *App) Inventory(ctx context.Context, env, filterSrc string) (hosts []state.Host, note string, err error) {
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	hosts, err = st.Hosts(ctx, state.Query{Environment: env})
+	if err != nil {
+		return nil, "", err
+	}
+	if filterSrc == "" {
+		return hosts, "", nil
+	}
+	f, note, err := filter.Parse(filterSrc)
+	if err != nil {
+		return nil, "", Hint(fmt.Errorf("--filter %q: %w", filterSrc, err), `write an expression such as 'hostname contains "test"', or the Python broker's 'hostname<test'`)
+	}
+	hosts, err = filter.Select(f, hosts, a.Now())
+	return hosts, note, err
+}
+
+// Select resolves a SelectRequest against the inventory.
+func (a *App) Select(ctx context.Context, req SelectRequest) (*Selection, error) {
+	if len(req.Refs) == 0 && !req.All {
+		return nil, Hint(ErrNoHostsGiven, "name hosts by inventory index, hostname or name (see `broker inventory`), or pass --all")
+	}
+	hosts, note, err := a.Inventory(ctx, req.Environment, req.Filter)
+	if err != nil {
+		return nil, err
+	}
+	sel := &Selection{FilterNote: note}
+	if req.All {
+		sel.Hosts = hosts
+		return sel, nil
+	}
+	picked := make([]bool, len(hosts))
+	for _, ref := range req.Refs {
+		found := false
+		n, nerr := strconv.Atoi(ref)
+		if nerr == nil && n >= 0 && n < len(hosts) {
+			picked[n], found = true, true
+		}
+		block := ""
+		if req.Blocks && isBlockRef(ref) {
+			block = ref + "["
+		}
+		for i, h := range hosts {
+			if RefMatches(ref, h) || block != "" && strings.HasPrefix(h.Address, block) {
+				picked[i], found = true, true
+			}
+		}
+		if !found {
+			sel.Unmatched = append(sel.Unmatched, ref)
+		}
+	}
+	for i, h := range hosts {
+		if picked[i] {
+			sel.Hosts = append(sel.Hosts, h)
+		}
+	}
+	return sel, nil
+}
+
+// RefMatches reports whether ref names h by hostname, name, record id,
+// address or provider id (indexes are positions, not properties: Select
+// resolves them).
+func RefMatches(ref string, h state.Host) bool {
+	return ref != "" && (ref == h.Hostname || ref == h.Name || ref == h.ID || ref == h.Address || ref == h.ProviderID)
+}
+
+// isBlockRef reports whether ref is host.NAME, every instance of a block.
+func isBlockRef(ref string) bool {
+	name, ok := strings.CutPrefix(ref, "host.")
+	return ok && hclsyntax.ValidIdentifier(name)
+}
+
+// IsHostRef reports whether word names a host of hosts (the unfiltered
+// listing): an index into it, a property RefMatches accepts, or host.NAME
+// of one of its blocks. Commands that take either a host or a filter
+// expression in one word (`broker ssh`, `broker cp`) ask it first.
+func IsHostRef(word string, hosts []state.Host) bool {
+	if n, err := strconv.Atoi(word); err == nil && n >= 0 && n < len(hosts) {
+		return true
+	}
+	block := isBlockRef(word)
+	for _, h := range hosts {
+		if RefMatches(word, h) || block && strings.HasPrefix(h.Address, word+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// ByEnvironment groups hosts by environment, environments in order of
+// first appearance and hosts in their order.
+func ByEnvironment(hosts []state.Host) ([]string, map[string][]state.Host) {
+	var envs []string
+	m := map[string][]state.Host{}
+	for _, h := range hosts {
+		if _, ok := m[h.Environment]; !ok {
+			envs = append(envs, h.Environment)
+		}
+		m[h.Environment] = append(m[h.Environment], h)
+	}
+	return envs, m
+}
