@@ -29,7 +29,7 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 		j.hostID = newHostID(c)
 	}
 	start := time.Now()
-	j.event(Event{Kind: EventStart, Message: c.Reason})
+	j.event(Event{Kind: EventStart, Reason: &c.Reason})
 	var (
 		host *state.Host
 		err  error

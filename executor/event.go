@@ -53,7 +53,9 @@ type Event struct {
 	Action  planner.Action `json:"action"`
 	Phase   Phase          `json:"phase,omitempty"`
 	Message string         `json:"message,omitempty"`
-	Err     string         `json:"error,omitempty"`
+	// Reason is the change's reason, on start.
+	Reason *planner.Reason `json:"reason,omitempty"`
+	Err    string          `json:"error,omitempty"`
 	// Duration is the phase's or change's duration on *_done, failed.
 	Duration time.Duration `json:"duration_ns,omitempty"`
 }

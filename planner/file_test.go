@@ -22,7 +22,7 @@ func TestFileRoundTrip(t *testing.T) {
 			Changes: []Change{
 				{Action: Replace, Address: "host.web[0]", Before: &rec,
 					After:  &Desired{Address: "host.web[0]", Host: "web", Provider: "docker", Instance: "local", Args: map[string]any{"image": "httpd"}, Lease: time.Hour},
-					Reason: "tainted", DependsOn: []string{"host.db[0]"}},
+					Reason: Because(ReasonTainted, ""), DependsOn: []string{"host.db[0]"}},
 			}},
 		Sources:       map[string][]byte{"lab.hcl": []byte("host \"web\" {}\n")},
 		BaseDir:       "/src",
@@ -59,11 +59,12 @@ func TestReadFileRefuses(t *testing.T) {
 	tests := []struct {
 		name, body, want string
 	}{
-		{"newer format", `{"format_version": 2, "plan": {"format_version": 2}}`, "format version 2 is not supported by this broker (it reads version 1)"},
+		{"newer format", `{"format_version": 3, "plan": {"format_version": 3}}`, "format version 3 is not supported by this broker (it reads version 2)"},
+		{"older format", `{"format_version": 1, "plan": {"format_version": 1}}`, "format version 1 is not supported by this broker (it reads version 2)"},
 		{"no version", `{"plan": {}}`, "not a broker plan (no format_version)"},
 		{"not json", `host "web" {}`, "not a broker plan"},
-		{"no plan", `{"format_version": 1}`, "no plan in it"},
-		{"old plan inside", `{"format_version": 1, "plan": {"format_version": 0}}`, "plan format version 0 is not supported"},
+		{"no plan", `{"format_version": 2}`, "no plan in it"},
+		{"old plan inside", `{"format_version": 2, "plan": {"format_version": 0}}`, "plan format version 0 is not supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

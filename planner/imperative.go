@@ -17,7 +17,7 @@ const DefaultExtension = 48 * time.Hour
 func CheckinChanges(hosts []state.Host) []Change {
 	out := make([]Change, 0, len(hosts))
 	for _, h := range hosts {
-		out = append(out, Change{Action: Destroy, Before: &h, Reason: "checkin"})
+		out = append(out, Change{Action: Destroy, Before: &h, Reason: Because(ReasonCheckin, "")})
 	}
 	return out
 }
@@ -36,7 +36,7 @@ func ExtendChanges(hosts []state.Host, lease time.Duration) []Change {
 			l = DefaultExtension
 		}
 		out = append(out, Change{
-			Action: Extend, Before: &h, Reason: "extend",
+			Action: Extend, Before: &h, Reason: Because(ReasonExtend, ""),
 			After: &Desired{Provider: h.Provider, Instance: h.Instance, Lease: l},
 		})
 	}
@@ -45,7 +45,7 @@ func ExtendChanges(hosts []state.Host, lease time.Duration) []Change {
 
 // CheckoutChanges are count creates of d without addresses (an imperative
 // checkout, a duplicate).
-func CheckoutChanges(d Desired, count int, reason string) []Change {
+func CheckoutChanges(d Desired, count int, reason Reason) []Change {
 	out := make([]Change, 0, count)
 	for range count {
 		dd := d

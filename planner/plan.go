@@ -86,8 +86,8 @@ type Change struct {
 	// for a destroy with no Before, the intent whose leftovers are to be
 	// cleaned up.
 	Resume *state.Intent `json:"resume,omitempty"`
-	// Reason says why, in words for the plan's reader.
-	Reason string `json:"reason"`
+	// Reason says why (the views put it in words).
+	Reason Reason `json:"reason"`
 	// DependsOn lists addresses whose changes must finish first.
 	DependsOn []string `json:"depends_on,omitempty"`
 	// UpdateLabels is set when the record's labels differ from After's.
@@ -97,8 +97,8 @@ type Change struct {
 	UpdateLabels bool `json:"update_labels,omitempty"`
 }
 
-// FormatVersion is the version of the plan file format.
-const FormatVersion = 1
+// FormatVersion is the version of the plan file format (2: typed reasons).
+const FormatVersion = 2
 
 // Plan is the difference between the manifest and the state.
 type Plan struct {

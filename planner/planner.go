@@ -125,12 +125,6 @@ func (m *maker) intents() (creates, destroys []state.Intent) {
 	return creates, destroys
 }
 
-const (
-	reasonResume        = "resume an interrupted checkout"
-	reasonCleanup       = "clean up after an interrupted run"
-	reasonFinishCheckin = "finish an interrupted check-in"
-)
-
 func (m *maker) destroyAll() []Change {
 	var out []Change
 	creates, destroys := m.intents()
@@ -143,21 +137,21 @@ func (m *maker) destroyAll() []Change {
 	have := map[string]bool{}
 	for _, r := range m.records {
 		have[r.ID] = true
-		c := Change{Action: Destroy, Address: r.Address, Before: r, Reason: "the environment is being destroyed"}
+		c := Change{Action: Destroy, Address: r.Address, Before: r, Reason: Because(ReasonDestroyEnvironment, "")}
 		if it, ok := finishing[r.ID]; ok {
 			c.Resume = ptr(it)
-			c.Reason = reasonFinishCheckin
+			c.Reason = Because(ReasonFinishCheckin, "")
 		}
 		out = append(out, c)
 	}
 	for _, it := range creates {
 		if !foldIntoRecord(out, it) {
-			out = append(out, cleanup(it, reasonCleanup))
+			out = append(out, cleanup(it, ReasonCleanup))
 		}
 	}
 	for _, it := range destroys {
 		if !have[it.HostID] {
-			out = append(out, cleanup(it, reasonFinishCheckin))
+			out = append(out, cleanup(it, ReasonFinishCheckin))
 		}
 	}
 	return out
@@ -182,8 +176,8 @@ func foldIntoRecord(changes []Change, it state.Intent) bool {
 	return false
 }
 
-func cleanup(it state.Intent, reason string) Change {
-	return Change{Action: Destroy, Address: it.Address, Resume: ptr(it), Reason: reason}
+func cleanup(it state.Intent, k ReasonKind) Change {
+	return Change{Action: Destroy, Address: it.Address, Resume: ptr(it), Reason: Because(k, "")}
 }
 
 func (m *maker) converge() []Change {
@@ -213,7 +207,7 @@ func (m *maker) converge() []Change {
 	for _, r := range recs {
 		if _, dup := byAddr[r.Address]; dup {
 			out = append(out, m.withFinish(Change{Action: Destroy, Address: r.Address, Before: r,
-				Reason: "a newer record holds " + r.Address}, finishing))
+				Reason: Because(ReasonSuperseded, r.Address)}, finishing))
 			continue
 		}
 		byAddr[r.Address] = r
@@ -230,11 +224,11 @@ func (m *maker) converge() []Change {
 		d := &desired[i]
 		r, ok := byAddr[d.Address]
 		if !ok {
-			c := Change{Action: Create, Address: d.Address, After: d, Reason: "not checked out yet"}
+			c := Change{Action: Create, Address: d.Address, After: d, Reason: Because(ReasonMissing, "")}
 			for _, it := range creates {
 				if it.Address == d.Address {
 					c.Resume = ptr(it)
-					c.Reason = reasonResume
+					c.Reason = Because(ReasonResume, "")
 					resumed[it.ID] = true
 					break
 				}
@@ -257,12 +251,12 @@ func (m *maker) converge() []Change {
 	// Leftover intents.
 	for _, it := range creates {
 		if !resumed[it.ID] && !foldIntoRecord(out, it) {
-			out = append(out, cleanup(it, reasonCleanup))
+			out = append(out, cleanup(it, ReasonCleanup))
 		}
 	}
 	for _, it := range destroys {
 		if _, ok := findRecord(m.records, it.HostID); !ok {
-			out = append(out, cleanup(it, reasonFinishCheckin))
+			out = append(out, cleanup(it, ReasonFinishCheckin))
 		}
 	}
 	return out
@@ -281,11 +275,11 @@ func (m *maker) withFinish(c Change, finishing map[string]state.Intent) Change {
 	switch c.Action {
 	case Destroy:
 		c.Resume = ptr(it)
-		c.Reason = reasonFinishCheckin
+		c.Reason = Because(ReasonFinishCheckin, "")
 	case NoOp, Extend:
 		c.Action = Replace
 		c.Resume = ptr(it)
-		c.Reason = "an earlier check-in was interrupted"
+		c.Reason = Because(ReasonInterruptedCheckin, "")
 	case Replace:
 		c.Resume = ptr(it)
 	}
@@ -302,57 +296,48 @@ func findRecord(rs []*state.Host, id string) (*state.Host, bool) {
 }
 
 // goneReason explains why an address is no longer wanted.
-func (m *maker) goneReason(addr string) string {
+func (m *maker) goneReason(addr string) Reason {
 	name, _, ok := ParseAddress(addr)
 	if !ok {
-		return addr + " is not in the manifest"
+		return Because(ReasonNotInManifest, addr)
 	}
 	h, ok := m.hostBlocks[name]
 	if !ok {
-		return "host." + name + " is no longer in the manifest"
+		return Because(ReasonBlockRemoved, "host."+name)
 	}
-	return fmt.Sprintf("host.%s is now count = %d", name, h.Count)
+	return Reason{Kind: ReasonCountReduced, Detail: "host." + name, Count: h.Count}
 }
 
 // compare decides what an existing record needs.
 func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 	c := Change{Action: NoOp, Address: d.Address, Before: r, After: d}
 	c.UpdateLabels = !labelsEqual(r.Labels, d.Labels)
-	replace := func(reason string) Change {
+	replace := func(reason Reason) Change {
 		c.Action = Replace
 		c.Reason = reason
 		return c
 	}
 	switch r.Status {
 	case state.StatusTainted:
-		switch {
-		case strings.HasPrefix(r.Reason, "tainted"): // broker taint's own words
-			return replace(r.Reason)
-		case r.Reason != "":
-			return replace("tainted by " + r.Reason)
-		}
-		return replace("tainted")
+		return replace(Because(ReasonTainted, r.Reason))
 	case state.StatusFailed:
-		if r.Reason != "" {
-			return replace("setup failed: " + r.Reason)
-		}
-		return replace("setup failed")
+		return replace(Because(ReasonSetupFailed, r.Reason))
 	case state.StatusPending:
-		return replace("an earlier apply was interrupted before the host was ready")
+		return replace(Because(ReasonInterruptedApply, ""))
 	case state.StatusReleasing:
-		return replace("an earlier check-in was interrupted")
+		return replace(Because(ReasonInterruptedCheckin, ""))
 	}
 	switch m.presence[r.ID] {
 	case providers.PresenceGone:
-		return replace("removed outside broker")
+		return replace(Because(ReasonGone, ""))
 	case providers.PresenceStopped:
-		return replace("stopped outside broker")
+		return replace(Because(ReasonStopped, ""))
 	}
 	if diff := recipeDiff(r, d); len(diff) > 0 {
-		return replace("recipe changed: " + strings.Join(diff, ", "))
+		return replace(Reason{Kind: ReasonRecipeChanged, Fields: diff})
 	}
 	if forced {
-		return replace("replacement requested")
+		return replace(Because(ReasonReplaceRequested, ""))
 	}
 	if d.Lease > 0 {
 		var rb time.Duration
@@ -363,20 +348,20 @@ func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 		switch left := r.Lease.Remaining(m.in.Now); {
 		case r.Lease.Expires.IsZero():
 			c.Action = Extend
-			c.Reason = "no lease recorded, renewing for " + humanDuration(d.Lease)
+			c.Reason = Reason{Kind: ReasonLeaseMissing, Lease: d.Lease}
 		case left <= 0:
 			c.Action = Extend
-			c.Reason = fmt.Sprintf("lease expired %s ago, renewing for %s", humanDuration(-left), humanDuration(d.Lease))
+			c.Reason = Reason{Kind: ReasonLeaseExpired, Lease: d.Lease, Left: left}
 		case left <= renew:
 			c.Action = Extend
-			c.Reason = fmt.Sprintf("lease ends in %s, renewing for %s", humanDuration(left), humanDuration(d.Lease))
+			c.Reason = Reason{Kind: ReasonLeaseEnding, Lease: d.Lease, Left: left}
 		}
 		if c.Action == Extend {
 			return c
 		}
 	}
 	if c.UpdateLabels {
-		c.Reason = "labels changed (recorded only)"
+		c.Reason = Because(ReasonLabelsChanged, "")
 	}
 	return c
 }
@@ -588,19 +573,3 @@ func resumeID(c Change) string {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-// humanDuration writes d the way plans talk: 2h, 1h30m, 20m, 45s.
-func humanDuration(d time.Duration) string {
-	if d < time.Minute {
-		return d.Round(time.Second).String()
-	}
-	d = d.Round(time.Minute)
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%dm", m)
-	case m == 0:
-		return fmt.Sprintf("%dh", h)
-	}
-	return fmt.Sprintf("%dh%dm", h, m)
-}

@@ -49,7 +49,7 @@ type brief struct {
 	Address   string
 	Before    string // record id
 	Resume    string // intent id
-	Reason    string
+	Reason    Reason
 	DependsOn []string
 	Labels    bool
 }
@@ -99,7 +99,7 @@ func TestMake(t *testing.T) {
 			want: func() []brief {
 				var b []brief
 				for i := range 11 {
-					b = append(b, brief{Action: Create, Address: Address("web", i), Reason: "not checked out yet"})
+					b = append(b, brief{Action: Create, Address: Address("web", i), Reason: Because(ReasonMissing, "")})
 				}
 				return b
 			}(),
@@ -122,10 +122,10 @@ func TestMake(t *testing.T) {
 				with(rec("d", w2, 3), func(h *state.Host) { h.Status = state.StatusReleasing }),
 			}},
 			want: []brief{
-				{Action: Replace, Address: "host.web[0]", Before: "a", Reason: "tainted by jake"},
-				{Action: Replace, Address: "host.web[1]", Before: "b", Reason: "setup failed: exit status 2"},
-				{Action: Replace, Address: "host.web[2]", Before: "c", Reason: "an earlier apply was interrupted before the host was ready"},
-				{Action: Replace, Address: "host.web[3]", Before: "d", Reason: "an earlier check-in was interrupted"},
+				{Action: Replace, Address: "host.web[0]", Before: "a", Reason: Because(ReasonTainted, "jake")},
+				{Action: Replace, Address: "host.web[1]", Before: "b", Reason: Because(ReasonSetupFailed, "exit status 2")},
+				{Action: Replace, Address: "host.web[2]", Before: "c", Reason: Because(ReasonInterruptedApply, "")},
+				{Action: Replace, Address: "host.web[3]", Before: "d", Reason: Because(ReasonInterruptedCheckin, "")},
 			},
 		},
 		{
@@ -138,9 +138,9 @@ func TestMake(t *testing.T) {
 			}},
 			want: []brief{
 				{Action: NoOp, Address: "host.db[0]", Before: "d"},
-				{Action: Replace, Address: "host.web[0]", Before: "a", Reason: "recipe changed: image"},
-				{Action: Replace, Address: "host.web[1]", Before: "b", Reason: "recipe changed: instance, extra"},
-				{Action: Replace, Address: "host.web[2]", Before: "c", Reason: "recipe changed: provider, ports"},
+				{Action: Replace, Address: "host.web[0]", Before: "a", Reason: Reason{Kind: ReasonRecipeChanged, Fields: []string{"image"}}},
+				{Action: Replace, Address: "host.web[1]", Before: "b", Reason: Reason{Kind: ReasonRecipeChanged, Fields: []string{"instance", "extra"}}},
+				{Action: Replace, Address: "host.web[2]", Before: "c", Reason: Reason{Kind: ReasonRecipeChanged, Fields: []string{"provider", "ports"}}},
 			},
 		},
 		{
@@ -149,8 +149,8 @@ func TestMake(t *testing.T) {
 			presence: map[string]providers.Presence{"a": providers.PresenceGone, "b": providers.PresenceStopped,
 				"c": providers.PresenceUnknown, "d": providers.PresenceRunning},
 			want: []brief{
-				{Action: Replace, Address: "host.web[0]", Before: "a", Reason: "removed outside broker"},
-				{Action: Replace, Address: "host.web[1]", Before: "b", Reason: "stopped outside broker"},
+				{Action: Replace, Address: "host.web[0]", Before: "a", Reason: Because(ReasonGone, "")},
+				{Action: Replace, Address: "host.web[1]", Before: "b", Reason: Because(ReasonStopped, "")},
 				{Action: NoOp, Address: "host.web[2]", Before: "c"},
 				{Action: NoOp, Address: "host.web[3]", Before: "d"},
 			},
@@ -160,7 +160,7 @@ func TestMake(t *testing.T) {
 			in:   Input{Config: cfg(w2), Records: []state.Host{rec("a", w2, 0), rec("b", w2, 1)}, Replace: []string{"host.web[1]"}},
 			want: []brief{
 				{Action: NoOp, Address: "host.web[0]", Before: "a"},
-				{Action: Replace, Address: "host.web[1]", Before: "b", Reason: "replacement requested"},
+				{Action: Replace, Address: "host.web[1]", Before: "b", Reason: Because(ReasonReplaceRequested, "")},
 			},
 		},
 		{
@@ -175,9 +175,9 @@ func TestMake(t *testing.T) {
 				}},
 			want: []brief{
 				{Action: NoOp, Address: "host.long[0]", Before: "e"},
-				{Action: Extend, Address: "host.web[0]", Before: "a", Reason: "no lease recorded, renewing for 2h"},
-				{Action: Extend, Address: "host.web[1]", Before: "b", Reason: "lease ends in 20m, renewing for 2h"},
-				{Action: Extend, Address: "host.web[2]", Before: "c", Reason: "lease expired 3m ago, renewing for 2h"},
+				{Action: Extend, Address: "host.web[0]", Before: "a", Reason: Reason{Kind: ReasonLeaseMissing, Lease: 2 * time.Hour}},
+				{Action: Extend, Address: "host.web[1]", Before: "b", Reason: Reason{Kind: ReasonLeaseEnding, Lease: 2 * time.Hour, Left: 20 * time.Minute}},
+				{Action: Extend, Address: "host.web[2]", Before: "c", Reason: Reason{Kind: ReasonLeaseExpired, Lease: 2 * time.Hour, Left: -3 * time.Minute}},
 				{Action: NoOp, Address: "host.web[3]", Before: "d"},
 			},
 		},
@@ -188,17 +188,17 @@ func TestMake(t *testing.T) {
 				with(rec("b", w2, 1), func(h *state.Host) { h.Labels = nil; h.Lease.Expires = now.Add(time.Minute) }),
 			}},
 			want: []brief{
-				{Action: NoOp, Address: "host.web[0]", Before: "a", Reason: "labels changed (recorded only)", Labels: true},
-				{Action: Extend, Address: "host.web[1]", Before: "b", Reason: "lease ends in 1m, renewing for 2h", Labels: true},
+				{Action: NoOp, Address: "host.web[0]", Before: "a", Reason: Because(ReasonLabelsChanged, ""), Labels: true},
+				{Action: Extend, Address: "host.web[1]", Before: "b", Reason: Reason{Kind: ReasonLeaseEnding, Lease: 2 * time.Hour, Left: time.Minute}, Labels: true},
 			},
 		},
 		{
 			name: "count lowered and block removed",
 			in:   Input{Config: cfg(web(1)), Records: []state.Host{rec("a", w2, 0), rec("b", w2, 1), rec("c", d, 0)}},
 			want: []brief{
-				{Action: Destroy, Address: "host.db[0]", Before: "c", Reason: "host.db is no longer in the manifest"},
+				{Action: Destroy, Address: "host.db[0]", Before: "c", Reason: Because(ReasonBlockRemoved, "host.db")},
 				{Action: NoOp, Address: "host.web[0]", Before: "a"},
-				{Action: Destroy, Address: "host.web[1]", Before: "b", Reason: "host.web is now count = 1"},
+				{Action: Destroy, Address: "host.web[1]", Before: "b", Reason: Reason{Kind: ReasonCountReduced, Detail: "host.web", Count: 1}},
 			},
 		},
 		{
@@ -217,10 +217,10 @@ func TestMake(t *testing.T) {
 			}},
 			want: []brief{
 				{Action: NoOp, Address: "host.web[0]", Before: "a"},
-				{Action: Create, Address: "host.web[1]", Resume: "i2", Reason: "resume an interrupted checkout"},
-				{Action: Destroy, Address: "host.old[0]", Resume: "i4", Reason: "clean up after an interrupted run"},
-				{Action: Destroy, Address: "host.web[0]", Resume: "i3", Reason: "clean up after an interrupted run"},
-				{Action: Destroy, Address: "host.web[1]", Resume: "i1", Reason: "clean up after an interrupted run"},
+				{Action: Create, Address: "host.web[1]", Resume: "i2", Reason: Because(ReasonResume, "")},
+				{Action: Destroy, Address: "host.old[0]", Resume: "i4", Reason: Because(ReasonCleanup, "")},
+				{Action: Destroy, Address: "host.web[0]", Resume: "i3", Reason: Because(ReasonCleanup, "")},
+				{Action: Destroy, Address: "host.web[1]", Resume: "i1", Reason: Because(ReasonCleanup, "")},
 			},
 		},
 		{
@@ -231,9 +231,9 @@ func TestMake(t *testing.T) {
 				{ID: "d3", Address: "host.web[5]", Op: state.OpDestroy, HostID: "gone"},
 			}},
 			want: []brief{
-				{Action: Replace, Address: "host.web[0]", Before: "a", Resume: "d2", Reason: "an earlier check-in was interrupted"},
-				{Action: Destroy, Address: "host.web[1]", Before: "b", Resume: "d1", Reason: "finish an interrupted check-in"},
-				{Action: Destroy, Address: "host.web[5]", Resume: "d3", Reason: "finish an interrupted check-in"},
+				{Action: Replace, Address: "host.web[0]", Before: "a", Resume: "d2", Reason: Because(ReasonInterruptedCheckin, "")},
+				{Action: Destroy, Address: "host.web[1]", Before: "b", Resume: "d1", Reason: Because(ReasonFinishCheckin, "")},
+				{Action: Destroy, Address: "host.web[5]", Resume: "d3", Reason: Because(ReasonFinishCheckin, "")},
 			},
 		},
 		{
@@ -244,7 +244,7 @@ func TestMake(t *testing.T) {
 			}, Intents: []state.Intent{with2(createIntent("i-b", "host.web[1]", now), func(it *state.Intent) { it.HostID = "b" })}},
 			want: []brief{
 				{Action: NoOp, Address: "host.web[0]", Before: "a"},
-				{Action: Replace, Address: "host.web[1]", Before: "b", Resume: "i-b", Reason: "an earlier apply was interrupted before the host was ready"},
+				{Action: Replace, Address: "host.web[1]", Before: "b", Resume: "i-b", Reason: Because(ReasonInterruptedApply, "")},
 			},
 		},
 		{
@@ -253,14 +253,14 @@ func TestMake(t *testing.T) {
 				with(rec("b", w2, 1), func(h *state.Host) { h.Status = state.StatusPending }),
 			}, Intents: []state.Intent{with2(createIntent("i-b", "host.web[1]", now), func(it *state.Intent) { it.HostID = "b" })}},
 			want: []brief{
-				{Action: Destroy, Address: "host.web[1]", Before: "b", Resume: "i-b", Reason: "the environment is being destroyed"},
+				{Action: Destroy, Address: "host.web[1]", Before: "b", Resume: "i-b", Reason: Because(ReasonDestroyEnvironment, "")},
 			},
 		},
 		{
 			name: "two records at one address: the older is checked in",
 			in:   Input{Config: cfg(web(1)), Records: []state.Host{rec("a", w2, 0), with(rec("b", w2, 0), func(h *state.Host) { h.Created = now })}},
 			want: []brief{
-				{Action: Destroy, Address: "host.web[0]", Before: "a", Reason: "a newer record holds host.web[0]"},
+				{Action: Destroy, Address: "host.web[0]", Before: "a", Reason: Because(ReasonSuperseded, "host.web[0]")},
 				{Action: NoOp, Address: "host.web[0]", Before: "b"},
 			},
 		},
@@ -269,9 +269,9 @@ func TestMake(t *testing.T) {
 			in: Input{Destroy: true, Config: cfg(w2), Records: []state.Host{rec("a", w2, 0), rec("b", w2, 1), {ID: "x", Status: state.StatusReady}},
 				Intents: []state.Intent{createIntent("i1", "host.web[2]", now), {ID: "d1", Address: "host.web[1]", Op: state.OpDestroy, HostID: "b"}}},
 			want: []brief{
-				{Action: Destroy, Address: "host.web[0]", Before: "a", Reason: "the environment is being destroyed"},
-				{Action: Destroy, Address: "host.web[1]", Before: "b", Resume: "d1", Reason: "finish an interrupted check-in"},
-				{Action: Destroy, Address: "host.web[2]", Resume: "i1", Reason: "clean up after an interrupted run"},
+				{Action: Destroy, Address: "host.web[0]", Before: "a", Reason: Because(ReasonDestroyEnvironment, "")},
+				{Action: Destroy, Address: "host.web[1]", Before: "b", Resume: "d1", Reason: Because(ReasonFinishCheckin, "")},
+				{Action: Destroy, Address: "host.web[2]", Resume: "i1", Reason: Because(ReasonCleanup, "")},
 			},
 		},
 		{
@@ -279,24 +279,24 @@ func TestMake(t *testing.T) {
 			in:      Input{Config: cfg(web(3), d), Records: []state.Host{with(rec("a", w2, 0), func(h *state.Host) { h.Status = state.StatusTainted })}},
 			targets: []string{`status == "tainted"`, `name == "db"`},
 			want: []brief{
-				{Action: Create, Address: "host.db[0]", Reason: "not checked out yet"},
-				{Action: Replace, Address: "host.web[0]", Before: "a", Reason: "tainted"},
+				{Action: Create, Address: "host.db[0]", Reason: Because(ReasonMissing, "")},
+				{Action: Replace, Address: "host.web[0]", Before: "a", Reason: Because(ReasonTainted, "")},
 			},
 		},
 		{
 			name:     "excludes only",
 			in:       Input{Config: cfg(web(3))},
 			excludes: []string{`index >= 1`},
-			want:     []brief{{Action: Create, Address: "host.web[0]", Reason: "not checked out yet"}},
+			want:     []brief{{Action: Create, Address: "host.web[0]", Reason: Because(ReasonMissing, "")}},
 		},
 		{
 			name: "depends_on: the changing instances of referenced hosts",
 			in: Input{Config: cfg(&manifest.Host{Name: "sat", ProviderType: "awx", Instance: "satlab", Count: 2}, client),
 				Records: []state.Host{rec("s0", sat, 0)}},
 			want: []brief{
-				{Action: Create, Address: "host.client[0]", Reason: "not checked out yet", DependsOn: []string{"host.sat[1]"}},
+				{Action: Create, Address: "host.client[0]", Reason: Because(ReasonMissing, ""), DependsOn: []string{"host.sat[1]"}},
 				{Action: NoOp, Address: "host.sat[0]", Before: "s0"},
-				{Action: Create, Address: "host.sat[1]", Reason: "not checked out yet"},
+				{Action: Create, Address: "host.sat[1]", Reason: Because(ReasonMissing, "")},
 			},
 		},
 	}

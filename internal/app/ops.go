@@ -120,10 +120,7 @@ func (a *App) Checkout(ctx context.Context, req CheckoutRequest) (*OpResult, err
 	if err != nil {
 		return nil, err
 	}
-	reason := "checkout"
-	if rc.Nick != "" {
-		reason = "checkout of nick " + rc.Nick
-	}
+	reason := planner.Because(planner.ReasonCheckout, rc.Nick)
 	return a.run(ctx, "checkout", req.RunOptions, orDefault(req.Environment), planner.CheckoutChanges(rc.desired(), rc.Count, reason))
 }
 
@@ -161,7 +158,7 @@ func (a *App) Duplicate(ctx context.Context, req DuplicateRequest) (*DuplicateRe
 		}
 		d := planner.Desired{Provider: h.Provider, Instance: h.Instance, Nick: h.Nick,
 			Args: h.Recipe, Labels: h.Labels, Lease: h.Lease.Duration}
-		changes = append(changes, planner.CheckoutChanges(d, max(req.Count, 1), "duplicate of "+h.Label())...)
+		changes = append(changes, planner.CheckoutChanges(d, max(req.Count, 1), planner.Because(planner.ReasonDuplicate, h.Label()))...)
 	}
 	if len(changes) == 0 {
 		return out, nil

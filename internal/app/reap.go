@@ -197,7 +197,7 @@ func (a *App) reapEnv(ctx context.Context, st state.Store, env string, req ReapR
 		// found by the intent's label and checked in, as the planner's
 		// cleanup changes do.
 		cleanups = append(cleanups, planner.Change{Action: planner.Destroy, Address: it.Address, Resume: ptrTo(it),
-			Reason: "clean up after an interrupted run"})
+			Reason: planner.Because(planner.ReasonCleanup, "")})
 	}
 	for _, r := range recs {
 		it, finish := finishing[r.ID]
@@ -207,12 +207,12 @@ func (a *App) reapEnv(ctx context.Context, st state.Store, env string, req ReapR
 		c := planner.Change{Action: planner.Destroy, Address: r.Address, Before: ptrTo(r)}
 		if planner.Expired(r.Lease.Expires, now) {
 			res.Expired = append(res.Expired, r)
-			c.Reason = "lease expired " + ago(now.Sub(r.Lease.Expires)) + " ago"
+			c.Reason = planner.Reason{Kind: planner.ReasonLeaseExpired, Left: r.Lease.Expires.Sub(now)}
 		}
 		if finish {
 			c.Resume = ptrTo(it)
-			if c.Reason == "" {
-				c.Reason = "finish an interrupted check-in"
+			if c.Reason.Is(planner.ReasonNone) {
+				c.Reason = planner.Because(planner.ReasonFinishCheckin, "")
 			}
 		}
 		p.Changes = append(p.Changes, c)

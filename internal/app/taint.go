@@ -139,7 +139,7 @@ func (a *App) taintEnv(ctx context.Context, st state.Store, env string, ids []st
 			h.Status, h.Reason = state.StatusReady, ""
 		default:
 			h.Status = state.StatusTainted
-			h.Reason = fmt.Sprintf("tainted by %s at %s", a.who(), now.UTC().Format(time.RFC3339))
+			h.Reason = fmt.Sprintf("by %s at %s", a.who(), now.UTC().Format(time.RFC3339))
 		}
 		put = append(put, h)
 	}

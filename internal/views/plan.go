@@ -157,8 +157,8 @@ func (v *planHuman) change(w *bufio.Writer, c planner.Change) {
 	for _, a := range attrs {
 		fmt.Fprintf(w, "        %-*s = %s\n", width, a.key, a.val)
 	}
-	if c.Reason != "" {
-		fmt.Fprintf(w, "        # %s\n", c.Reason)
+	if r := ReasonText(c.Reason); r != "" {
+		fmt.Fprintf(w, "        # %s\n", r)
 	}
 }
 

@@ -66,16 +66,16 @@ func mixedPlan() *planner.Plan {
 	return &planner.Plan{FormatVersion: planner.FormatVersion, Environment: "ui", StateSerial: 4, Created: now,
 		Changes: []planner.Change{
 			{Action: planner.Create, Address: "host.client[0]", After: desired("host.client[0]", "client", 0),
-				Reason: "not checked out yet", DependsOn: []string{"host.sat[0]"}},
-			{Action: planner.Create, Address: "host.sat[0]", After: sat, Reason: "resume an interrupted checkout",
+				Reason: planner.Because(planner.ReasonMissing, ""), DependsOn: []string{"host.sat[0]"}},
+			{Action: planner.Create, Address: "host.sat[0]", After: sat, Reason: planner.Because(planner.ReasonResume, ""),
 				Resume: &state.Intent{ID: "i1", Op: state.OpCreate, Address: "host.sat[0]"}},
 			{Action: planner.Extend, Address: "host.web[0]", Before: record("e1", "host.web[0]"), After: desired("host.web[0]", "web", 0),
-				Reason: "lease ends in 20m, renewing for 2h"},
-			{Action: planner.Replace, Address: "host.web[1]", Before: replBefore, After: replAfter, Reason: "tainted by jake"},
+				Reason: planner.Reason{Kind: planner.ReasonLeaseEnding, Lease: 2 * time.Hour, Left: 20 * time.Minute}},
+			{Action: planner.Replace, Address: "host.web[1]", Before: replBefore, After: replAfter, Reason: planner.Because(planner.ReasonTainted, "jake")},
 			{Action: planner.NoOp, Address: "host.web[2]", Before: noop, After: desired("host.web[2]", "web", 2),
-				UpdateLabels: true, Reason: "labels changed (recorded only)"},
-			{Action: planner.Destroy, Address: "host.web[3]", Before: record("d1", "host.web[3]"), Reason: "host.web is now count = 3"},
-			{Action: planner.Destroy, Address: "host.old[0]", Reason: "clean up after an interrupted run",
+				UpdateLabels: true, Reason: planner.Because(planner.ReasonLabelsChanged, "")},
+			{Action: planner.Destroy, Address: "host.web[3]", Before: record("d1", "host.web[3]"), Reason: planner.Reason{Kind: planner.ReasonCountReduced, Detail: "host.web", Count: 3}},
+			{Action: planner.Destroy, Address: "host.old[0]", Reason: planner.Because(planner.ReasonCleanup, ""),
 				Resume: &state.Intent{ID: "i2", Op: state.OpCreate, Provider: "sim", Instance: "lab", ProviderID: "sim-7"}},
 		}}
 }
