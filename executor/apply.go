@@ -111,11 +111,13 @@ func (a *applier) emit(e Event) {
 	a.opts.Observer.Event(e)
 }
 
-// provider resolves a provider instance, wrapping the error.
+// provider resolves a provider instance. Its errors already name the
+// instance (Options.Provider's maker says which one failed), so they pass
+// through as they are.
 func (a *applier) provider(typ, inst string) (providers.Provider, error) {
 	pr, err := a.opts.Provider(typ, inst)
 	if err != nil {
-		return nil, fmt.Errorf("provider %s.%s: %w", typ, inst, err)
+		return nil, err
 	}
 	if pr == nil {
 		return nil, fmt.Errorf("provider %s.%s: not configured", typ, inst)

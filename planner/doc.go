@@ -9,6 +9,13 @@
 // Entry points: DesiredHosts expands host blocks into instances; Make
 // builds a plan (Go does not allow a func named like the Plan type);
 // WriteFile, ReadFile and CheckSerial save a plan and guard its reuse.
+// The pure rules of the imperative operations are here too:
+// CheckinChanges, ExtendChanges (DefaultExtension for a host without a
+// lease) and CheckoutChanges; and the one parser of addresses,
+// ParseAddress, with CompareAddress.
+//
+// Every change carries a typed Reason (a kind and its data). Code decides
+// on the kind; the words are made by the views (internal/views.ReasonText).
 //
 // Decisions worth knowing:
 //

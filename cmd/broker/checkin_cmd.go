@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/labbroker/broker/internal/app"
-	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
 )
 
@@ -83,28 +82,11 @@ func (c *CheckinCmd) run(g *Globals, ctx *interruptContext) error {
 	return opError(res, "checkin")
 }
 
-// unrecordedHost synthesizes the record of a host the state does not hold,
-// so that it can be checked in like any other (the Python broker's checkin
-// of hosts not in its inventory).
+// unrecordedHost is the record of a host the state does not hold, so that
+// it can be checked in like any other.
 func unrecordedHost(g *Globals, a *app.App, provider, name string) (state.Host, error) {
 	if provider == "" || name == "" {
 		return state.Host{}, app.Hint(fmt.Errorf("--provider and --name go together"), "e.g. broker checkin --provider docker --name my-container")
 	}
-	typ, inst, _ := cutType(provider)
-	t, ok := providers.Lookup(typ)
-	if !ok {
-		return state.Host{}, fmt.Errorf("unknown provider %q (known: %v)", typ, providers.Names())
-	}
-	if inst == "" {
-		var err error
-		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
-			return state.Host{}, err
-		}
-	}
-	now := a.Now()
-	return state.Host{
-		ID: state.NewID(), Environment: imperativeEnvironment(g), Provider: t.Name, Instance: inst,
-		ProviderID: name, Name: name, Hostname: name, Status: state.StatusReady,
-		Origin: a.Origin(), Created: now, Updated: now,
-	}, nil
+	return a.UnrecordedHost(provider, name, imperativeEnvironment(g))
 }

@@ -8,7 +8,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/labbroker/broker/internal/app"
-	"github.com/labbroker/broker/providers"
 )
 
 // ExecuteCmd runs a provider action that makes no host (a workflow, a
@@ -84,28 +83,14 @@ func (c *ExecuteCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error 
 		return printDiagnostics(g, err)
 	}
 	defer a.Close()
-	rc, err := a.ResolveCheckout(spec)
-	if err != nil {
-		return err
-	}
-	p, err := a.Provider(ctx, nil, rc.Provider, rc.Instance)
-	if err != nil {
-		return err
-	}
-	ex, ok := p.(providers.Executor)
-	if !ok {
-		return fmt.Errorf("provider %s cannot execute actions", rc.Provider)
-	}
-	a.Logger.Info("execute", "provider", rc.Provider+"."+rc.Instance, "args", argKeys(rc.Args))
-	resp, err := ex.Execute(ctx, providers.ExecuteRequest{
-		Args: rc.Args, Command: r.Command, Artifacts: c.Artifacts,
-		Stdout: g.stdout, Stderr: g.stderr,
+	resp, err := a.Execute(ctx, app.ExecuteRequest{
+		Spec: spec, Command: r.Command, Artifacts: c.Artifacts, Stdout: g.stdout, Stderr: g.stderr,
 		Progress: func(msg string) { fmt.Fprintf(g.stderr, "broker: %s\n", msg) },
 	})
 	if err != nil {
-		return fmt.Errorf("execute on %s.%s: %w", rc.Provider, rc.Instance, err)
+		return err
 	}
-	out := map[string]any{"command": "execute", "provider": rc.Provider + "." + rc.Instance, "result": resp.Result, "status": resp.Status}
+	out := map[string]any{"command": "execute", "provider": resp.Provider + "." + resp.Instance, "result": resp.Result, "status": resp.Status}
 	if err := writeOutput(g, out); err != nil {
 		return err
 	}
@@ -133,12 +118,4 @@ func (c *ExecuteCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error 
 		return withCode(exitError, fmt.Errorf("the action exited with status %d", resp.Status))
 	}
 	return nil
-}
-
-func argKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

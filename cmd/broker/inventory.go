@@ -8,13 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/labbroker/broker/internal/app"
-	"github.com/labbroker/broker/internal/pyconfig"
 	"github.com/labbroker/broker/internal/views"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
+	"gopkg.in/yaml.v3"
 )
 
 // InventoryCmd lists recorded hosts.
@@ -214,39 +212,16 @@ func (c *InventoryCmd) importFile(ctx context.Context, g *Globals, a *app.App, p
 	if err != nil {
 		return err
 	}
-	hosts, err := pyconfig.ConvertInventory(src, imperativeEnvironment(g), a.Origin(), a.Now())
+	env := imperativeEnvironment(g)
+	res, err := a.ImportInventory(ctx, src, env)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	st, err := a.Store(ctx)
-	if err != nil {
-		return err
+	for _, h := range res.Skipped {
+		g.warn("%s is already in the state; skipped", listName(h))
 	}
-	existing, err := st.Hosts(ctx, state.Query{})
-	if err != nil {
-		return err
-	}
-	var add []state.Host
-	for _, h := range hosts {
-		dup := false
-		for _, e := range existing {
-			if e.Provider == h.Provider && e.Instance == h.Instance && e.ProviderID == h.ProviderID {
-				dup = true
-			}
-		}
-		if dup {
-			g.warn("%s is already in the state; skipped", listName(h))
-			continue
-		}
-		add = append(add, h)
-	}
-	if len(add) > 0 {
-		if err := st.Put(ctx, add...); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(g.stdout, "imported %d host(s) into environment %q\n", len(add), imperativeEnvironment(g))
-	return writeOutput(g, add)
+	fmt.Fprintf(g.stdout, "imported %d host(s) into environment %q\n", len(res.Added), env)
+	return writeOutput(g, res.Added)
 }
 
 // ansibleInventory prints an Ansible YAML inventory.

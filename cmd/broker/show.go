@@ -4,11 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 
+	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/views"
 	"github.com/labbroker/broker/planner"
-	"github.com/labbroker/broker/state"
 )
 
 // ShowCmd shows a plan file or a host.
@@ -34,21 +33,11 @@ func (c *ShowCmd) Run(g *Globals, ctx *interruptContext) error {
 		return printDiagnostics(g, err)
 	}
 	defer a.Close()
-	st, err := a.Store(ctx)
+	sel, err := a.Select(ctx, app.SelectRequest{Environment: g.Environment, Refs: []string{c.Target}})
 	if err != nil {
 		return err
 	}
-	hosts, err := st.Hosts(ctx, state.Query{Environment: g.Environment})
-	if err != nil {
-		return err
-	}
-	var found []state.Host
-	idx, isIdx := strconv.Atoi(c.Target)
-	for i, h := range hosts {
-		if (isIdx == nil && i == idx) || h.Address == c.Target || h.ID == c.Target || h.Name == c.Target || h.Hostname == c.Target {
-			found = append(found, h)
-		}
-	}
+	found := sel.Hosts
 	switch len(found) {
 	case 0:
 		return fmt.Errorf("no plan file and no host named %q", c.Target)

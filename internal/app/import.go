@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
+	"github.com/labbroker/broker/internal/pyconfig"
 	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/providers"
@@ -159,4 +161,44 @@ func findResource(ctx context.Context, pr providers.Provider, id string) (provid
 		return providers.HostInfo{}, fmt.Errorf("no resource %q among those carrying broker's labels", id)
 	}
 	return providers.HostInfo{}, fmt.Errorf("%q names %d resources; give more of the id", id, len(hits))
+}
+
+// InventoryImport is what ImportInventory did.
+type InventoryImport struct {
+	// Added are the records written; Skipped the hosts the state already
+	// holds (same provider instance and provider id).
+	Added, Skipped []state.Host
+}
+
+// ImportInventory records the hosts of a Python broker inventory file
+// (inventory.yaml) in env, skipping those the state already holds.
+func (a *App) ImportInventory(ctx context.Context, src []byte, env string) (*InventoryImport, error) {
+	hosts, err := pyconfig.ConvertInventory(src, orDefault(env), a.Origin(), a.Now())
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	existing, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return nil, err
+	}
+	out := &InventoryImport{Added: []state.Host{}}
+	for _, h := range hosts {
+		if slices.ContainsFunc(existing, func(e state.Host) bool {
+			return e.Provider == h.Provider && e.Instance == h.Instance && e.ProviderID == h.ProviderID
+		}) {
+			out.Skipped = append(out.Skipped, h)
+			continue
+		}
+		out.Added = append(out.Added, h)
+	}
+	if len(out.Added) > 0 {
+		if err := st.Put(ctx, out.Added...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

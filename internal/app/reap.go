@@ -258,13 +258,6 @@ func hasBefore(p *planner.Plan, c executor.ChangeResult) bool {
 	return false
 }
 
-func ago(d time.Duration) string {
-	if d < time.Second {
-		return "0s"
-	}
-	return manifest.FormatDuration(d.Truncate(time.Second))
-}
-
 func ptrTo[T any](v T) *T { return &v }
 
 // reapInstances lists every provider instance reap should ask: those declared
