@@ -28,6 +28,35 @@ func (p *Provider) LeaseLimit() (limit time.Duration, limited bool) {
 	return DefaultMaxLease, true
 }
 
+// DefaultLease is the lease of a host that asks for none: the instance's
+// limit, so that every record expires unless its provider allows
+// otherwise (0 for max_lease = "none"). A manifest's host blocks and
+// imperative checkouts both get it.
+func (p *Provider) DefaultLease() time.Duration {
+	if limit, limited := p.LeaseLimit(); limited {
+		return limit
+	}
+	return 0
+}
+
+// CheckLease says why the instance refuses a lease of d (0: none asked
+// for), or "" when it allows it.
+func (p *Provider) CheckLease(d time.Duration) string {
+	limit, limited := p.LeaseLimit()
+	if limited && d > limit {
+		return fmt.Sprintf("a lease of %s is longer than the %s of provider %s: ask for at most %s, or raise the provider's max_lease",
+			FormatDuration(d), p.maxLeaseText(), p.refOr("instance"), FormatDuration(limit))
+	}
+	return ""
+}
+
+func (p *Provider) refOr(s string) string {
+	if p == nil {
+		return s
+	}
+	return p.Ref()
+}
+
 // maxLeaseText is how a limit reads in messages.
 func (p *Provider) maxLeaseText() string {
 	limit, _ := p.LeaseLimit()
@@ -144,7 +173,7 @@ func (l *loader) checkLeases() hcl.Diagnostics {
 			})
 			continue
 		case h.Lease == 0 && !h.LeaseNone && limited:
-			h.Lease = limit
+			h.Lease = p.DefaultLease()
 		}
 		if h.RenewBefore > 0 && h.Lease > 0 && h.RenewBefore >= h.Lease {
 			diags = append(diags, &hcl.Diagnostic{

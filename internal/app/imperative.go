@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -122,6 +123,15 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 	out.Instance = inst
 	if err := checkArgNames(t, out.Args); err != nil {
 		return nil, err
+	}
+	// Every imperative checkout has a lease, as every manifest host has:
+	// the instance's default unless asked otherwise, so that reap takes
+	// forgotten hosts back.
+	decl := a.ProviderConfig(nil, t.Name, inst)
+	if out.Lease == 0 {
+		out.Lease = decl.DefaultLease()
+	} else if why := decl.CheckLease(out.Lease); why != "" {
+		return nil, Hint(errors.New(why), "ask for a shorter lease")
 	}
 	return out, nil
 }
