@@ -11,6 +11,7 @@ import (
 type CheckinCmd struct {
 	hostSelection
 	imperativeFlags
+	reportFlags
 	Provider string `placeholder:"TYPE[.INSTANCE]" help:"With --name: check in a host broker has no record of, at this provider."`
 	Name     string `placeholder:"NAME" help:"With --provider: the provider's name (or id) of a host broker has no record of."`
 }
@@ -63,9 +64,14 @@ func (c *CheckinCmd) run(g *Globals, ctx *interruptContext) error {
 		g.note("no host to check in")
 		return writeOutput(g, []state.Host{})
 	}
-	o, finish := runOptions(ctx, g, c.imperativeFlags)
+	o, finish, err := runOptions(ctx, g, c.imperativeFlags, &c.reportFlags, "checkin", imperativeEnvironment(g))
+	if err != nil {
+		return err
+	}
 	res, err := a.Checkin(ctx, app.CheckinRequest{Hosts: hosts, RunOptions: o})
-	finish()
+	if ferr := finish(); ferr != nil && err == nil {
+		err = ferr
+	}
 	if res == nil {
 		return err
 	}

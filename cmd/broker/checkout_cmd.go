@@ -58,6 +58,7 @@ func (f *providerArgFlags) spec(r *rawResult) (app.CheckoutSpec, error) {
 type CheckoutCmd struct {
 	providerArgFlags
 	imperativeFlags
+	reportFlags
 	Count          int      `short:"c" default:"1" help:"How many hosts to check out."`
 	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes, e.g. -l team=qe,purpose=ci."`
 	Lease          string   `placeholder:"DURATION" help:"Lease of the hosts (e.g. 4h, 1d); 'broker reap' checks in expired ones."`
@@ -88,6 +89,7 @@ func (c *CheckoutCmd) raw() []rawFlag {
 		rawFlag{names: []string{"--count", "-c"}, set: setInt(&c.Count)},
 		rawFlag{names: []string{"--provider-labels", "-l", "--labels", "--label"}, set: appendString(&c.ProviderLabels)},
 		rawFlag{names: []string{"--lease"}, set: setString(&c.Lease)},
+		rawFlag{names: []string{"--report"}, set: appendString(&c.Report)},
 		rawFlag{names: []string{"--background", "-b"}, bool: true, set: setBool(&c.Background)},
 		rawFlag{names: []string{"--sequential"}, bool: true, set: setBool(&c.Sequential)},
 		rawFlag{names: []string{"--lock-timeout"}, set: func(v string) error {
@@ -100,7 +102,7 @@ func (c *CheckoutCmd) raw() []rawFlag {
 
 // Run checks out.
 func (c *CheckoutCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context) error {
-	r, err := parseRaw(c.Args, c.raw())
+	r, err := parseRaw(c.Args, append(c.raw(), g.globalRaw()...))
 	if err != nil {
 		return app.Hint(err, "run `broker checkout --help` for the accepted forms")
 	}
@@ -138,9 +140,14 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 		return printDiagnostics(g, err)
 	}
 	defer a.Close()
-	o, finish := runOptions(ctx, g, c.imperativeFlags)
+	o, finish, err := runOptions(ctx, g, c.imperativeFlags, &c.reportFlags, "checkout", imperativeEnvironment(g))
+	if err != nil {
+		return err
+	}
 	res, err := a.Checkout(ctx, app.CheckoutRequest{Spec: spec, Environment: imperativeEnvironment(g), RunOptions: o})
-	finish()
+	if ferr := finish(); ferr != nil && err == nil {
+		err = ferr
+	}
 	if res == nil {
 		return err
 	}

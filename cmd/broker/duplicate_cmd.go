@@ -41,9 +41,14 @@ func (c *DuplicateCmd) run(g *Globals, ctx *interruptContext) error {
 	if err != nil {
 		return err
 	}
-	o, finish := runOptions(ctx, g, c.imperativeFlags)
+	o, finish, err := runOptions(ctx, g, c.imperativeFlags, nil, "duplicate", imperativeEnvironment(g))
+	if err != nil {
+		return err
+	}
 	res, err := a.Duplicate(ctx, app.DuplicateRequest{Hosts: hosts, Count: c.Count, Environment: imperativeEnvironment(g), RunOptions: o})
-	finish()
+	if ferr := finish(); ferr != nil && err == nil {
+		err = ferr
+	}
 	if res == nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func (c *ExecuteCmd) raw() []rawFlag {
 
 // Run executes.
 func (c *ExecuteCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context) error {
-	r, err := parseRaw(c.Args, c.raw())
+	r, err := parseRaw(c.Args, append(c.raw(), g.globalRaw()...))
 	if err != nil {
 		return app.Hint(err, "run `broker execute --help` for the accepted forms")
 	}

@@ -72,9 +72,14 @@ func (c *ExtendCmd) run(g *Globals, ctx *interruptContext) error {
 		g.note("no host to extend")
 		return writeOutput(g, []state.Host{})
 	}
-	o, finish := runOptions(ctx, g, c.imperativeFlags)
+	o, finish, err := runOptions(ctx, g, c.imperativeFlags, nil, "extend", imperativeEnvironment(g))
+	if err != nil {
+		return err
+	}
 	res, err := a.Extend(ctx, app.ExtendRequest{Hosts: hosts, Lease: lease, RunOptions: o})
-	finish()
+	if ferr := finish(); ferr != nil && err == nil {
+		err = ferr
+	}
 	if res == nil {
 		return err
 	}

@@ -25,17 +25,26 @@ func (f *imperativeFlags) parallelism() int {
 }
 
 // runOptions are the flags' and the terminal's part of an operation's
-// run: progress, the first Ctrl-C, parallelism, the lock wait. finish
-// ends the progress display.
-func runOptions(ctx *interruptContext, g *Globals, f imperativeFlags) (o app.RunOptions, finish func()) {
+// run: progress, --report files, the first Ctrl-C, parallelism, the lock
+// wait. finish ends the progress display and closes the reports; call it
+// once, after the run.
+func runOptions(ctx *interruptContext, g *Globals, f imperativeFlags, rep *reportFlags, command, env string) (o app.RunOptions, finish func() error, err error) {
 	p := newProgress(g.stderr, isTerminal(g.stderr), g.color(g.stderr))
+	obs, closeReports, err := rep.observer(p, command, env)
+	if err != nil {
+		p.finish()
+		return o, nil, err
+	}
 	return app.RunOptions{
-		Observer:    p,
-		Stop:        ctx.Stop,
-		Parallelism: f.parallelism(),
-		LockTimeout: f.LockTimeout,
-		OnLockWait:  lockWaiter(g, f.LockTimeout),
-	}, p.finish
+			Observer:    obs,
+			Stop:        ctx.Stop,
+			Parallelism: f.parallelism(),
+			LockTimeout: f.LockTimeout,
+			OnLockWait:  lockWaiter(g, f.LockTimeout),
+		}, func() error {
+			p.finish()
+			return closeReports()
+		}, nil
 }
 
 // opError turns an operation's failed changes into the command's error.

@@ -23,6 +23,22 @@ import (
 // Values are split on the first "=" only. A value that names an existing
 // .json, .yaml or .yml file is read as the argument's value.
 
+// globalRaw are broker's global flags, recognised among provider arguments
+// too: `broker checkout --nick rhel9 -e lab --output-file out.json` sets
+// the environment and the output file, never provider arguments named e
+// and output_file.
+func (g *Globals) globalRaw() []rawFlag {
+	return []rawFlag{
+		{names: []string{"--environment", "-e"}, set: setString(&g.Environment)},
+		{names: []string{"--output-file"}, set: setString(&g.OutputFile)},
+		{names: []string{"--broker-directory"}, set: setString(&g.BrokerDirectory)},
+		{names: []string{"--log-level"}, set: setString(&g.LogLevel)},
+		{names: []string{"--log-file"}, set: setString(&g.LogFile)},
+		{names: []string{"--no-color"}, bool: true, set: setBool(&g.NoColor)},
+		{names: []string{"--insecure-ignore-host-key"}, bool: true, set: setBool(&g.InsecureIgnoreHostKey)},
+	}
+}
+
 // rawFlag is a declared flag the raw parser recognises.
 type rawFlag struct {
 	names []string // "--nick", "-n"
