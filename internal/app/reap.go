@@ -365,13 +365,3 @@ func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs map[[2]st
 	}
 	_ = g.Wait()
 }
-
-// Elector is the state backend's leader election, when it has one.
-func (a *App) Elector(ctx context.Context) (state.Elector, bool, error) {
-	st, err := a.Store(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	el, ok := st.(state.Elector)
-	return el, ok, nil
-}
