@@ -9,6 +9,10 @@
 // Entry points: DesiredHosts expands host blocks into instances; Make
 // builds a plan (Go does not allow a func named like the Plan type);
 // WriteFile, ReadFile and CheckSerial save a plan and guard its reuse.
+// ReapPlan decides what reap does in one environment (expired leases,
+// imperative checkouts included; stale intents), and Orphans which
+// resources listed by providers no record or intent knows; the listing,
+// locks and check-ins are internal/app's.
 //
 // Decisions worth knowing:
 //

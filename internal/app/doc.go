@@ -7,4 +7,9 @@
 // work through App, so there is one implementation of every workflow. App
 // holds no presentation: it returns values and emits executor events; the
 // callers render them.
+//
+// Janitor (janitor.go, reap.go) runs reap rounds, once or watching with
+// leader election, and Sync (sync.go) merges what a provider lists into
+// the state. What they decide is planner's (ReapPlan, Orphans); they do
+// the provider calls, locks and writes, and report through events.
 package app
