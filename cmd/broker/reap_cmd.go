@@ -138,11 +138,12 @@ func (c *ReapCmd) Run(g *Globals, ctx *interruptContext) error {
 // report shows a round: what it found, its summary, --output-file; the
 // error is the round's, else one for its failures.
 func (c *ReapCmd) report(g *Globals, a *app.App, res *app.ReapResult, err error) error {
-	if res != nil {
-		c.print(g, a, res)
-		if werr := writeOutput(g, reapRecord(res)); werr != nil && err == nil {
-			err = werr
-		}
+	if res == nil {
+		return err
+	}
+	c.print(g, a, res)
+	if werr := writeOutput(g, reapRecord(res)); werr != nil && err == nil {
+		err = werr
 	}
 	if err != nil {
 		return err
