@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -100,9 +101,9 @@ func mergeSynced(recs []state.Host, listed []providers.HostInfo, typ, inst strin
 				(r.ProviderID == "" && info.Name != "" && info.Name == r.Name) {
 				found = true
 				matched[r.ID] = true
-				r.Hostname = firstOf(info.Hostname, r.Hostname)
-				r.IP = firstOf(info.IP, r.IP)
-				r.Name = firstOf(info.Name, r.Name)
+				r.Hostname = cmp.Or(info.Hostname, r.Hostname)
+				r.IP = cmp.Or(info.IP, r.IP)
+				r.Name = cmp.Or(info.Name, r.Name)
 				if info.Port != 0 {
 					r.Port = info.Port
 				}
@@ -129,13 +130,4 @@ func mergeSynced(recs []state.Host, listed []providers.HostInfo, typ, inst strin
 		}
 	}
 	return res
-}
-
-func firstOf(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
