@@ -17,6 +17,11 @@
 // Every change carries a typed Reason (a kind and its data). Code decides
 // on the kind; the words are made by the views (internal/views.ReasonText).
 //
+// ReapPlan decides what reap does in one environment (expired leases,
+// imperative checkouts included; stale intents), and Orphans which
+// resources listed by providers no record or intent knows; the listing,
+// locks and check-ins are internal/app's.
+//
 // Decisions worth knowing:
 //
 //   - Labels are broker's own metadata, not part of the recipe: a label

@@ -10,7 +10,6 @@ import (
 
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/views"
-	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
 	"gopkg.in/yaml.v3"
 )
@@ -116,83 +115,17 @@ func parseSync(s string) (typ, user, inst string) {
 	return typ, user, inst
 }
 
-// sync merges what a provider lists into the state: known hosts get the
-// provider's current facts (local fields such as labels, recipe, nick and
-// lease are kept); hosts the provider holds that the state does not know
-// are shown as adoptable.
+// sync merges what a provider lists into the state (app.Sync) and says
+// what it found.
 func (c *InventoryCmd) sync(ctx context.Context, g *Globals, a *app.App) error {
 	typ, user, inst := parseSync(c.Sync)
-	t, ok := providers.Lookup(typ)
-	if !ok {
-		return app.Hint(fmt.Errorf("--sync: unknown provider %q", typ), "known providers: "+strings.Join(providers.Names(), ", "))
-	}
-	var err error
-	if inst == "" {
-		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
-			return err
-		}
-	}
-	p, err := a.Provider(ctx, nil, t.Name, inst)
-	if err != nil {
-		return err
-	}
-	s, ok := p.(providers.Syncer)
-	if !ok {
-		return fmt.Errorf("--sync: provider %s cannot list what it holds", t.Name)
-	}
-	resp, err := s.Sync(ctx, providers.SyncRequest{User: user})
+	res, err := a.Sync(ctx, app.SyncRequest{Provider: typ, Instance: inst, User: user})
 	if err != nil {
 		return fmt.Errorf("--sync %s: %w", c.Sync, err)
 	}
-	st, err := a.Store(ctx)
-	if err != nil {
-		return err
-	}
-	recs, err := st.Hosts(ctx, state.Query{})
-	if err != nil {
-		return err
-	}
-	var updated []state.Host
-	var adoptable []providers.HostInfo
-	now := a.Now()
-	for _, info := range resp.Hosts {
-		found := false
-		for _, r := range recs {
-			if r.Provider != t.Name || r.Instance != inst {
-				continue
-			}
-			if (info.ProviderID != "" && info.ProviderID == r.ProviderID) || (info.Labels[providers.LabelID] != "" && info.Labels[providers.LabelID] == r.ID) ||
-				(r.ProviderID == "" && info.Name != "" && info.Name == r.Name) {
-				found = true
-				r.Hostname = firstOf(info.Hostname, r.Hostname)
-				r.IP = firstOf(info.IP, r.IP)
-				r.Name = firstOf(info.Name, r.Name)
-				if info.Port != 0 {
-					r.Port = info.Port
-				}
-				if r.Facts == nil {
-					r.Facts = map[string]any{}
-				}
-				for k, v := range info.Facts {
-					r.Facts[k] = v
-				}
-				r.Updated = now
-				updated = append(updated, r)
-				break
-			}
-		}
-		if !found {
-			adoptable = append(adoptable, info)
-		}
-	}
-	if len(updated) > 0 {
-		if err := st.Put(ctx, updated...); err != nil {
-			return err
-		}
-	}
-	g.note("synced %s.%s: %d host(s) at the provider, %d known to the state", t.Name, inst, len(resp.Hosts), len(updated))
-	for _, info := range adoptable {
-		g.note("at %s.%s but not in the state (adoptable): %s", t.Name, inst, firstOf(info.Hostname, info.Name, info.ProviderID))
+	g.note("synced %s.%s: %d host(s) at the provider, %d known to the state", res.Provider, res.Instance, res.Listed, len(res.Updated))
+	for _, info := range res.Adoptable {
+		g.note("at %s.%s but not in the state (adoptable): %s", res.Provider, res.Instance, firstOf(info.Hostname, info.Name, info.ProviderID))
 	}
 	return nil
 }

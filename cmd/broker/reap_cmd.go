@@ -11,7 +11,6 @@ import (
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/views"
 	"github.com/labbroker/broker/manifest"
-	"github.com/labbroker/broker/state"
 )
 
 // ReapCmd checks in expired hosts and removes orphaned resources.
@@ -117,27 +116,34 @@ func (c *ReapCmd) Run(g *Globals, ctx *interruptContext) error {
 	if err != nil {
 		return err
 	}
-	req := app.ReapRequest{
-		Config: cfg, Environment: g.Environment, DryRun: c.DryRun, Orphans: c.Orphans, AllUsers: c.AllUsers,
-		Labels: labels, IntentGrace: c.IntentGrace, TeardownTimeout: c.TeardownTimeout,
-		Observer: obs, Stop: ctx.Stop, Parallelism: c.Parallelism,
+	req := app.JanitorRequest{
+		Reap: app.ReapRequest{
+			Config: cfg, Environment: g.Environment, DryRun: c.DryRun, Orphans: c.Orphans, AllUsers: c.AllUsers,
+			Labels: labels, IntentGrace: c.IntentGrace, TeardownTimeout: c.TeardownTimeout,
+			Observer: obs, Stop: ctx.Stop, Parallelism: c.Parallelism,
+		},
+		Watch: c.Watch, Interval: c.Interval,
 	}
 	if c.Watch {
-		err = c.watch(ctx, g, a, req)
+		req.Events = c.janitorView(g, a)
+		_, err = a.Janitor(ctx, req)
 	} else {
-		err = c.round(ctx, g, a, req)
+		var res *app.JanitorResult
+		res, err = a.Janitor(ctx, req)
+		err = c.report(g, a, res.Last, err)
 	}
 	return errors.Join(err, closeReports())
 }
 
-// round reaps once and reports.
-func (c *ReapCmd) round(ctx context.Context, g *Globals, a *app.App, req app.ReapRequest) error {
-	res, err := a.Reap(ctx, req)
-	if res != nil {
-		c.print(g, a, res)
-		if werr := writeOutput(g, reapRecord(res)); werr != nil && err == nil {
-			err = werr
-		}
+// report shows a round: what it found, its summary, --output-file; the
+// error is the round's, else one for its failures.
+func (c *ReapCmd) report(g *Globals, a *app.App, res *app.ReapResult, err error) error {
+	if res == nil {
+		return err
+	}
+	c.print(g, a, res)
+	if werr := writeOutput(g, reapRecord(res)); werr != nil && err == nil {
+		err = werr
 	}
 	if err != nil {
 		return err
@@ -217,75 +223,30 @@ func shortID(id string) string {
 	return id
 }
 
-// watch reaps every interval until stopped; with an electing store, only
-// while this process leads.
-func (c *ReapCmd) watch(ctx *interruptContext, g *Globals, a *app.App, req app.ReapRequest) error {
-	stopCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-ctx.Stop:
-			cancel()
-		case <-stopCtx.Done():
-		}
-	}()
-	el, elects, err := a.Elector(ctx)
-	if err != nil {
-		return err
-	}
-	round := 0
-	for {
-		var lost <-chan struct{}
-		var lead state.Leadership
-		if elects {
-			if who, ok, err := el.Leader(stopCtx, "reap"); err == nil && ok {
-				fmt.Fprintf(g.stderr, "broker: reap: waiting for leadership; %s leads\n", who)
+// janitorView logs a watching janitor's leadership and rounds on stderr;
+// a failed round is logged and the janitor goes on.
+func (c *ReapCmd) janitorView(g *Globals, a *app.App) func(app.JanitorEvent) {
+	return func(e app.JanitorEvent) {
+		switch e.Kind {
+		case app.JanitorWaiting:
+			fmt.Fprintf(g.stderr, "broker: reap: waiting for leadership; %s leads\n", e.Leader)
+		case app.JanitorLeading:
+			fmt.Fprintf(g.stderr, "broker: reap: this janitor leads (%s)\n", e.Leader)
+		case app.JanitorLost:
+			g.warn("leadership lost; campaigning again")
+		case app.JanitorRound:
+			fmt.Fprintf(g.stderr, "broker: reap: round %d at %s\n", e.Round, e.Time.UTC().Format(time.RFC3339))
+		case app.JanitorRoundDone:
+			if err := c.report(g, a, e.Result, e.Err); err != nil && !e.Stopping {
+				g.warn("round %d: %v", e.Round, err)
 			}
-			lead, err = el.Campaign(stopCtx, "reap", a.LockInfo("reap --watch"))
-			if stopCtx.Err() != nil {
+		case app.JanitorStopped:
+			if e.Campaigning {
 				fmt.Fprintln(g.stderr, "broker: reap: stopped")
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("campaign for leadership: %w", err)
-			}
-			fmt.Fprintf(g.stderr, "broker: reap: this janitor leads (%s)\n", a.LockInfo("reap --watch"))
-			lost = lead.Done()
-		}
-		for lead == nil || !closed(lost) {
-			round++
-			fmt.Fprintf(g.stderr, "broker: reap: round %d at %s\n", round, a.Now().UTC().Format(time.RFC3339))
-			if err := c.round(stopCtx, g, a, req); err != nil && stopCtx.Err() == nil {
-				// A failed round is logged; the janitor goes on.
-				g.warn("round %d: %v", round, err)
-			}
-			timer := time.NewTimer(c.Interval)
-			select {
-			case <-stopCtx.Done():
-				timer.Stop()
-				if lead != nil {
-					_ = lead.Resign(context.WithoutCancel(ctx))
-				}
-				fmt.Fprintf(g.stderr, "broker: reap: stopped after %s\n", plural(round, "round"))
-				return nil
-			case <-lost:
-				timer.Stop()
-				g.warn("leadership lost; campaigning again")
-			case <-timer.C:
+			} else {
+				fmt.Fprintf(g.stderr, "broker: reap: stopped after %s\n", plural(e.Round, "round"))
 			}
 		}
-	}
-}
-
-func closed(ch <-chan struct{}) bool {
-	if ch == nil {
-		return false
-	}
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
 	}
 }
 

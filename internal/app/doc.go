@@ -12,7 +12,8 @@
 //	execute.go   Execute (provider actions), UnrecordedHost
 //	plan.go      Plan, Apply, Destroy of a manifest
 //	taint.go     Taint, Untaint, FindHosts (exactly one record per reference)
-//	reap.go      Reap: expired leases, leftover intents, orphans
+//	janitor.go, reap.go  Janitor and Reap: reap rounds, once or watching with leader election
+//	sync.go      Sync: merge what a provider lists into the state (inventory --sync)
 //	import.go    Import (adopt a provider's resource), ImportInventory (a Python inventory file)
 //	exec.go      Exec, Copy: commands and files on hosts over their sessions
 //	imperative.go ResolveCheckout: the provider instance and nick of a checkout; args files

@@ -53,19 +53,13 @@ type ReapRequest struct {
 }
 
 // Orphan is a resource carrying broker's labels that no record or intent
-// of this state knows.
+// of this state knows (planner.Orphans), and what became of it.
 type Orphan struct {
-	Provider, Instance string
-	Info               providers.HostInfo
-	// Age is how long ago it was made; 0 when the provider does not say.
-	Age time.Duration
+	planner.Orphan
 	// Removed and Err tell what became of it (with ReapRequest.Orphans).
 	Removed bool
 	Err     error
 }
-
-// ID is the broker.id label the orphan carries.
-func (o Orphan) ID() string { return o.Info.Labels[providers.LabelID] }
 
 // ReapResult is what a round found and did.
 type ReapResult struct {
@@ -173,51 +167,10 @@ func (a *App) reapEnv(ctx context.Context, st state.Store, env string, req ReapR
 	if err != nil {
 		return err
 	}
-	now := a.opts.Now()
-	p := &planner.Plan{FormatVersion: planner.FormatVersion, Environment: env, Created: now}
-	byID := map[string]state.Host{}
-	for _, r := range recs {
-		byID[r.ID] = r
-	}
-	// Stale check-in intents finish with their record's check-in.
-	finishing := map[string]state.Intent{}
-	var cleanups []planner.Change
-	for _, it := range intents {
-		if it.Environment != env || now.Sub(it.Updated) < req.IntentGrace {
-			continue
-		}
-		res.Intents = append(res.Intents, it)
-		if r, ok := byID[it.HostID]; ok && it.Op == state.OpDestroy {
-			if r.Status == state.StatusReleasing || planner.Expired(r.Lease.Expires, now) {
-				finishing[r.ID] = it
-			}
-			continue
-		}
-		// A create's leftovers (or a check-in's whose record is gone) are
-		// found by the intent's label and checked in, as the planner's
-		// cleanup changes do.
-		cleanups = append(cleanups, planner.Change{Action: planner.Destroy, Address: it.Address, Resume: ptrTo(it),
-			Reason: planner.Because(planner.ReasonCleanup, "")})
-	}
-	for _, r := range recs {
-		it, finish := finishing[r.ID]
-		if !planner.Expired(r.Lease.Expires, now) && !finish {
-			continue
-		}
-		c := planner.Change{Action: planner.Destroy, Address: r.Address, Before: ptrTo(r)}
-		if planner.Expired(r.Lease.Expires, now) {
-			res.Expired = append(res.Expired, r)
-			c.Reason = planner.Reason{Kind: planner.ReasonLeaseExpired, Left: r.Lease.Expires.Sub(now)}
-		}
-		if finish {
-			c.Resume = ptrTo(it)
-			if c.Reason.Is(planner.ReasonNone) {
-				c.Reason = planner.Because(planner.ReasonFinishCheckin, "")
-			}
-		}
-		p.Changes = append(p.Changes, c)
-	}
-	p.Changes = append(p.Changes, cleanups...)
+	rp := planner.ReapPlan(planner.ReapInput{Environment: env, Records: recs, Intents: intents, Now: a.opts.Now(), IntentGrace: req.IntentGrace})
+	res.Expired = append(res.Expired, rp.Expired...)
+	res.Intents = append(res.Intents, rp.Stale...)
+	p := rp.Plan
 	if req.DryRun || len(p.Changes) == 0 {
 		return nil
 	}
@@ -257,8 +210,6 @@ func hasBefore(p *planner.Plan, c executor.ChangeResult) bool {
 	}
 	return false
 }
-
-func ptrTo[T any](v T) *T { return &v }
 
 // reapInstances lists every provider instance reap should ask: those declared
 // in the manifest and the settings, and those the state's records and
@@ -310,12 +261,8 @@ func (a *App) reapOrphans(ctx context.Context, st state.Store, req ReapRequest, 
 	if err != nil {
 		return err
 	}
-	type found struct {
-		typ, inst string
-		pr        providers.Provider
-		info      providers.HostInfo
-	}
-	var candidates []found
+	var listed []planner.Listed
+	prs := map[[2]string]providers.Provider{}
 	for _, k := range insts {
 		pr, err := a.Provider(ctx, req.Config, k[0], k[1])
 		if err != nil {
@@ -334,8 +281,9 @@ func (a *App) reapOrphans(ctx context.Context, st state.Store, req ReapRequest, 
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s.%s: list resources: %v", k[0], k[1], err))
 			continue
 		}
+		prs[k] = pr
 		for _, h := range resp.Hosts {
-			candidates = append(candidates, found{k[0], k[1], pr, h})
+			listed = append(listed, planner.Listed{Provider: k[0], Instance: k[1], Info: h})
 		}
 	}
 	recs, err := st.Hosts(ctx, state.Query{})
@@ -346,45 +294,10 @@ func (a *App) reapOrphans(ctx context.Context, st state.Store, req ReapRequest, 
 	if err != nil {
 		return err
 	}
-	known := map[string]bool{}
-	knownPID := map[[2]string]bool{}
-	for _, r := range recs {
-		known[r.ID] = true
-		knownPID[[2]string{r.Provider, r.ProviderID}] = true
-	}
-	for _, it := range intents {
-		known[it.HostID], known[it.ID] = true, true
-		if it.ProviderID != "" {
-			knownPID[[2]string{it.Provider, it.ProviderID}] = true
-		}
-	}
-	now := a.opts.Now()
-	me := a.origin.User
-	seen := map[[2]string]bool{}
 	var orphans []Orphan
-	var prs []providers.Provider
-	for _, c := range candidates {
-		l := c.info.Labels
-		id := l[providers.LabelID]
-		switch {
-		case id == "": // not broker's: never touched
-			continue
-		case !req.AllUsers && l[providers.LabelUser] != me: // another user's, or nobody's
-			continue
-		case req.Environment != "" && l[providers.LabelEnvironment] != req.Environment:
-			continue
-		case known[id] || known[l[providers.LabelIntent]] || knownPID[[2]string{c.typ, c.info.ProviderID}]:
-			continue
-		case seen[[2]string{c.typ, c.info.ProviderID}]: // two instances on one engine
-			continue
-		}
-		seen[[2]string{c.typ, c.info.ProviderID}] = true
-		o := Orphan{Provider: c.typ, Instance: c.inst, Info: c.info}
-		if !c.info.Created.IsZero() {
-			o.Age = now.Sub(c.info.Created)
-		}
-		orphans = append(orphans, o)
-		prs = append(prs, c.pr)
+	for _, o := range planner.Orphans(planner.OrphanInput{Listed: listed, Records: recs, Intents: intents,
+		User: a.origin.User, AllUsers: req.AllUsers, Environment: req.Environment, Now: a.opts.Now()}) {
+		orphans = append(orphans, Orphan{Orphan: o})
 	}
 	if req.Orphans && !req.DryRun {
 		a.removeOrphans(ctx, orphans, prs, req)
@@ -400,10 +313,10 @@ func (a *App) reapOrphans(ctx context.Context, st state.Store, req ReapRequest, 
 	return nil
 }
 
-// removeOrphans checks each orphan in through its provider, reporting as
-// the executor does (action destroy, phase checkin, keyed by the broker.id
-// the resource carries).
-func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs []providers.Provider, req ReapRequest) {
+// removeOrphans checks each orphan in through the provider instance that
+// listed it, reporting as the executor does (action destroy, phase
+// checkin, keyed by the broker.id the resource carries).
+func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs map[[2]string]providers.Provider, req ReapRequest) {
 	par := req.Parallelism
 	if par <= 0 {
 		par = executor.DefaultParallelism
@@ -425,7 +338,8 @@ func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs []provide
 		if stopped(req.Stop) {
 			break
 		}
-		o, pr := &orphans[i], prs[i]
+		o := &orphans[i]
+		pr := prs[[2]string{o.Provider, o.Instance}]
 		g.Go(func() error {
 			id := o.ID()
 			emit(executor.Event{Kind: executor.EventStart, HostID: id, Message: fmt.Sprintf("orphan %s on %s.%s", o.Info.Name, o.Provider, o.Instance)})
@@ -450,14 +364,4 @@ func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs []provide
 		})
 	}
 	_ = g.Wait()
-}
-
-// Elector is the state backend's leader election, when it has one.
-func (a *App) Elector(ctx context.Context) (state.Elector, bool, error) {
-	st, err := a.Store(ctx)
-	if err != nil {
-		return nil, false, err
-	}
-	el, ok := st.(state.Elector)
-	return el, ok, nil
 }

@@ -1,0 +1,133 @@
+package app
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
+)
+
+// SyncRequest names the provider instance whose resources to list.
+type SyncRequest struct {
+	// Provider is a provider type or one of its aliases (docker,
+	// Container, AnsibleTower).
+	Provider string
+	// Instance is the instance to ask; "": the type's default instance.
+	Instance string
+	// User, if set, lists that user's resources instead of this one's.
+	User string
+}
+
+// SyncResult is what a provider instance holds, compared with the state.
+type SyncResult struct {
+	// Provider and Instance name the instance asked (the type's name,
+	// not the alias).
+	Provider, Instance string
+	// Listed is how many resources the provider listed.
+	Listed int
+	// Updated are the records of listed resources, with the provider's
+	// current hostname, address, name, port and facts; Sync writes them.
+	// Local fields (labels, recipe, nick, lease) are kept.
+	Updated []state.Host
+	// Adoptable are listed resources that no record knows.
+	Adoptable []providers.HostInfo
+	// Unlisted are the instance's records that the provider did not
+	// list: gone behind broker's back, or (with User) another user's
+	// listing.
+	Unlisted []state.Host
+}
+
+// Sync lists what a provider instance holds (providers.Syncer) and merges
+// it into the state: known records get the provider's current facts, the
+// rest is returned as adoptable. Nothing is created or removed.
+func (a *App) Sync(ctx context.Context, req SyncRequest) (*SyncResult, error) {
+	t, ok := providers.Lookup(req.Provider)
+	if !ok {
+		return nil, Hint(fmt.Errorf("unknown provider %q", req.Provider), "known providers: "+strings.Join(providers.Names(), ", "))
+	}
+	inst := req.Instance
+	if inst == "" {
+		var err error
+		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
+			return nil, err
+		}
+	}
+	p, err := a.Provider(ctx, nil, t.Name, inst)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := p.(providers.Syncer)
+	if !ok {
+		return nil, fmt.Errorf("provider %s cannot list what it holds", t.Name)
+	}
+	resp, err := s.Sync(ctx, providers.SyncRequest{User: req.User})
+	if err != nil {
+		return nil, err
+	}
+	st, err := a.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return nil, err
+	}
+	res := mergeSynced(recs, resp.Hosts, t.Name, inst, a.opts.Now())
+	if len(res.Updated) > 0 {
+		if err := st.Put(ctx, res.Updated...); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// mergeSynced matches what typ.inst listed with the records: by provider
+// id, by the broker.id label, or by name for a record that has no
+// provider id.
+func mergeSynced(recs []state.Host, listed []providers.HostInfo, typ, inst string, now time.Time) *SyncResult {
+	res := &SyncResult{Provider: typ, Instance: inst, Listed: len(listed)}
+	matched := map[string]bool{}
+	for _, info := range listed {
+		found := false
+		for _, r := range recs {
+			if r.Provider != typ || r.Instance != inst {
+				continue
+			}
+			if (info.ProviderID != "" && info.ProviderID == r.ProviderID) || (info.Labels[providers.LabelID] != "" && info.Labels[providers.LabelID] == r.ID) ||
+				(r.ProviderID == "" && info.Name != "" && info.Name == r.Name) {
+				found = true
+				matched[r.ID] = true
+				r.Hostname = cmp.Or(info.Hostname, r.Hostname)
+				r.IP = cmp.Or(info.IP, r.IP)
+				r.Name = cmp.Or(info.Name, r.Name)
+				if info.Port != 0 {
+					r.Port = info.Port
+				}
+				facts := make(map[string]any, len(r.Facts)+len(info.Facts))
+				for k, v := range r.Facts {
+					facts[k] = v
+				}
+				for k, v := range info.Facts {
+					facts[k] = v
+				}
+				r.Facts = facts
+				r.Updated = now
+				res.Updated = append(res.Updated, r)
+				break
+			}
+		}
+		if !found {
+			res.Adoptable = append(res.Adoptable, info)
+		}
+	}
+	for _, r := range recs {
+		if r.Provider == typ && r.Instance == inst && !matched[r.ID] {
+			res.Unlisted = append(res.Unlisted, r)
+		}
+	}
+	return res
+}
