@@ -7,6 +7,14 @@
 // (state/bolt, the embedded default; state/etcd, shared by many runners).
 // Every backend passes the same suite, state/statetest.
 //
+// What only some backends can do is a small optional interface, checked by
+// type assertion and declared here with the backends' compile-time
+// assertions beside their methods: LockHolder (who holds a lock, without
+// taking it), ForceUnlocker (break a lock that outlives its holder),
+// PoolLister and SerialSetter. Copy moves a whole state from one backend
+// to another with them (`broker state migrate`); it reports what the
+// backends could not carry over instead of printing it.
+//
 // # Writing many records
 //
 // Put, Delete and the intent calls take many values, and a backend that

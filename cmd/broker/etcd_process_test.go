@@ -247,6 +247,13 @@ func TestEtcdCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "held") || !strings.Contains(out, "apply (pid") {
 		t.Errorf("state list: exit %d\n%s%s", code, out, errs)
 	}
+	code, out, errs = runState(t, dir, "unlock", "held")
+	if code != exitError || !strings.Contains(out, `Environment "held" is locked by apply (pid`) || !strings.Contains(errs, "pass --yes to break it") {
+		t.Errorf("state unlock without --yes and no terminal: exit %d\n%s%s", code, out, errs)
+	}
+	if _, held, _ := s.LockHolder(ctx, "held"); !held {
+		t.Errorf("the lock was broken without confirmation")
+	}
 	code, out, errs = runState(t, dir, "unlock", "held", "--yes")
 	if code != 0 || !strings.Contains(out, `Unlocked environment "held"`) {
 		t.Errorf("state unlock: exit %d\n%s%s", code, out, errs)

@@ -4,19 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/state"
-	"github.com/labbroker/broker/state/bolt"
-	"github.com/labbroker/broker/state/etcd"
 )
 
 // StateCmd: Operate on the state: migrate between backends, show, list, remove records.
@@ -51,18 +45,14 @@ provider: to give hosts back, use 'broker destroy' or 'broker checkin'.
   broker state migrate --from bolt --to etcd`
 }
 
-// openStore opens the configured backend for a state subcommand.
-func (g *Globals) openStore(ctx context.Context, command string) (*app.App, state.Store, error) {
+// openApp opens the app for a state subcommand; the operations open the
+// configured backend themselves.
+func (g *Globals) openApp(ctx context.Context, command string) (*app.App, error) {
 	a, err := g.open(ctx, command)
 	if err != nil {
-		return nil, nil, printDiagnostics(g, err)
+		return nil, printDiagnostics(g, err)
 	}
-	st, err := a.Store(ctx)
-	if err != nil {
-		a.Close()
-		return nil, nil, err
-	}
-	return a, st, nil
+	return a, nil
 }
 
 // StateListCmd lists environments.
@@ -89,60 +79,20 @@ type envSummary struct {
 	LockedBy    *state.LockInfo `json:"locked_by,omitempty"`
 }
 
-// lockHolder is implemented by backends that can say who holds a lock
-// without taking it (etcd).
-type lockHolder interface {
-	LockHolder(ctx context.Context, env string) (state.LockInfo, bool, error)
-}
-
 // Run lists.
 func (c *StateListCmd) Run(g *Globals, ctx *interruptContext) error {
-	a, st, err := g.openStore(ctx, "state list")
+	a, err := g.openApp(ctx, "state list")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	envs, err := st.Environments(ctx)
+	envs, err := a.StateList(ctx, app.StateListRequest{Environment: g.Environment})
 	if err != nil {
 		return err
 	}
-	if g.Environment != "" {
-		envs = []string{g.Environment}
-	}
-	hosts, err := st.Hosts(ctx, state.Query{Environment: g.Environment})
-	if err != nil {
-		return err
-	}
-	intents, err := st.Intents(ctx, g.Environment)
-	if err != nil {
-		return err
-	}
-	out := []envSummary{}
-	for _, env := range envs {
-		sum := envSummary{Environment: env}
-		for _, h := range hosts {
-			if h.Environment == env {
-				sum.Hosts++
-			}
-		}
-		for _, in := range intents {
-			if in.Environment == env {
-				sum.Intents++
-			}
-		}
-		if sum.Serial, err = st.Serial(ctx, env); err != nil {
-			return err
-		}
-		if lh, ok := st.(lockHolder); ok {
-			info, held, err := lh.LockHolder(ctx, env)
-			if err != nil {
-				return err
-			}
-			if held {
-				sum.LockedBy = &info
-			}
-		}
-		out = append(out, sum)
+	out := make([]envSummary, 0, len(envs))
+	for _, e := range envs {
+		out = append(out, envSummary{Environment: e.Environment, Hosts: e.Hosts, Intents: e.Intents, Serial: e.Serial, LockedBy: e.LockedBy})
 	}
 	if c.JSON {
 		enc := json.NewEncoder(g.stdout)
@@ -180,21 +130,12 @@ readable table.`
 
 // Run shows.
 func (c *StateShowCmd) Run(g *Globals, ctx *interruptContext) error {
-	a, st, err := g.openStore(ctx, "state show")
+	a, err := g.openApp(ctx, "state show")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	found, err := findRecords(ctx, st, g.Environment, c.Host)
-	if err != nil {
-		return err
-	}
-	if len(found) > 1 {
-		return app.Hint(fmt.Errorf("%d records have address %s", len(found), c.Host),
-			"pass --environment, or use the id: "+strings.Join(recordIDs(found), ", "))
-	}
-	h := found[0]
-	intents, err := st.Intents(ctx, h.Environment)
+	rec, err := a.StateShow(ctx, app.StateShowRequest{Environment: g.Environment, Target: c.Host})
 	if err != nil {
 		return err
 	}
@@ -202,56 +143,9 @@ func (c *StateShowCmd) Run(g *Globals, ctx *interruptContext) error {
 		state.Host
 		Intents []state.Intent `json:"intents,omitempty"`
 	}
-	v := shown{Host: h}
-	for _, in := range intents {
-		if in.HostID == h.ID {
-			v.Intents = append(v.Intents, in)
-		}
-	}
 	enc := json.NewEncoder(g.stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-// findRecords resolves an id or an address.
-func findRecords(ctx context.Context, st state.Store, env, target string) ([]state.Host, error) {
-	h, err := st.Host(ctx, target)
-	if err == nil {
-		if env != "" && h.Environment != env {
-			return nil, fmt.Errorf("record %s is in environment %q, not %q", target, h.Environment, env)
-		}
-		return []state.Host{h}, nil
-	}
-	if !errors.Is(err, state.ErrNotFound) {
-		return nil, err
-	}
-	hosts, err := st.Hosts(ctx, state.Query{Environment: env})
-	if err != nil {
-		return nil, err
-	}
-	var found []state.Host
-	for _, h := range hosts {
-		if h.Address == target {
-			found = append(found, h)
-		}
-	}
-	if len(found) == 0 {
-		where := "the state"
-		if env != "" {
-			where = fmt.Sprintf("environment %q", env)
-		}
-		return nil, app.Hint(fmt.Errorf("no record with id or address %q in %s", target, where),
-			"`broker inventory --details` lists ids and addresses")
-	}
-	return found, nil
-}
-
-func recordIDs(hs []state.Host) []string {
-	var out []string
-	for _, h := range hs {
-		out = append(out, h.ID)
-	}
-	return out
+	return enc.Encode(shown{Host: rec.Host, Intents: rec.Intents})
 }
 
 // StateRmCmd forgets records.
@@ -274,56 +168,30 @@ rm takes each environment's lock, so it never races an apply.`
 
 // Run removes.
 func (c *StateRmCmd) Run(g *Globals, ctx *interruptContext) error {
-	a, st, err := g.openStore(ctx, "state rm")
+	a, err := g.openApp(ctx, "state rm")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	byEnv := map[string][]state.Host{}
-	seen := map[string]bool{}
-	for _, target := range c.Hosts {
-		found, err := findRecords(ctx, st, g.Environment, target)
-		if err != nil {
-			return err
-		}
-		for _, h := range found {
-			if !seen[h.ID] {
-				seen[h.ID] = true
-				byEnv[h.Environment] = append(byEnv[h.Environment], h)
-			}
-		}
+	found, err := a.StateFind(ctx, app.StateFindRequest{Environment: g.Environment, Targets: c.Hosts})
+	if err != nil {
+		return err
 	}
-	envs := make([]string, 0, len(byEnv))
-	for env := range byEnv {
-		envs = append(envs, env)
-	}
-	sort.Strings(envs)
 	fmt.Fprintln(g.stdout, "broker will forget these records (the hosts are NOT checked in):")
-	for _, env := range envs {
-		for _, h := range byEnv[env] {
-			fmt.Fprintf(g.stdout, "  - %s  %s  %s  %s.%s %s\n", h.ID, env, stateDash(h.Address), h.Provider, h.Instance, stateDash(h.Hostname))
-		}
+	for _, h := range found {
+		fmt.Fprintf(g.stdout, "  - %s  %s  %s  %s.%s %s\n", h.ID, h.Environment, stateDash(h.Address), h.Provider, h.Instance, stateDash(h.Hostname))
 	}
-	if ok, err := confirm(g, c.Yes, fmt.Sprintf("Forget %d records?", len(seen)), "pass --yes to remove them without asking"); err != nil || !ok {
+	if ok, err := confirm(g, c.Yes, fmt.Sprintf("Forget %d records?", len(found)), "pass --yes to remove them without asking"); err != nil || !ok {
 		if err == nil {
 			fmt.Fprintln(g.stdout, "Nothing was changed.")
 		}
 		return err
 	}
-	removed := 0
-	for _, env := range envs {
-		lock, err := st.Lock(ctx, env, a.LockInfo("state rm"), state.LockOptions{})
-		if err != nil {
-			return err
-		}
-		err = st.Delete(ctx, recordIDs(byEnv[env])...)
-		_ = lock.Unlock()
-		if err != nil {
-			return err
-		}
-		removed += len(byEnv[env])
+	res, err := a.StateRm(ctx, app.StateRmRequest{Hosts: found})
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(g.stdout, "Removed %d records from the state. The hosts were NOT checked in: they stay with their provider.\n", removed)
+	fmt.Fprintf(g.stdout, "Removed %d records from the state. The hosts were NOT checked in: they stay with their provider.\n", res.Removed)
 	return nil
 }
 
@@ -370,55 +238,30 @@ holder process exits, so there is nothing to break: unlock says which
 process holds it, for you to stop.`
 }
 
-// forceUnlocker is implemented by backends whose locks can outlive their
-// holder for a while (etcd).
-type forceUnlocker interface {
-	lockHolder
-	ForceUnlock(ctx context.Context, env string) (state.LockInfo, bool, error)
-}
-
 // Run unlocks.
 func (c *StateUnlockCmd) Run(g *Globals, ctx *interruptContext) error {
-	a, st, err := g.openStore(ctx, "state unlock")
+	a, err := g.openApp(ctx, "state unlock")
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	fu, ok := st.(forceUnlocker)
-	if !ok {
-		// Find out by trying: a free lock is taken and given back at once.
-		u, err := st.Lock(ctx, c.Env, a.LockInfo("state unlock"), state.LockOptions{})
-		var le *state.LockedError
-		switch {
-		case errors.As(err, &le):
-			return app.Hint(fmt.Errorf("environment %q is locked by %s; this backend's locks end only with their process", c.Env, le.Holder),
-				fmt.Sprintf("stop that process (pid %d on %s) and the lock is free", le.Holder.PID, le.Holder.Machine))
-		case err != nil:
-			return err
-		}
-		_ = u.Unlock()
+	res, err := a.StateUnlock(ctx, app.StateUnlockRequest{
+		Environment: c.Env,
+		Confirm: func(holder state.LockInfo) (bool, error) {
+			fmt.Fprintf(g.stdout, "Environment %q is locked by %s.\n", c.Env, holder)
+			return confirm(g, c.Yes, "Break this lock? If that runner is still alive it loses the lock.", "pass --yes to break it without asking")
+		},
+	})
+	switch {
+	case err != nil:
+		return err
+	case !res.Held:
 		fmt.Fprintf(g.stdout, "Environment %q is not locked.\n", c.Env)
-		return nil
+	case !res.Broken:
+		fmt.Fprintln(g.stdout, "Nothing was changed.")
+	default:
+		fmt.Fprintf(g.stdout, "Unlocked environment %q.\n", c.Env)
 	}
-	info, held, err := fu.LockHolder(ctx, c.Env)
-	if err != nil {
-		return err
-	}
-	if !held {
-		fmt.Fprintf(g.stdout, "Environment %q is not locked.\n", c.Env)
-		return nil
-	}
-	fmt.Fprintf(g.stdout, "Environment %q is locked by %s.\n", c.Env, info)
-	if ok, err := confirm(g, c.Yes, "Break this lock? If that runner is still alive it loses the lock.", "pass --yes to break it without asking"); err != nil || !ok {
-		if err == nil {
-			fmt.Fprintln(g.stdout, "Nothing was changed.")
-		}
-		return err
-	}
-	if _, _, err := fu.ForceUnlock(ctx, c.Env); err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "Unlocked environment %q.\n", c.Env)
 	return nil
 }
 
@@ -446,179 +289,27 @@ to the source's, so plans saved before the move still apply; a bolt target
 counts its own writes, so plans saved before must be made again.`
 }
 
-type poolLister interface {
-	Pools(ctx context.Context) ([]string, error)
-}
-
-type serialSetter interface {
-	SetSerial(ctx context.Context, env string, n uint64) error
-}
-
 // Run migrates.
 func (c *StateMigrateCmd) Run(g *Globals, ctx *interruptContext) error {
-	a, err := g.open(ctx, "state migrate")
+	a, err := g.openApp(ctx, "state migrate")
 	if err != nil {
-		return printDiagnostics(g, err)
+		return err
 	}
 	defer a.Close()
-	if c.From == c.To {
-		return fmt.Errorf("--from and --to are the same backend (%s)", c.From)
-	}
-	src, srcName, err := openBackend(ctx, a, c.From)
-	if err != nil {
-		return fmt.Errorf("open --from %s: %w", c.From, err)
-	}
-	defer src.Close()
-	dst, dstName, err := openBackend(ctx, a, c.To)
-	if err != nil {
-		return fmt.Errorf("open --to %s: %w", c.To, err)
-	}
-	defer dst.Close()
-	if srcName == dstName {
-		return fmt.Errorf("--from and --to are the same state (%s)", srcName)
-	}
-
-	dstHosts, err := dst.Hosts(ctx, state.Query{})
+	res, err := a.StateMigrate(ctx, app.StateMigrateRequest{From: c.From, To: c.To, Force: c.Force, Pools: c.Pools})
 	if err != nil {
 		return err
 	}
-	dstIntents, err := dst.Intents(ctx, "")
-	if err != nil {
-		return err
+	if !res.PoolsListed && len(c.Pools) == 0 {
+		g.note("%s cannot list its pools: pass --pool NAME for each pool whose reservations to copy", res.Source)
 	}
-	if (len(dstHosts) > 0 || len(dstIntents) > 0) && !c.Force {
-		return app.Hint(fmt.Errorf("the target %s already holds %d host records and %d intents", dstName, len(dstHosts), len(dstIntents)),
-			"check with `broker state list`; pass --force to copy over them")
+	for _, r := range res.Kept {
+		g.warn("pool %q member %q is already reserved in the target; left as it is", r.Pool, r.Member)
 	}
-
-	envs, err := src.Environments(ctx)
-	if err != nil {
-		return err
-	}
-	hosts, err := src.Hosts(ctx, state.Query{})
-	if err != nil {
-		return err
-	}
-	intents, err := src.Intents(ctx, "")
-	if err != nil {
-		return err
-	}
-	const chunk = 500
-	for i := 0; i < len(hosts); i += chunk {
-		if err := dst.Put(ctx, hosts[i:min(i+chunk, len(hosts))]...); err != nil {
-			return fmt.Errorf("copy host records: %w", err)
-		}
-	}
-	for i := 0; i < len(intents); i += chunk {
-		if err := dst.PutIntents(ctx, intents[i:min(i+chunk, len(intents))]...); err != nil {
-			return fmt.Errorf("copy intents: %w", err)
-		}
-	}
-
-	pools := c.Pools
-	if pl, ok := src.(poolLister); ok {
-		all, err := pl.Pools(ctx)
-		if err != nil {
-			return err
-		}
-		pools = append(pools, all...)
-	} else if len(c.Pools) == 0 {
-		g.note("%s cannot list its pools: pass --pool NAME for each pool whose reservations to copy", srcName)
-	}
-	reservations := 0
-	done := map[string]bool{}
-	for _, pool := range pools {
-		if done[pool] {
-			continue
-		}
-		done[pool] = true
-		res, err := src.Reservations(ctx, pool)
-		if err != nil {
-			return err
-		}
-		for member, holder := range res {
-			got, err := dst.Reserve(ctx, pool, []string{member}, holder)
-			if errors.Is(err, state.ErrPoolExhausted) {
-				g.warn("pool %q member %q is already reserved in the target; left as it is", pool, member)
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("copy reservation of %q in pool %q: %w", member, pool, err)
-			}
-			_ = got
-			reservations++
-		}
-	}
-
-	if ss, ok := dst.(serialSetter); ok {
-		for _, env := range envs {
-			n, err := src.Serial(ctx, env)
-			if err != nil {
-				return err
-			}
-			cur, err := dst.Serial(ctx, env)
-			if err != nil {
-				return err
-			}
-			if err := ss.SetSerial(ctx, env, max(n, cur)); err != nil {
-				return err
-			}
-		}
-	} else {
-		g.note("serials of %s count its own writes: make plans saved before the migration again", dstName)
+	if !res.SerialsCopied {
+		g.note("serials of %s count its own writes: make plans saved before the migration again", res.Target)
 	}
 	fmt.Fprintf(g.stdout, "Copied %d host records, %d intents and %d reservations in %d environments from %s to %s.\n",
-		len(hosts), len(intents), reservations, len(envs), srcName, dstName)
+		res.Hosts, res.Intents, res.Reservations, res.Environments, res.Source, res.Target)
 	return nil
-}
-
-// openBackend opens "bolt", "bolt:PATH" or "etcd" (the settings' block).
-func openBackend(ctx context.Context, a *app.App, spec string) (state.Store, string, error) {
-	kind, path, _ := strings.Cut(spec, ":")
-	switch kind {
-	case "bolt", "bbolt":
-		if path == "" {
-			path = filepath.Join(a.Dir, "state.db")
-		}
-		path = expandUserPath(path)
-		st, err := bolt.Open(path, bolt.Options{})
-		if err != nil {
-			return nil, "", err
-		}
-		return st, "bolt:" + path, nil
-	case "etcd":
-		if path != "" {
-			return nil, "", app.Hint(errors.New("etcd takes no address here"),
-				"put endpoints, prefix, tls and credentials in the state block of broker.hcl and write just --to etcd")
-		}
-		if s := a.Settings.State; s == nil || s.Backend != "etcd" {
-			return nil, "", app.Hint(errors.New(`broker.hcl has no state block with backend = "etcd"`),
-				`add state { backend = "etcd"  endpoints = ["https://etcd1:2379"]  prefix = "/broker/lab" } to broker.hcl`)
-		}
-		st, err := a.Store(ctx)
-		if err != nil {
-			return nil, "", err
-		}
-		e, ok := st.(*etcd.Store)
-		if !ok {
-			return nil, "", errors.New("the configured state is not etcd")
-		}
-		// The App owns this store and closes it; hand out a view whose
-		// Close does nothing.
-		return noClose{e}, "etcd:" + strings.Join(e.Endpoints(), ",") + e.Prefix(), nil
-	}
-	return nil, "", app.Hint(fmt.Errorf("unknown backend %q", spec), "use bolt, bolt:PATH or etcd")
-}
-
-type noClose struct{ *etcd.Store }
-
-func (noClose) Close() error { return nil }
-
-func expandUserPath(p string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[1:])
-		}
-	}
-	return p
 }

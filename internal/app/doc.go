@@ -19,6 +19,10 @@
 //	imperative.go ResolveCheckout: the provider instance and nick of a checkout; args files
 //	manifest.go, setup.go, lifecycle.go: loading manifests; setup, teardown and hooks
 //	library.go   what only the library needs (settings as text, sessions it owns)
+//	state.go     StateList, StateFind, StateShow, StateRm, StateUnlock, StateMigrate:
+//	             look at and repair the state; the one place above package state that
+//	             opens a backend by name ("bolt", "bolt:PATH", "etcd") or uses a
+//	             backend's optional capabilities (state.LockHolder, …)
 //
 // Wiring stays apart from the operations: app.go (directory, settings, log,
 // store), providers.go (provider instances: a manifest's block wins for

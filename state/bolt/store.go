@@ -658,6 +658,8 @@ func (s *Store) Reservations(ctx context.Context, pool string) (map[string]strin
 	return out, err
 }
 
+var _ state.PoolLister = (*Store)(nil)
+
 // Pools lists the pools that have reservations (for `broker state migrate`).
 func (s *Store) Pools(ctx context.Context) ([]string, error) {
 	var out []string

@@ -86,3 +86,9 @@ func TestPools(t *testing.T) {
 		t.Errorf("pools with reservations (-want +got):\n%s", diff)
 	}
 }
+
+func TestCopy(t *testing.T) {
+	statetest.RunCopy(t,
+		func(t *testing.T) state.Store { return openTemp(t) },
+		func(t *testing.T) state.Store { return openTemp(t) })
+}

@@ -135,6 +135,8 @@ func (s *Store) ownerInfo(ctx context.Context, prefix string, note func(clientv3
 	return info, found, err
 }
 
+var _ state.ForceUnlocker = (*Store)(nil)
+
 // LockHolder reports who holds env's lock, if anyone (for `broker state
 // list` and `unlock`).
 func (s *Store) LockHolder(ctx context.Context, env string) (state.LockInfo, bool, error) {

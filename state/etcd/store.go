@@ -569,6 +569,11 @@ func (s *Store) Reservations(ctx context.Context, pool string) (map[string]strin
 	return out, nil
 }
 
+var (
+	_ state.PoolLister   = (*Store)(nil)
+	_ state.SerialSetter = (*Store)(nil)
+)
+
 // Pools lists the pools that have reservations (for migrate).
 func (s *Store) Pools(ctx context.Context) ([]string, error) {
 	dir := s.pfx + "/pools/"

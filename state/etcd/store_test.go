@@ -3,11 +3,13 @@ package etcd_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/labbroker/broker/state"
+	"github.com/labbroker/broker/state/bolt"
 	"github.com/labbroker/broker/state/etcd"
 	"github.com/labbroker/broker/state/statetest"
 	"github.com/labbroker/broker/test/etcdtest"
@@ -51,4 +53,21 @@ func TestSuiteSplitTxns(t *testing.T) {
 	statetest.Run(t, func(t *testing.T) state.Store {
 		return state.NewBatcher(open(t, c, func(cfg *etcd.Config) { cfg.MaxTxnOps = 4 }))
 	})
+}
+
+// Copy between the two backends, both ways: bolt → etcd carries serials
+// over, etcd → bolt does not (bolt counts its own).
+func TestCopy(t *testing.T) {
+	c := etcdtest.Start(t)
+	openEtcd := func(t *testing.T) state.Store { return open(t, c) }
+	openBolt := func(t *testing.T) state.Store {
+		s, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	t.Run("BoltToEtcd", func(t *testing.T) { statetest.RunCopy(t, openBolt, openEtcd) })
+	t.Run("EtcdToBolt", func(t *testing.T) { statetest.RunCopy(t, openEtcd, openBolt) })
+	t.Run("EtcdToEtcd", func(t *testing.T) { statetest.RunCopy(t, openEtcd, openEtcd) })
 }

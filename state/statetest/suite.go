@@ -36,6 +36,10 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"Reserve", testReserve},
 		{"ReserveConcurrent", testReserveConcurrent},
 		{"ConcurrentWrites", testConcurrentWrites},
+		{"LockHolder", testLockHolder},
+		{"ForceUnlock", testForceUnlock},
+		{"Pools", testPools},
+		{"SetSerial", testSetSerial},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
