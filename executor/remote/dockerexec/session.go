@@ -147,8 +147,10 @@ func (s *Session) Run(ctx context.Context, cmd string, opts remote.RunOptions) (
 	res.Duration = time.Since(start)
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		s.kill(mark)
-		if opts.Timeout > 0 && errors.Is(ctxErr, context.DeadlineExceeded) {
-			return res, fmt.Errorf("command timed out after %s: %w", opts.Timeout, ctxErr)
+		if errors.Is(ctxErr, context.DeadlineExceeded) {
+			// The same error as an SSH session's, so that exec reports
+			// status 124 on every transport.
+			return res, &remote.TimeoutError{Cmd: cmd, Timeout: opts.Timeout}
 		}
 		return res, fmt.Errorf("command interrupted: %w", ctxErr)
 	}

@@ -102,6 +102,12 @@ func TestRunTimeoutKills(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
+	// The same error as SSH sessions give, so that exec's status is 124
+	// on every transport.
+	var te *remote.TimeoutError
+	if !errors.As(err, &te) || te.Timeout != 300*time.Millisecond || te.Cmd != "sleep 300; echo never" {
+		t.Errorf("err = %#v, want a *remote.TimeoutError for the command and its timeout", err)
+	}
 	// The killer exec has finished when Run returns: no sleep is left.
 	res, err := s.Run(ctx, "ps -o args | grep -c '^sleep 300' || true", remote.RunOptions{})
 	if err != nil {
