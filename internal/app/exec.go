@@ -287,14 +287,19 @@ func (a *App) recordHostKey(ctx context.Context, h state.Host) {
 }
 
 // HostLabels names hosts for output prefixes and download directories:
-// the address, else the hostname, else the name; where two hosts would
+// the address, else the hostname, else the name, after ENVIRONMENT/ when
+// the hosts come from several environments; where two hosts would still
 // share a label (two pool members on one machine) the port, then the id,
 // tells them apart.
 func HostLabels(hosts []state.Host) []string {
+	envs, _ := ByEnvironment(hosts)
 	labels := make([]string, len(hosts))
 	count := map[string]int{}
 	for i, h := range hosts {
 		labels[i] = h.Label()
+		if len(envs) > 1 {
+			labels[i] = h.Environment + "/" + labels[i]
+		}
 		count[labels[i]]++
 	}
 	seen := map[string]int{}

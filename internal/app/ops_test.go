@@ -223,3 +223,16 @@ func TestPassphrasePrompt(t *testing.T) {
 		t.Errorf("prompt without a terminal: %v, want the hint error", err)
 	}
 }
+
+// Output prefixes name the environment when the hosts come from several:
+// host.web[0] of two environments are two different hosts.
+func TestHostLabelsAcrossEnvironments(t *testing.T) {
+	one := []state.Host{{ID: "1", Environment: "a", Address: "host.web[0]"}, {ID: "2", Environment: "a", Address: "host.web[1]"}}
+	if diff := cmp.Diff([]string{"host.web[0]", "host.web[1]"}, HostLabels(one)); diff != "" {
+		t.Errorf("one environment (-want +got):\n%s", diff)
+	}
+	two := []state.Host{{ID: "1", Environment: "a", Address: "host.web[0]"}, {ID: "2", Environment: "b", Address: "host.web[0]"}}
+	if diff := cmp.Diff([]string{"a/host.web[0]", "b/host.web[0]"}, HostLabels(two)); diff != "" {
+		t.Errorf("two environments (-want +got):\n%s", diff)
+	}
+}
