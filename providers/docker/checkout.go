@@ -642,12 +642,14 @@ func hostFromInspect(c container.InspectResponse, pubHost string) providers.Host
 func (p *Provider) remove(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	for {
+	for round := 0; ; round++ {
 		_, err := p.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 		if err == nil || cerrdefs.IsNotFound(err) {
 			return err
 		}
-		if !removalInProgress(err) {
+		// A removal that keeps being "in progress" after it ended is the
+		// engine's to sort out: a few rounds, then the error.
+		if !removalInProgress(err) || round == 3 {
 			return p.engineErr(fmt.Errorf("remove container %s: %w", shortID(id), err))
 		}
 		p.logger.Info("docker: removal of the container already in progress, waiting for it", "container", shortID(id))
