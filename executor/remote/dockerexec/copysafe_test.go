@@ -161,6 +161,16 @@ func TestUploadSkipsLinksLeaving(t *testing.T) {
 	if err := syscall.Mkfifo(filepath.Join(src, "pipe"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(src, "sub", "planted"), []byte("x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The container has a link where the tree has a directory: the
+	// engine's extraction refuses to go through it, and the copy fails.
+	run(t, s, "mkdir -p /up /elsewhere && ln -s /elsewhere /up/sub")
+	if err := s.Upload(ctx, src, "/up"); err == nil || !strings.Contains(err.Error(), "cannot overwrite non-directory") {
+		t.Errorf("upload over a link to a directory: %v, want the engine's refusal", err)
+	}
+	run(t, s, "! test -e /elsewhere/planted && rm /up/sub")
 	if err := s.Upload(ctx, src, "/up"); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +179,7 @@ func TestUploadSkipsLinksLeaving(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := ".\n./file\n./sub\n./sub/in\n../file\n"; res.Stdout != want {
+	if want := ".\n./file\n./sub\n./sub/in\n./sub/planted\n../file\n"; res.Stdout != want {
 		t.Errorf("uploaded tree:\n%s\nwant:\n%s", res.Stdout, want)
 	}
 }
