@@ -364,9 +364,14 @@ func (j *job) destroy(ctx context.Context, before *state.Host) error {
 		ProviderID: before.ProviderID, Recipe: before.Recipe, Origin: a.opts.Origin,
 		Created: now, Updated: now,
 	}
+	var resume *providers.Resume
 	if r := j.c.Resume; r != nil && r.Op == state.OpDestroy {
-		// Take over the interrupted destroy's intent.
-		in.ID = r.ID
+		// Take over the interrupted destroy's intent, and what the
+		// provider recorded in it (the release it started).
+		in.ID, in.Checkpoint = r.ID, maps.Clone(r.Checkpoint)
+		if len(r.Checkpoint) > 0 {
+			resume = &providers.Resume{IntentID: r.ID, ProviderID: r.ProviderID, Checkpoint: maps.Clone(r.Checkpoint)}
+		}
 	}
 	h := *before
 	prev, prevReason := h.Status, h.Reason
@@ -380,11 +385,29 @@ func (j *job) destroy(ctx context.Context, before *state.Host) error {
 			j.note("teardown failed, checking in anyway: %v", err)
 		}
 	}
+	// The provider's checkpoints go into the intent, so that a destroy
+	// killed mid-release waits on that release next time rather than
+	// starting another; a retry resumes from the latest one.
+	var mu sync.Mutex
+	checkpoint := func(_ context.Context, cp providers.Checkpoint) error {
+		mu.Lock()
+		defer mu.Unlock()
+		in.Checkpoint = maps.Clone(cp.Data)
+		in.Updated = a.opts.Now()
+		resume = &providers.Resume{IntentID: in.ID, ProviderID: in.ProviderID, Checkpoint: maps.Clone(cp.Data)}
+		if err := a.store.PutIntents(w, in); err != nil {
+			return fmt.Errorf("write checkpoint: %w", err)
+		}
+		return nil
+	}
 	var resp providers.CheckinResponse
 	err = j.phase(PhaseCheckin, func() error {
 		return j.retry(ctx, func(int) error {
+			mu.Lock()
+			req := providers.CheckinRequest{Environment: h.Environment, Host: hostRef(h), Resume: resume, Checkpoint: checkpoint}
+			mu.Unlock()
 			var err error
-			resp, err = pr.Checkin(ctx, providers.CheckinRequest{Environment: h.Environment, Host: hostRef(h)})
+			resp, err = pr.Checkin(ctx, req)
 			return err
 		})
 	})

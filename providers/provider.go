@@ -127,6 +127,14 @@ type HostInfo struct {
 type CheckinRequest struct {
 	Environment string
 	Host        HostRef
+	// Resume, when set, carries what an interrupted check-in of the same
+	// host recorded through Checkpoint: the provider waits on the release
+	// it started then (an AWX job) rather than starting another.
+	Resume *Resume
+	// Checkpoint, as in CheckoutRequest: called once the provider has an
+	// id worth remembering (the release job), written into the destroy
+	// intent before the provider goes on. May be nil.
+	Checkpoint func(ctx context.Context, cp Checkpoint) error
 }
 
 // CheckinResponse reports a check-in.

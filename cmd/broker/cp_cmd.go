@@ -26,6 +26,9 @@ without SSH. One side is SELECTOR:PATH, where SELECTOR is an inventory
 index, a hostname, name, id or address (host.web[0], or host.web for every
 instance), or a filter expression. Uploads go to every selected host;
 downloading from several hosts puts each host's copy into DST/<host>/.
+Nothing is written outside DST: symbolic links are copied only when they
+stay inside the tree (others, devices, pipes and sockets are skipped with
+a warning), and a link found under DST is replaced, never written through.
 
   broker cp ./app.conf 'labels.role == "web"':/etc/app.conf
   broker cp -f lab.hcl ./conf.d host.web:/etc/app/conf.d
@@ -84,12 +87,14 @@ func (c *CpCmd) Run(g *Globals, ctx *interruptContext) error {
 	labels := app.HostLabels(req.Hosts)
 	var mu sync.Mutex
 	req.Done = func(r app.ExecResult) {
-		if r.Err == nil {
-			return
-		}
 		mu.Lock()
 		defer mu.Unlock()
-		fmt.Fprintf(g.stderr, "[%s] broker: %s: %v\n", labels[r.Index], r.Outcome, r.Err)
+		for _, s := range r.Skipped {
+			fmt.Fprintf(g.stderr, "[%s] broker: warning: %s\n", labels[r.Index], s)
+		}
+		if r.Err != nil {
+			fmt.Fprintf(g.stderr, "[%s] broker: %s: %v\n", labels[r.Index], r.Outcome, r.Err)
+		}
 	}
 	results := a.Copy(ctx, req)
 	sum := app.Summarize(results)

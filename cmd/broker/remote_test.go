@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -215,14 +216,24 @@ host "dead" {
 
 	t.Run("timeout", func(t *testing.T) {
 		l := l.in(t)
-		// The slow host waits on a fifo nobody writes: only --timeout ends it.
+		// Every host reads a fifo nobody writes: only --timeout ends the
+		// commands, however slow the machine, so the short budget cannot
+		// be raced. The fifo exists before the commands start.
 		fifo := filepath.Join(l.dir, "never")
-		cmd := fmt.Sprintf(`[ %s = %d ] && { mkfifo %s 2>/dev/null; cat %s; }; echo done`, serverPort, srv.Ports[2], fifo, fifo)
-		r := l.must(124, "exec", "-e", "remote", "--all", "--timeout", "1s", "--", cmd)
-		wantIn(t, "stderr", r.stderr, `3 hosts: 2 ok, 1 failed, 0 unreachable`, `timed out after 1s`)
-		if n := strings.Count(r.stdout, "] done"); n != 2 {
-			t.Errorf("%d hosts done, want 2:\n%s", n, r.stdout)
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
 		}
+		r := l.must(124, "exec", "-e", "remote", "--all", "--timeout", "1s", "--", "cat "+fifo+"; echo done")
+		wantIn(t, "stderr", r.stderr, `3 hosts: 0 ok, 3 failed, 0 unreachable`)
+		if n := strings.Count(r.stderr, "timed out after 1s"); n != 3 {
+			t.Errorf("%d timeouts reported, want 3:\n%s", n, r.stderr)
+		}
+		if strings.Contains(r.stdout, "done") {
+			t.Errorf("a command went on after its timeout:\n%s", r.stdout)
+		}
+		// A budget commands end within (by far) stops none of them.
+		r = l.must(0, "exec", "-e", "remote", "--all", "--timeout", "1h", "--", "echo done")
+		wantIn(t, "stderr", r.stderr, `3 hosts: 3 ok, 0 failed, 0 unreachable`)
 	})
 
 	t.Run("unreachable", func(t *testing.T) {
@@ -274,6 +285,27 @@ host "dead" {
 		}
 		r = l.must(1, "cp", "-e", "remote", filepath.Join(l.dir, "missing"), "host.web[0]:/tmp/x")
 		wantIn(t, "stderr", r.stderr, `no such file`)
+
+		// A host's link to a directory of the runner is not recreated,
+		// with a warning; the directory it then puts in its place stays
+		// inside the destination.
+		outside := t.TempDir()
+		evil := filepath.Join(remoteDir, "evil")
+		if err := os.Symlink(outside, evil); err != nil {
+			t.Fatal(err)
+		}
+		again := filepath.Join(l.dir, "again")
+		r = l.must(0, "cp", "-e", "remote", "host.web[0]:"+remoteDir, again)
+		wantIn(t, "stderr", r.stderr, `\[host\.web\[0\]\] broker: warning: skipped .*evil: symbolic link to .*absolute target is not recreated`, `1 host: 1 ok`)
+		os.Remove(evil)
+		l.write("remote-tree/evil/authorized_keys", "ssh-ed25519 AAAA attacker\n")
+		l.must(0, "cp", "-e", "remote", "host.web[0]:"+remoteDir, again)
+		if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+			t.Errorf("cp wrote outside its destination: %v", ents)
+		}
+		if _, err := os.Stat(filepath.Join(again, "evil", "authorized_keys")); err != nil {
+			t.Errorf("evil/authorized_keys not in the destination: %v", err)
+		}
 	})
 }
 

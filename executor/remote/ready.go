@@ -72,6 +72,10 @@ func WaitReady(ctx context.Context, cfg SSHConfig, deadline time.Duration) error
 		}
 	}
 	if pctxErr := context.Cause(ctx); errors.Is(pctxErr, context.Canceled) {
+		if last != nil {
+			// Why the host was not ready yet is worth telling too.
+			return fmt.Errorf("wait for %s: %w (last attempt: %w)", cfg.Addr, pctxErr, last)
+		}
 		return fmt.Errorf("wait for %s: %w", cfg.Addr, pctxErr)
 	}
 	return fmt.Errorf("%s not ready after %s: %w", cfg.Addr, deadline, last)

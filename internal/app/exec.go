@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -90,6 +91,9 @@ type ExecResult struct {
 	Duration       time.Duration
 	// Err is why the host was unreachable or the command did not finish.
 	Err error
+	// Skipped lists what a copy left out (links leaving the copied tree,
+	// devices, pipes, sockets), for the user to be warned.
+	Skipped []remote.Skip
 }
 
 // ExitCode is the process exit code a result stands for.
@@ -180,6 +184,12 @@ type CopyRequest struct {
 func (a *App) Copy(ctx context.Context, req CopyRequest) []ExecResult {
 	labels := HostLabels(req.Hosts)
 	return a.fanOut(ctx, req.Hosts, req.Parallelism, req.Manifest, req.Done, func(ctx context.Context, i int, h *state.Host, sess remote.Session, r *ExecResult) {
+		var mu sync.Mutex
+		ctx = remote.WithSkipReport(ctx, func(s remote.Skip) {
+			mu.Lock()
+			defer mu.Unlock()
+			r.Skipped = append(r.Skipped, s)
+		})
 		var err error
 		if req.Upload {
 			err = sess.Upload(ctx, req.Local, req.Remote)

@@ -43,9 +43,12 @@ func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.Resolved
 	if err != nil {
 		return err
 	}
+	uctx := remote.WithSkipReport(ctx, func(s remote.Skip) {
+		emit(executor.Event{Kind: executor.EventNote, Phase: executor.PhaseSetup, Message: "upload: " + s.String()})
+	})
 	for _, u := range rs.Uploads {
 		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseSetup, Message: fmt.Sprintf("upload %s -> %s", u.Source, u.Destination)})
-		if err := sess.Upload(ctx, u.Source, u.Destination); err != nil {
+		if err := sess.Upload(uctx, u.Source, u.Destination); err != nil {
 			return fmt.Errorf("upload %s: %w", u.Source, err)
 		}
 		if u.Mode != 0 {

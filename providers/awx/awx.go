@@ -555,7 +555,9 @@ func (p *Provider) hostKnown(ctx context.Context, name string) (bool, error) {
 }
 
 // Checkin runs the release workflow with source_vm and the stored recipe.
-// A host AWX no longer knows is Gone.
+// A host AWX no longer knows is Gone. The release job's id is checkpointed
+// (release_job_id) as soon as it is launched; with req.Resume carrying
+// one, Checkin waits on that job instead of launching again.
 func (p *Provider) Checkin(ctx context.Context, req providers.CheckinRequest) (providers.CheckinResponse, error) {
 	name := vmName(req.Host)
 	if name == "" {
@@ -568,7 +570,24 @@ func (p *Provider) Checkin(ctx context.Context, req providers.CheckinRequest) (p
 		args["inventory"] = inv
 	}
 	maps.Copy(args, vars)
-	_, err := p.run(ctx, runSpec{kind: KindWorkflow, name: p.s.ReleaseWorkflow, args: args})
+	rs := runSpec{kind: KindWorkflow, name: p.s.ReleaseWorkflow, args: args}
+	// A check-in killed after its launch left the release job's id in
+	// the destroy intent: wait on that job rather than launch another.
+	if r := req.Resume; r != nil && r.Checkpoint["release_job_id"] != "" {
+		id, err := strconv.Atoi(r.Checkpoint["release_job_id"])
+		if err != nil {
+			return providers.CheckinResponse{}, fmt.Errorf("awx: checkpoint release_job_id %q is not a number", r.Checkpoint["release_job_id"])
+		}
+		rs.resumeJob = id
+	}
+	if req.Checkpoint != nil {
+		rs.checkpoint = func(ctx context.Context, jobID int) error {
+			return req.Checkpoint(ctx, providers.Checkpoint{Data: map[string]string{
+				"release_job_id": strconv.Itoa(jobID), "template": p.s.ReleaseWorkflow,
+			}})
+		}
+	}
+	_, err := p.run(ctx, rs)
 	var je *JobError
 	if errors.As(err, &je) {
 		known, kerr := p.hostKnown(ctx, name)

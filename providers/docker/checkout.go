@@ -635,13 +635,51 @@ func hostFromInspect(c container.InspectResponse, pubHost string) providers.Host
 	return h
 }
 
-// remove force-removes a container with its anonymous volumes.
+// remove force-removes a container with its anonymous volumes. A removal
+// already under way (one a killed broker process asked for) is progress,
+// not a failure: remove waits for it to end and looks again, so that the
+// container is gone when it returns nil or a not-found error.
 func (p *Provider) remove(ctx context.Context, id string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	_, err := p.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-	if err != nil && !cerrdefs.IsNotFound(err) {
-		return p.engineErr(fmt.Errorf("remove container %s: %w", shortID(id), err))
+	for round := 0; ; round++ {
+		_, err := p.api.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+		if err == nil || cerrdefs.IsNotFound(err) {
+			return err
+		}
+		// A removal that keeps being "in progress" after it ended is the
+		// engine's to sort out: a few rounds, then the error.
+		if !removalInProgress(err) || round == 3 {
+			return p.engineErr(fmt.Errorf("remove container %s: %w", shortID(id), err))
+		}
+		p.logger.Info("docker: removal of the container already in progress, waiting for it", "container", shortID(id))
+		if err := p.waitRemoved(ctx, id); err != nil {
+			return p.engineErr(fmt.Errorf("remove container %s: wait for the removal in progress: %w", shortID(id), err))
+		}
 	}
-	return err
+}
+
+// removalInProgress tells an engine's refusal to remove a container that
+// another request is removing ("removal of container … is already in
+// progress", a conflict).
+func removalInProgress(err error) bool {
+	return cerrdefs.IsConflict(err) && strings.Contains(err.Error(), "already in progress")
+}
+
+// waitRemoved waits until the engine has removed container id (or says
+// it has no such container), or the removal under way ended without
+// removing it; the caller then asks again.
+func (p *Provider) waitRemoved(ctx context.Context, id string) error {
+	w := p.api.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	select {
+	case <-w.Result:
+		return nil
+	case err := <-w.Error:
+		if err == nil || cerrdefs.IsNotFound(err) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

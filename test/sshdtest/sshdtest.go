@@ -2,6 +2,7 @@ package sshdtest
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -517,6 +518,30 @@ func (s *Server) Log() string {
 		b.WriteString(text)
 	}
 	return b.String()
+}
+
+// WaitLog waits until the first sshd process has logged a line containing
+// substr (an event to wait on rather than a clock), or ctx ends.
+func (s *Server) WaitLog(ctx context.Context, substr string) error {
+	s.mu.Lock()
+	lb := s.procs[0].log
+	s.mu.Unlock()
+	for {
+		text, changed := lb.snapshot()
+		if strings.Contains(text, substr) {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-lb.eof:
+			if text, _ := lb.snapshot(); strings.Contains(text, substr) {
+				return nil
+			}
+			return fmt.Errorf("sshd ended without logging %q", substr)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Stop stops the sshd processes; it is idempotent and runs at cleanup.
