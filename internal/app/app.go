@@ -81,6 +81,11 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
+	if opts.Environment != "" {
+		if err := manifest.CheckEnvironmentName(opts.Environment); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := brokerDirectory(opts)
 	if err != nil {
 		return nil, err

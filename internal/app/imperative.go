@@ -63,6 +63,9 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 	if out.Count <= 0 {
 		out.Count = 1
 	}
+	if out.Count > manifest.MaxCount {
+		return nil, fmt.Errorf("checkout of %d hosts: at most %d hosts per checkout", out.Count, manifest.MaxCount)
+	}
 	typ, inst, _ := strings.Cut(spec.Provider, ".")
 	if spec.Nick != "" {
 		n := a.Settings.Nick(spec.Nick)
@@ -122,6 +125,9 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
 			return nil, err
 		}
+	}
+	if err := manifest.CheckInstanceName(inst); err != nil {
+		return nil, err
 	}
 	out.Instance = inst
 	if err := checkArgNames(t, out.Args); err != nil {
@@ -291,6 +297,11 @@ type ImperativeRequest struct {
 // RunImperative takes the environment's lock and applies the changes with
 // the executor, so intents, resume and events are those of apply.
 func (a *App) RunImperative(ctx context.Context, req ImperativeRequest) (*planner.Plan, *executor.Result, error) {
+	if req.Environment != "" {
+		if err := manifest.CheckEnvironmentName(req.Environment); err != nil {
+			return nil, nil, err
+		}
+	}
 	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, nil, err

@@ -76,6 +76,9 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 	if !ok {
 		return nil, fmt.Errorf("unknown provider type %q (known: %v)", typ, providers.Names())
 	}
+	if err := manifest.CheckInstanceName(instance); err != nil {
+		return nil, err
+	}
 	key := t.Name + "." + instance
 	a.mu.Lock()
 	if p, ok := a.instances[key]; ok {
