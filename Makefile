@@ -33,6 +33,8 @@ fuzz-smoke: ## run each fuzz target for a few seconds
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadSources$$' -fuzztime 10s ./manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime 10s ./filter
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime 10s ./filter
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadSettings$$' -fuzztime 10s ./manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzConvertSettings$$' -fuzztime 10s ./internal/pyconfig
 	$(GO) test -run '^$$' -fuzz '^FuzzFastDecoder$$' -fuzztime 10s ./state/bolt
 
 bench: build ## run the benchmarks against the peer tools; figures go to BENCHMARKS.md

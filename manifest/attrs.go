@@ -89,7 +89,11 @@ func (a *attrs) integer(name string, dst *int, minimum int) {
 		return
 	}
 	i, acc := bf.Int64()
-	if acc != big.Exact || i < int64(minimum) || i > 1<<31 {
+	if acc != big.Exact || i > 1<<31 {
+		a.fail(at, "The number is too large.")
+		return
+	}
+	if i < int64(minimum) {
 		a.fail(at, fmt.Sprintf("The number must be at least %d.", minimum))
 		return
 	}

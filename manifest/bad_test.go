@@ -1,11 +1,33 @@
 package manifest
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 )
+
+// yamlBomb is a "billion laughs": nine levels of nine aliases, 9^9 values
+// once expanded, in a few hundred bytes.
+var yamlBomb = func() string {
+	var b strings.Builder
+	b.WriteString("a: &a [x, x, x, x, x, x, x, x, x]\n")
+	for c := 'b'; c <= 'i'; c++ {
+		p := string(c - 1)
+		fmt.Fprintf(&b, "%c: &%c [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", c, c, p, p, p, p, p, p, p, p, p)
+	}
+	return b.String()
+}()
+
+// manyHosts is n host blocks of 1000 instances each.
+func manyHosts(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "host \"h%d\" {\n  provider = \"sim\"\n  count = 1000\n}\n", i)
+	}
+	return b.String()
+}
 
 func TestLoadBadManifests(t *testing.T) {
 	cases := []struct {
@@ -70,9 +92,20 @@ func TestLoadBadManifests(t *testing.T) {
 		{"wait_for invalid", "host \"a\" {\n  provider = \"sim\"\n  setup { wait_for = \"ping\" }\n}\n", nil, "Invalid wait_for", `"ping"`, "lab.hcl:3:22"},
 		{"on_failure invalid", "host \"a\" {\n  provider = \"sim\"\n  setup { on_failure = \"retry\" }\n}\n", nil, "Invalid on_failure", `"retry"`, "lab.hcl:3:24"},
 		{"upload missing destination", "host \"a\" {\n  provider = \"sim\"\n  setup {\n    upload { source = \"a\" }\n  }\n}\n", nil, "Missing required argument", "destination", "lab.hcl:4:14"},
-		{"upload bad mode", "host \"a\" {\n  provider = \"sim\"\n  setup {\n    upload {\n      source = \"a\"\n      destination = \"/b\"\n      mode = \"rw\"\n    }\n  }\n}\n", nil, "Invalid mode", "octal", "lab.hcl:7:14"},
+		{"upload bad mode", "host \"a\" {\n  provider = \"sim\"\n  setup {\n    upload {\n      source = \"lab/files/sat.repo\"\n      destination = \"/b\"\n      mode = \"rw\"\n    }\n  }\n}\n", nil, "Invalid mode", "octal", "lab.hcl:7:14"},
 		{"setup run not a list", "host \"a\" {\n  provider = \"sim\"\n  setup { run = 3 }\n}\n", nil, "Invalid setup.run", "list of string", "lab.hcl:3:17"},
 		{"unknown function", "host \"a\" {\n  provider = \"sim\"\n  setup { run = [nope(\"x\")] }\n}\n", nil, "Call to unknown function", "", "lab.hcl:3:18"},
+		{"upload source missing", "host \"a\" {\n  provider = \"sim\"\n  setup {\n    upload {\n      source = \"lab/files/nope.repo\"\n      destination = \"/b\"\n    }\n  }\n}\n", nil, "Missing upload source", "nope.repo: no such file", "lab.hcl:5:16"},
+		{"host index past count", "host \"a\" { provider = \"sim\" }\nhost \"b\" {\n  provider = \"sim\"\n  setup { run = [\"ping ${host.a[5].ip}\"] }\n}\n", nil, "Invalid index", "", "lab.hcl:4:32"},
+		{"hook host index past count", "host \"a\" {\n  provider = \"sim\"\n  count = 2\n}\nhook \"h\" {\n  on = [\"after_setup\"]\n  local = [\"ping ${host.a[2].ip}\"]\n}\n", nil, "Invalid index", "greater than or equal to the length", "lab.hcl:7:26"},
+		{"count over the maximum", "host \"a\" {\n  provider = \"sim\"\n  count = 1e9\n}\n", nil, "Invalid count", "at most 1000 instances", "lab.hcl:3:11"},
+		{"count too large for an integer", "host \"a\" {\n  provider = \"sim\"\n  count = 1e30\n}\n", nil, "Invalid count", "too large", "lab.hcl:3:11"},
+		{"too many hosts", manyHosts(11), nil, "Too many hosts", "at most 10000", "lab.hcl:41:1"},
+		{"nesting too deep", "locals {\n  a = " + strings.Repeat("[", 8000) + strings.Repeat("]", 8000) + "\n}\n", nil, "Nesting too deep", "more than 100 levels", "lab.hcl:2:106"},
+		{"yaml alias bomb", "locals {\n  a = yamldecode(<<EOT\n" + yamlBomb + "EOT\n  )\n}\n", nil, "Invalid function argument", "more than 100000 values", "lab.hcl:3:1"},
+		{"yaml nested too deep", "locals {\n  a = yamldecode(\"" + strings.Repeat("[", 200) + strings.Repeat("]", 200) + "\")\n}\n", nil, "Invalid function argument", "more than 100 levels", "lab.hcl:2:19"},
+		{"json nested too deep", "locals {\n  a = jsondecode(\"" + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\")\n}\n", nil, "Invalid function argument", "more than 100 levels", "lab.hcl:2:19"},
+		{"file of a device", "locals {\n  a = file(\"/dev/zero\")\n}\n", nil, "Invalid function argument", "only regular files", "lab.hcl:2:13"},
 		{"bad state backend", "state { backend = \"redis\" }\n", nil, "Invalid backend", "redis", "lab.hcl:1:19"},
 	}
 	for _, tc := range cases {

@@ -100,11 +100,32 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 }
 
 // WriteDiagnostics renders diagnostics with source snippets: a summary
-// line, "on FILE line N:", the snippet and the detail, wrapped at width
-// (0: no wrapping).
+// line, "on FILE:LINE:COLUMN:", the snippet and the detail, wrapped at
+// width (0: no wrapping).
+//
+// HCL's writer says only "on FILE line N" and shows the column by
+// underlining the subject, which needs colour: the position line is
+// rewritten so that the column survives in logs and CI output.
 func WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, files map[string]*hcl.File, color bool, width int) error {
 	if width < 0 {
 		width = 0
 	}
-	return hcl.NewDiagnosticTextWriter(w, files, uint(width), color).WriteDiagnostics(diags)
+	var buf bytes.Buffer
+	dw := hcl.NewDiagnosticTextWriter(&buf, files, uint(width), color)
+	for _, d := range diags {
+		buf.Reset()
+		if err := dw.WriteDiagnostic(d); err != nil {
+			return err
+		}
+		out := buf.Bytes()
+		if s := d.Subject; s != nil {
+			hclPos := fmt.Sprintf("  on %s line %d", s.Filename, s.Start.Line)
+			pos := fmt.Sprintf("  on %s:%d:%d", s.Filename, s.Start.Line, s.Start.Column)
+			out = bytes.Replace(out, []byte(hclPos), []byte(pos), 1)
+		}
+		if _, err := w.Write(out); err != nil {
+			return err
+		}
+	}
+	return nil
 }

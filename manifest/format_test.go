@@ -93,7 +93,7 @@ func TestWriteDiagnosticsGolden(t *testing.T) {
 	if diff := cmp.Diff(string(want), buf.String()); diff != "" {
 		t.Errorf("diagnostics (-want +got):\n%s", diff)
 	}
-	if !strings.Contains(buf.String(), "on lab.hcl line 3") {
+	if !strings.Contains(buf.String(), "on lab.hcl:3:14") { // file:line:column without colour
 		t.Errorf("no source location in:\n%s", buf.String())
 	}
 }

@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"unicode/utf8"
 
@@ -50,7 +49,7 @@ func baseFunctions() map[string]function.Function {
 		"indent":          stdlib.IndentFunc,
 		"index":           stdlib.IndexFunc,
 		"join":            stdlib.JoinFunc,
-		"jsondecode":      stdlib.JSONDecodeFunc,
+		"jsondecode":      checkedDecode(stdlib.JSONDecodeFunc, checkJSONInput),
 		"jsonencode":      stdlib.JSONEncodeFunc,
 		"keys":            stdlib.KeysFunc,
 		"length":          lengthFunc,
@@ -91,10 +90,32 @@ func baseFunctions() map[string]function.Function {
 		"trimsuffix":      stdlib.TrimSuffixFunc,
 		"upper":           stdlib.UpperFunc,
 		"values":          stdlib.ValuesFunc,
-		"yamldecode":      ctyyaml.YAMLDecodeFunc,
+		"yamldecode":      checkedDecode(ctyyaml.YAMLDecodeFunc, checkYAMLInput),
 		"yamlencode":      ctyyaml.YAMLEncodeFunc,
 		"zipmap":          stdlib.ZipmapFunc,
 	}
+}
+
+// checkedDecode is a decoding function (jsondecode, yamldecode) that first
+// checks its input with check: the bounds of limits.go. Both the type and
+// the value of the result are worked out from the input, so the check
+// comes before either.
+func checkedDecode(decode function.Function, check func(string) error) function.Function {
+	return function.New(&function.Spec{
+		Description: decode.Description(),
+		Params:      decode.Params(),
+		Type: func(args []cty.Value) (cty.Type, error) {
+			if args[0].IsKnown() && !args[0].IsNull() {
+				if err := check(args[0].AsString()); err != nil {
+					return cty.NilType, function.NewArgError(0, err)
+				}
+			}
+			return decode.ReturnTypeForValues(args)
+		},
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			return decode.Call(args)
+		},
+	})
 }
 
 // lengthFunc counts a string's characters or a collection's elements, as
@@ -171,9 +192,9 @@ func (l *loader) fileFunc() function.Function {
 }
 
 func (l *loader) readFile(p string) ([]byte, error) {
-	b, err := os.ReadFile(l.path(p))
+	b, err := ReadRegularFile(l.path(p))
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %s", p, osErrText(err))
+		return nil, fmt.Errorf("cannot read %s: %s", p, readErrText(err))
 	}
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("%s is not UTF-8 text", p)

@@ -36,3 +36,19 @@ func FuzzLoadSources(f *testing.F) {
 		_ = Format(src)
 	})
 }
+
+// FuzzLoadSettings decodes broker.hcl text: settings decode like a
+// manifest, with their own blocks (logging, inventory, state).
+func FuzzLoadSettings(f *testing.F) {
+	f.Add([]byte("provider \"sim\" \"lab\" {\n  default = true\n}\nnick \"n\" {\n  provider = \"sim.lab\"\n  args = { a = 1 }\n}\n"))
+	f.Add([]byte("state {\n  backend   = \"etcd\"\n  endpoints = [\"http://127.0.0.1:2379\"]\n}\nlogging { level = \"debug\" }\ninventory { fields = [\"Host:hostname|name\"] }\n"))
+	f.Add([]byte("ssh {\n  user = \"root\"\n  port = 22\n}\nlocals { a = yamldecode(\"b: &b [1]\\nc: [*b, *b]\") }\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		opts := testOptions()
+		opts.Mode = ModeSettings
+		cfg, _ := LoadSources(map[string][]byte{"broker.hcl": src}, "testdata", opts)
+		if cfg == nil || cfg.Sources["broker.hcl"] == nil {
+			t.Fatal("Config or Sources missing")
+		}
+	})
+}

@@ -92,10 +92,7 @@ func (l *loader) decodeHookEvents(hk *Hook, at *hcl.Attribute) hcl.Diagnostics {
 
 // hookCheckContext is a hook's context with every host value unknown.
 func (l *loader) hookCheckContext() *hcl.EvalContext {
-	m := map[string]cty.Value{}
-	for _, h := range l.cfg.Hosts {
-		m[h.Name] = cty.DynamicVal
-	}
+	m := l.unknownHosts()
 	for k := range hostValueAttrs {
 		m[k] = cty.DynamicVal
 	}

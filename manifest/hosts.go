@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -82,6 +84,19 @@ func (l *loader) decodeHosts(blocks hcl.Blocks) hcl.Diagnostics {
 		kept = append(kept, k...)
 		l.cfg.Hosts = append(l.cfg.Hosts, h)
 	}
+	total := 0
+	for _, h := range l.cfg.Hosts {
+		total += h.Count
+		if total > MaxHosts {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Too many hosts",
+				Detail:   fmt.Sprintf("With the host %q the manifest describes %d hosts; a manifest may describe at most %d.", h.Name, total, MaxHosts),
+				Subject:  h.DeclRange.Ptr(),
+			})
+			return diags
+		}
+	}
 	diags = append(diags, l.checkHostRefs(kept, seen)...)
 	diags = append(diags, l.checkKept(kept)...)
 	return diags
@@ -98,6 +113,10 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 		return nil, a.diags
 	}
 	a.integer("count", &h.Count, 0)
+	if h.Count > MaxCount {
+		a.fail(content.Attributes["count"], fmt.Sprintf("A host block may have at most %d instances, not %d.", MaxCount, h.Count))
+		h.Count = 1
+	}
 	var lease string
 	if a.str("lease", &lease, false) {
 		h.LeaseRange = content.Attributes["lease"].Expr.Range()
@@ -319,6 +338,9 @@ func (l *loader) decodeSetup(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnostics
 		if at, ok := uc.Attributes["source"]; ok {
 			u.Source = at.Expr
 			kept = append(kept, keptExpr{host: h, expr: at.Expr, what: "upload.source", want: cty.String})
+			if !dynamicRefs(at.Expr) {
+				diags = append(diags, l.checkUploadSource(u)...)
+			}
 		}
 		if at, ok := uc.Attributes["destination"]; ok {
 			u.Destination = at.Expr
@@ -336,6 +358,34 @@ func (l *loader) decodeSetup(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnostics
 		}
 	}
 	return kept, diags
+}
+
+// checkUploadSource reports an upload whose source, known without any
+// host, does not exist: found at validate time rather than after hosts
+// were checked out.
+func (l *loader) checkUploadSource(u *Upload) hcl.Diagnostics {
+	v, diags := u.Source.Value(l.ctx)
+	if diags.HasErrors() || !v.IsWhollyKnown() || v.IsNull() || v.ContainsMarked() {
+		return nil // reported by checkKept
+	}
+	v, err := convert.Convert(v, cty.String)
+	if err != nil {
+		return nil // reported by checkKept
+	}
+	src := v.AsString()
+	p := src
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(l.cfg.fileDir(u.DeclRange.Filename), p)
+	}
+	if _, err := os.Stat(p); err != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Missing upload source",
+			Detail:   fmt.Sprintf("Cannot read the upload source %s: %s.", src, osErrText(err)),
+			Subject:  u.Source.Range().Ptr(),
+		}}
+	}
+	return nil
 }
 
 func parseMode(s string) (uint32, error) {
@@ -544,20 +594,31 @@ func findCycles(hosts []*Host, refs map[string][]hostRef) hcl.Diagnostics {
 // validate time rather than halfway through an apply.
 func (l *loader) checkKept(kept []keptExpr) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	hosts := map[string]cty.Value{}
-	for _, h := range l.cfg.Hosts {
-		hosts[h.Name] = cty.DynamicVal
-	}
 	ctx := l.ctx.NewChild()
 	ctx.Variables = map[string]cty.Value{
 		"self":  cty.DynamicVal,
-		"host":  cty.ObjectVal(hosts),
+		"host":  cty.ObjectVal(l.unknownHosts()),
 		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)}),
 	}
 	for _, k := range kept {
 		diags = append(diags, checkValue(k, ctx)...)
 	}
 	return diags
+}
+
+// unknownHosts are the host blocks for checking expressions: each a tuple
+// of count unknown instances, so that host.NAME[INDEX] past the count is
+// an error at validate time, at the index.
+func (l *loader) unknownHosts() map[string]cty.Value {
+	hosts := map[string]cty.Value{}
+	for _, h := range l.cfg.Hosts {
+		insts := make([]cty.Value, h.Count)
+		for i := range insts {
+			insts[i] = cty.DynamicVal
+		}
+		hosts[h.Name] = cty.TupleVal(insts)
+	}
+	return hosts
 }
 
 func checkValue(k keptExpr, ctx *hcl.EvalContext) hcl.Diagnostics {

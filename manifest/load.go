@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -103,12 +104,12 @@ func Load(path string, opts Options) (*Config, hcl.Diagnostics) {
 	}
 	var diags hcl.Diagnostics
 	for _, n := range names {
-		b, err := os.ReadFile(n)
+		b, err := ReadRegularFile(n)
 		if err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Failed to read manifest",
-				Detail:   fmt.Sprintf("Cannot read %s: %s.", n, osErrText(err)),
+				Detail:   fmt.Sprintf("Cannot read %s: %s.", n, readErrText(err)),
 			})
 			continue
 		}
@@ -173,6 +174,11 @@ func load(sources map[string][]byte, dir, srcBase string, opts Options) (*Config
 		c.Sources[n] = src
 		var f *hcl.File
 		var d hcl.Diagnostics
+		if nd := nestingDiag(src, n, strings.HasSuffix(n, ".json")); nd != nil {
+			diags = append(diags, nd)
+			c.Files[n] = &hcl.File{Bytes: src} // for the diagnostic's snippet
+			continue
+		}
 		if strings.HasSuffix(n, ".json") {
 			f, d = p.ParseJSON(src, n)
 		} else {
@@ -240,17 +246,42 @@ func rootSchema(m Mode) *hcl.BodySchema {
 
 var envNameRe = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
+// CheckEnvironmentName says why name cannot name an environment; nil when
+// it can. The manifest's environment attribute and --environment are
+// checked alike: the name ends up in file names and keys.
+func CheckEnvironmentName(name string) error {
+	if !envNameRe.MatchString(name) || name == "." || name == ".." {
+		return fmt.Errorf("environment name %q may only have letters, digits, '-', '_' and '.', and may not be \".\" or \"..\"", name)
+	}
+	return nil
+}
+
+// CheckInstanceName says why name cannot name a provider instance; nil
+// when it can. Instances declared in blocks and named on the command line
+// (--provider TYPE.INSTANCE) are checked alike.
+func CheckInstanceName(name string) error {
+	if !hclsyntax.ValidIdentifier(name) {
+		return fmt.Errorf("provider instance name %q must start with a letter or underscore and have only letters, digits, underscores and dashes", name)
+	}
+	return nil
+}
+
+// detail makes an error of this package's Check functions a Detail.
+func detail(err error) string {
+	return "The " + err.Error() + "."
+}
+
 func (l *loader) decodeEnvironment(a *hcl.Attribute) hcl.Diagnostics {
 	l.cfg.EnvironmentRange = a.Expr.Range()
 	s, diags := l.evalString(a.Expr, "environment")
 	if diags.HasErrors() {
 		return diags
 	}
-	if !envNameRe.MatchString(s) {
+	if err := CheckEnvironmentName(s); err != nil {
 		return append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid environment name",
-			Detail:   fmt.Sprintf("The environment %q may only have letters, digits, '-', '_' and '.'.", s),
+			Detail:   detail(err),
 			Subject:  a.Expr.Range().Ptr(),
 		})
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -51,11 +50,11 @@ func (l *loader) decodeProviders(blocks hcl.Blocks) hcl.Diagnostics {
 			diags = append(diags, l.unknownType(typeName, b.LabelRanges[0]))
 			continue
 		}
-		if !hclsyntax.ValidIdentifier(inst) {
+		if err := CheckInstanceName(inst); err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid provider instance name",
-				Detail:   "An instance name must start with a letter or underscore and have only letters, digits, underscores and dashes.",
+				Detail:   detail(err),
 				Subject:  b.LabelRanges[1].Ptr(),
 			})
 			continue

@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -176,13 +175,16 @@ func (l *loader) applyRaw(v *Variable, def *typeexpr.Defaults, raw, from string)
 }
 
 func (l *loader) applyVarFile(path string, defaults map[string]*typeexpr.Defaults) hcl.Diagnostics {
-	src, err := os.ReadFile(path)
+	src, err := ReadRegularFile(path)
 	if err != nil {
 		return hcl.Diagnostics{{
 			Severity: hcl.DiagError,
 			Summary:  "Failed to read variables file",
-			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, osErrText(err)),
+			Detail:   fmt.Sprintf("Cannot read %s: %s.", path, readErrText(err)),
 		}}
+	}
+	if nd := nestingDiag(src, path, strings.HasSuffix(path, ".json")); nd != nil {
+		return hcl.Diagnostics{nd}
 	}
 	p := hclparse.NewParser()
 	var f *hcl.File
@@ -193,8 +195,9 @@ func (l *loader) applyVarFile(path string, defaults map[string]*typeexpr.Default
 		f, diags = p.ParseHCL(src, path)
 	}
 	if f != nil {
+		// For diagnostics only: Sources are the manifest's own files, which
+		// a saved plan embeds and decodes again as the manifest.
 		l.cfg.Files[path] = f
-		l.cfg.Sources[path] = src
 	}
 	if diags.HasErrors() {
 		return diags

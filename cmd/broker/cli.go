@@ -128,9 +128,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		if exit >= 0 {
 			return exit, true
 		}
-		ctx, stop := newInterruptContext(stderr)
+		name := strings.Fields(kctx.Command())[0]
+		ctx, stop := newInterruptContext(stderr, changesNothing[name])
 		defer stop()
-		err = kctx.Run(&cli.Globals, ctx)
+		if changesNothing[name] {
+			err = untilInterrupted(ctx, func() error { return kctx.Run(&cli.Globals, ctx) })
+		} else {
+			err = kctx.Run(&cli.Globals, ctx)
+		}
 		return report(stderr, err), true
 	}()
 	if done {
@@ -168,7 +173,32 @@ type interruptContext struct {
 	Stop <-chan struct{}
 }
 
-func newInterruptContext(stderr io.Writer) (*interruptContext, func()) {
+// changesNothing are the commands that neither change nor record anything:
+// the first interrupt ends them at once, wherever they are (reading,
+// decoding or planning), as there is nothing to finish.
+var changesNothing = map[string]bool{"validate": true, "plan": true}
+
+// untilInterrupted runs run, or returns as soon as ctx is cancelled: the
+// work left behind ends with the process.
+func untilInterrupted(ctx context.Context, run func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- run() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-done:
+			return err
+		default:
+			return silentError{code: exitInterrupted}
+		}
+	}
+}
+
+// newInterruptContext handles SIGINT and SIGTERM; with once, the first
+// signal cancels the context (commands that change nothing).
+func newInterruptContext(stderr io.Writer, once bool) (*interruptContext, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopCh := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
@@ -182,6 +212,12 @@ func newInterruptContext(stderr io.Writer) (*interruptContext, func()) {
 				return
 			case <-sigs:
 				n++
+				if once {
+					fmt.Fprintln(stderr, "\nbroker: interrupted")
+					close(stopCh)
+					cancel()
+					return
+				}
 				if n == 1 {
 					fmt.Fprintln(stderr, "\nbroker: interrupted: finishing what is in flight and recording it (interrupt again to cancel it)")
 					close(stopCh)

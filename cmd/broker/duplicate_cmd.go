@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/manifest"
 )
 
 // DuplicateCmd checks out more hosts with the same recipe as recorded ones.
@@ -32,6 +35,9 @@ func (c *DuplicateCmd) Run(g *Globals, ctx *interruptContext) error {
 }
 
 func (c *DuplicateCmd) run(g *Globals, ctx *interruptContext) error {
+	if c.Count > manifest.MaxCount {
+		return fmt.Errorf("--count %d: at most %d copies of each host per duplicate", c.Count, manifest.MaxCount)
+	}
 	a, err := g.open(ctx, "duplicate")
 	if err != nil {
 		return printDiagnostics(g, err)

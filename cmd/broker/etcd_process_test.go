@@ -344,7 +344,7 @@ func runStateCLI(args []string, stdout, stderr io.Writer, lookupEnv func(string)
 	if err != nil {
 		return report(stderr, err)
 	}
-	ctx, stop := newInterruptContext(stderr)
+	ctx, stop := newInterruptContext(stderr, false)
 	defer stop()
 	return report(stderr, kctx.Run(&cli.Globals, ctx))
 }

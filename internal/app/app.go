@@ -90,6 +90,11 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = io.Discard
 	}
+	if opts.Environment != "" {
+		if err := manifest.CheckEnvironmentName(opts.Environment); err != nil {
+			return nil, err
+		}
+	}
 	dir, err := Directory(opts.Directory, opts.LookupEnv)
 	if err != nil {
 		return nil, err

@@ -60,6 +60,9 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 	if out.Count <= 0 {
 		out.Count = 1
 	}
+	if out.Count > manifest.MaxCount {
+		return nil, fmt.Errorf("checkout of %d hosts: at most %d hosts per checkout", out.Count, manifest.MaxCount)
+	}
 	typ, inst, _ := strings.Cut(spec.Provider, ".")
 	if spec.Nick != "" {
 		n := a.Settings.Nick(spec.Nick)
@@ -119,6 +122,9 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
 			return nil, err
 		}
+	}
+	if err := manifest.CheckInstanceName(inst); err != nil {
+		return nil, err
 	}
 	out.Instance = inst
 	if err := checkArgNames(t, out.Args); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labbroker/broker/executor"
+	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/state"
 )
@@ -218,6 +219,9 @@ func (a *App) perEnvironment(ctx context.Context, op string, o RunOptions, hosts
 // run applies changes to env under its lock with the executor, so that
 // intents, resume and events are those of apply.
 func (a *App) run(ctx context.Context, op string, o RunOptions, env string, changes []planner.Change) (*OpResult, error) {
+	if err := manifest.CheckEnvironmentName(env); err != nil {
+		return nil, err
+	}
 	st, err := a.Store(ctx)
 	if err != nil {
 		return nil, err

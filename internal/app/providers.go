@@ -81,6 +81,9 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 	if !ok {
 		return nil, fmt.Errorf("unknown provider type %q (known: %v)", typ, providers.Names())
 	}
+	if err := manifest.CheckInstanceName(instance); err != nil {
+		return nil, err
+	}
 	key := t.Name + "." + instance
 	decl := a.ProviderConfig(cfg, t.Name, instance)
 	cacheKey := key

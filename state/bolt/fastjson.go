@@ -169,10 +169,50 @@ func (d *fastDecoder) number() []byte {
 		}
 		break
 	}
-	if start == d.i {
+	if !jsonNumber(d.b[start:d.i]) {
 		d.fail()
 	}
 	return d.b[start:d.i]
+}
+
+// jsonNumber reports whether b is a number as JSON writes it:
+// -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?. strconv accepts more
+// ("01", "+1", "1.", ".5"), which encoding/json refuses.
+func jsonNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 func (d *fastDecoder) int64() int64 {
