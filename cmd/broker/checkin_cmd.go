@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/state"
@@ -14,14 +15,17 @@ type CheckinCmd struct {
 	reportFlags
 	Provider string `placeholder:"TYPE[.INSTANCE]" help:"With --name: check in a host broker has no record of, at this provider."`
 	Name     string `placeholder:"NAME" help:"With --provider: the provider's name (or id) of a host broker has no record of."`
+	Yes      bool   `name:"yes" short:"y" help:"Do not ask before checking in hosts of several environments (asked only on a terminal)."`
 }
 
 // Help is shown by `broker checkin --help`.
 func (c *CheckinCmd) Help() string {
 	return `Returns hosts to their providers and forgets them. Name hosts by their
 inventory index (the Id column of 'broker inventory'), hostname, name, id
-or address, mixed; --all takes every host (of --environment if given).
---filter narrows the selection. Check-ins run concurrently unless
+or address, mixed: named hosts are found where 'broker inventory' shows
+them. --all and --filter act on one environment: -e, else
+BROKER_ENVIRONMENT, else "default"; --all-environments crosses them (on a
+terminal, after asking). Check-ins run concurrently unless
 --sequential. A name that matches nothing is a warning.
 
   broker checkin my.host.fqdn.com
@@ -63,6 +67,19 @@ func (c *CheckinCmd) run(g *Globals, ctx *interruptContext) error {
 	if len(hosts) == 0 {
 		g.note("no host to check in")
 		return writeOutput(g, []state.Host{})
+	}
+	if envs, groups := app.ByEnvironment(hosts); len(envs) > 1 && isTerminal(g.stdin) && !c.Yes {
+		parts := make([]string, len(envs))
+		for i, e := range envs {
+			parts[i] = fmt.Sprintf("%s (%d)", e, len(groups[e]))
+		}
+		fmt.Fprintf(g.stdout, "These hosts belong to %d environments: %s.\n", len(envs), strings.Join(parts, ", "))
+		if ok, err := confirm(g, false, fmt.Sprintf("Check in %d hosts?", len(hosts)), "pass --yes"); err != nil || !ok {
+			if err == nil {
+				fmt.Fprintln(g.stdout, "Nothing was changed.")
+			}
+			return err
+		}
 	}
 	o, finish, err := runOptions(ctx, g, c.imperativeFlags, &c.reportFlags, "checkin", imperativeEnvironment(g))
 	if err != nil {

@@ -24,7 +24,9 @@ type ExecCmd struct {
 	// Args are the hosts, then "--", then the command. One positional
 	// list, because kong allows one list: split by splitCommand.
 	Args []string `arg:"" optional:"" name:"host" passthrough:"partial" help:"Hosts (inventory index, hostname, name, id, address such as host.web[0], or host.web for every instance), then -- and the command."`
-	All  bool     `help:"Every host in the inventory (with --filter: every matching host; with -f: the manifest's environment)."`
+	All  bool     `help:"Every host of the environment (-e, else the manifest's with -f, else BROKER_ENVIRONMENT, else \"default\"); with --filter: every matching host."`
+
+	AllEnvironments bool `name:"all-environments" help:"With --all or --filter: every environment's hosts, not one environment's."`
 
 	Filter      string        `placeholder:"EXPR" help:"Only hosts matching this filter, e.g. 'labels.role == \"client\"'; alone, it selects every matching host."`
 	File        string        `short:"f" placeholder:"PATH" help:"Manifest: scope the selection to its environment and use its hosts' connection blocks."`
@@ -171,7 +173,7 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := pickRemote(ctx, g, a, refs, c.All, c.Filter)
+	hosts, err := pickRemote(ctx, g, a, refs, c.All, c.AllEnvironments, c.Filter)
 	if err != nil {
 		return err
 	}
@@ -365,11 +367,11 @@ func scopeToManifest(g *Globals, a *app.App, file string) (*manifest.Config, err
 // pickRemote selects the hosts of exec, ssh and cp: refs as checkin takes
 // them, plus host.NAME for every instance of a block; a filter alone
 // selects every match.
-func pickRemote(ctx context.Context, g *Globals, a *app.App, refs []string, all bool, filterSrc string) ([]state.Host, error) {
+func pickRemote(ctx context.Context, g *Globals, a *app.App, refs []string, all, allEnvs bool, filterSrc string) ([]state.Host, error) {
 	if len(refs) == 0 && filterSrc != "" {
 		all = true
 	}
-	hosts, err := pickHosts(ctx, g, a, app.SelectRequest{Refs: refs, All: all, Filter: filterSrc, Blocks: true})
+	hosts, err := pickHosts(ctx, g, a, app.SelectRequest{Refs: refs, All: all, Filter: filterSrc, Blocks: true}, allEnvs)
 	if err != nil {
 		return nil, err
 	}
@@ -388,11 +390,11 @@ func resolveSelector(ctx context.Context, g *Globals, a *app.App, sel string) ([
 		return nil, err
 	}
 	if app.IsHostRef(sel, inv) {
-		return pickRemote(ctx, g, a, []string{sel}, false, "")
+		return pickRemote(ctx, g, a, []string{sel}, false, false, "")
 	}
 	if _, _, perr := filter.Parse(sel); perr != nil {
 		return nil, app.Hint(fmt.Errorf("%q is neither a host in the inventory nor a filter expression: %v", sel, perr),
 			"name a host by index, hostname, name or address (see `broker inventory`), or write a filter such as 'labels.role == \"web\"'")
 	}
-	return pickRemote(ctx, g, a, nil, true, sel)
+	return pickRemote(ctx, g, a, nil, true, false, sel)
 }

@@ -24,21 +24,29 @@ func (g *Globals) filterNote(src, note string) {
 
 // selectionFlags of the commands that act on recorded hosts.
 type hostSelection struct {
-	Hosts  []string `arg:"" optional:"" name:"host" help:"Hosts by inventory index (as 'broker inventory' numbers them), hostname, name, id or address; mixed freely."`
-	All    bool     `help:"Every host in the inventory (with --filter: every matching host)."`
+	Hosts           []string `arg:"" optional:"" name:"host" help:"Hosts by inventory index (as 'broker inventory' numbers them), hostname, name, id or address; mixed freely."`
+	All             bool     `help:"Every host of the environment (-e, else BROKER_ENVIRONMENT, else \"default\"); with --filter: every matching host."`
+	AllEnvironments bool     `name:"all-environments" help:"With --all or --filter: every environment's hosts, not one environment's."`
 	Filter string   `placeholder:"EXPR" help:"Only hosts matching this filter, e.g. 'hostname<test' (Python broker form) or 'provider == \"docker\"'. A filter alone selects nothing: add hosts or --all."`
 }
 
 // pick returns the selected hosts, in inventory order, and warns about
 // references that match nothing.
 func (s *hostSelection) pick(ctx context.Context, g *Globals, a *app.App) ([]state.Host, error) {
-	return pickHosts(ctx, g, a, app.SelectRequest{Refs: s.Hosts, All: s.All, Filter: s.Filter})
+	return pickHosts(ctx, g, a, app.SelectRequest{Refs: s.Hosts, All: s.All, Filter: s.Filter}, s.AllEnvironments)
 }
 
-// pickHosts runs app.Select in the command's environment and shows its
-// notes and warnings.
-func pickHosts(ctx context.Context, g *Globals, a *app.App, req app.SelectRequest) ([]state.Host, error) {
-	req.Environment = g.Environment
+// pickHosts runs app.Select and shows its notes and warnings. The one
+// rule of scope: --all and --filter select in one environment (-e, else
+// BROKER_ENVIRONMENT, else "default", or the manifest's with -f) unless
+// allEnvs; hosts named explicitly are found where `broker inventory`
+// shows them (every environment unless -e).
+func pickHosts(ctx context.Context, g *Globals, a *app.App, req app.SelectRequest, allEnvs bool) ([]state.Host, error) {
+	req.RefEnvironment = g.Environment
+	req.Environment = imperativeEnvironment(g)
+	if allEnvs {
+		req.Environment = ""
+	}
 	sel, err := a.Select(ctx, req)
 	if err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ func (c *SSHCmd) Run(g *Globals, ctx *interruptContext) error {
 	if err != nil {
 		return err
 	}
-	hosts, err := pickRemote(ctx, g, a, []string{ref}, false, "")
+	hosts, err := pickRemote(ctx, g, a, []string{ref}, false, false, "")
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,8 +19,14 @@ import (
 // selection rule behind exec, ssh, cp, checkin, extend, duplicate and the
 // inventory's indexes.
 type SelectRequest struct {
-	// Environment scopes the selection; "" is every environment.
+	// Environment scopes the bulk selection (All, or a filter alone): a
+	// command acts on one environment. "" is every environment, which
+	// callers ask for only on an explicit flag (--all-environments).
 	Environment string
+	// RefEnvironment scopes Refs: they are looked up in the listing
+	// `broker inventory` shows, every environment's unless -e narrows it.
+	// A name that matches hosts of several environments is an error.
+	RefEnvironment string
 	// Refs name hosts: an inventory index (as `broker inventory` numbers
 	// the listing), a hostname, name, record id, provider id or address
 	// (host.web[0]); with Blocks, host.NAME for every instance of a block.
@@ -76,15 +84,23 @@ func (a *App) Select(ctx context.Context, req SelectRequest) (*Selection, error)
 	if len(req.Refs) == 0 && !req.All {
 		return nil, Hint(ErrNoHostsGiven, "name hosts by inventory index, hostname or name (see `broker inventory`), or pass --all")
 	}
-	hosts, note, err := a.Inventory(ctx, req.Environment, req.Filter)
+	if req.All {
+		hosts, note, err := a.Inventory(ctx, req.Environment, req.Filter)
+		if err != nil {
+			return nil, err
+		}
+		if len(hosts) == 0 && req.Environment != "" {
+			if err := a.elsewhere(ctx, req.Environment, req.Filter); err != nil {
+				return nil, err
+			}
+		}
+		return &Selection{Hosts: hosts, FilterNote: note}, nil
+	}
+	hosts, note, err := a.Inventory(ctx, req.RefEnvironment, req.Filter)
 	if err != nil {
 		return nil, err
 	}
 	sel := &Selection{FilterNote: note}
-	if req.All {
-		sel.Hosts = hosts
-		return sel, nil
-	}
 	picked := make([]bool, len(hosts))
 	for _, ref := range req.Refs {
 		found := false
@@ -96,10 +112,17 @@ func (a *App) Select(ctx context.Context, req SelectRequest) (*Selection, error)
 		if req.Blocks && isBlockRef(ref) {
 			block = ref + "["
 		}
+		envs := map[string]bool{}
 		for i, h := range hosts {
 			if RefMatches(ref, h) || block != "" && strings.HasPrefix(h.Address, block) {
 				picked[i], found = true, true
+				envs[h.Environment] = true
 			}
+		}
+		if len(envs) > 1 {
+			names := slices.Sorted(maps.Keys(envs))
+			return nil, Hint(fmt.Errorf("%q names hosts in %d environments (%s)", ref, len(names), strings.Join(names, ", ")),
+				"pass -e ENVIRONMENT to say which, or name the host by its id")
 		}
 		if !found {
 			sel.Unmatched = append(sel.Unmatched, ref)
@@ -111,6 +134,22 @@ func (a *App) Select(ctx context.Context, req SelectRequest) (*Selection, error)
 		}
 	}
 	return sel, nil
+}
+
+// elsewhere is the error of a bulk selection that found nothing in env
+// while other environments hold matching hosts: it names them.
+func (a *App) elsewhere(ctx context.Context, env, filterSrc string) error {
+	all, _, err := a.Inventory(ctx, "", filterSrc)
+	if err != nil || len(all) == 0 {
+		return err
+	}
+	envs, groups := ByEnvironment(all)
+	parts := make([]string, len(envs))
+	for i, e := range envs {
+		parts[i] = fmt.Sprintf("%s (%d)", e, len(groups[e]))
+	}
+	return Hint(fmt.Errorf("environment %q holds no such hosts; %s do", env, strings.Join(parts, ", ")),
+		"pass -e ENVIRONMENT for one of them, or --all-environments for all")
 }
 
 // RefMatches reports whether ref names h by hostname, name, record id,
