@@ -20,7 +20,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/labbroker/broker/providers"
-	"github.com/labbroker/broker/state"
 )
 
 var (
@@ -440,7 +439,7 @@ func (p *Provider) hostsFrom(arts map[string]any, recipe map[string]any) []provi
 	for i, h := range hostnames {
 		hi := providers.HostInfo{
 			Hostname:  asString(h),
-			Transport: state.TransportSSH,
+			Transport: providers.TransportSSH,
 			Recipe:    cloneJSON(recipe),
 			Expires:   expires,
 			Created:   now,
@@ -686,7 +685,7 @@ func matchLabels(have, want map[string]string) bool {
 
 func (p *Provider) syncHost(h hostJSON, inventory string) providers.HostInfo {
 	vars := p.scrubMap(parseVars(h.Variables))
-	hi := providers.HostInfo{ProviderID: h.Name, Name: h.Name, Transport: state.TransportSSH}
+	hi := providers.HostInfo{ProviderID: h.Name, Name: h.Name, Transport: providers.TransportSSH}
 	hi.Hostname = asString(vars["fqdn"])
 	if hi.Hostname == "" {
 		hi.Hostname = h.Name

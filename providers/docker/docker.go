@@ -33,11 +33,11 @@ const authorizedKeysEnv = "BROKER_AUTHORIZED_KEYS"
 
 func init() {
 	providers.Register(&providers.Type{
-		Name:     "docker",
-		Aliases:  []string{"podman", "Container"},
-		Summary:  "containers on a Docker or Podman engine",
-		Settings: settingsSpec,
-		Args:     argsType(),
+		Name:           "docker",
+		Aliases:        []string{"podman", "Container"},
+		Summary:        "containers on a Docker or Podman engine",
+		SettingsSchema: settingsSchema,
+		ArgsSchema:     argsSchema,
 		New: func(ctx context.Context, cfg providers.Config) (providers.Provider, error) {
 			return New(ctx, cfg)
 		},

@@ -21,10 +21,6 @@ import (
 	"github.com/labbroker/broker/providers"
 )
 
-// transportNone is state.TransportNone: sim hosts cannot be reached.
-// (Providers do not import state.)
-const transportNone = "none"
-
 func init() {
 	providers.Register(&providers.Type{
 		Name:     "sim",

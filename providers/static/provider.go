@@ -12,9 +12,6 @@ import (
 	"github.com/labbroker/broker/providers"
 )
 
-// transportSSH is state.TransportSSH (providers do not import state).
-const transportSSH = "ssh"
-
 func init() {
 	providers.Register(&providers.Type{
 		Name:     "static",
@@ -220,7 +217,7 @@ func (p *Provider) info(m Member, h holder) providers.HostInfo {
 		Hostname:   m.Hostname,
 		Port:       m.Port,
 		User:       m.User,
-		Transport:  transportSSH,
+		Transport:  providers.TransportSSH,
 		Facts:      facts,
 		Labels:     h.labels(p.pool),
 	}
