@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zclconf/go-cty/cty"
 	"gopkg.in/yaml.v3"
 
 	"github.com/labbroker/broker/providers"
@@ -38,22 +37,26 @@ const (
 	launchIDVar = "_broker_launch_id" // finds a launch whose answer was lost
 )
 
-// Arguments that steer the provider and are not passed as extra vars.
-var controlArgs = map[string]bool{
-	"workflow": true, "job_template": true, "inventory": true, "tower_inventory": true, "artifacts": true,
-}
+// controlArgs steer the provider and are not passed as extra vars: the
+// names ArgsSchema declares.
+var controlArgs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range ArgsSchema.Names() {
+		m[n] = true
+	}
+	return m
+}()
 
 func init() { providers.Register(Type()) }
 
 // Type is the awx provider type for the registry.
 func Type() *providers.Type {
 	return &providers.Type{
-		Name:      "awx",
-		Aliases:   []string{"AnsibleTower", "aap"},
-		Summary:   "AWX / Ansible Tower / AAP: hosts from workflows and job templates",
-		Settings:  SettingsSpec(),
-		Args:      cty.DynamicPseudoType,
-		Sensitive: []string{"token", "password"},
+		Name:           "awx",
+		Aliases:        []string{"AnsibleTower", "aap"},
+		Summary:        "AWX / Ansible Tower / AAP: hosts from workflows and job templates",
+		SettingsSchema: SettingsSchema,
+		ArgsSchema:     ArgsSchema,
 		New: func(ctx context.Context, cfg providers.Config) (providers.Provider, error) {
 			s, err := SettingsFromValue(cfg.Settings)
 			if err != nil {

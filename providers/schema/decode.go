@@ -58,8 +58,8 @@ func (f *Field) validate(name string) func(cty.Value) hcl.Diagnostics {
 		if _, err := f.value(raw); err != nil {
 			return hcl.Diagnostics{{
 				Severity: hcl.DiagError,
-				Summary:  "Invalid setting",
-				Detail:   sentence(name + ": " + err.Error()),
+				Summary:  "Invalid value for " + name,
+				Detail:   sentence(err.Error()),
 			}}
 		}
 		return nil
