@@ -388,9 +388,13 @@ func Between(lo, hi float64) Check {
 
 // Port accepts TCP port numbers.
 func Port() Check {
-	c := Between(1, 65535)
-	c.Doc = "a port number"
-	return c
+	between := Between(1, 65535)
+	return Check{Doc: "a port number", fn: func(v any) error {
+		if between.fn(v) != nil {
+			return fmt.Errorf("%v is not a port number (1 to 65535)", v)
+		}
+		return nil
+	}}
 }
 
 // Func is a check of the provider's own; fn gets the converted value.
