@@ -25,7 +25,7 @@ func registrySchemas(name string) (manifest.ProviderSchema, bool) {
 // value's own file:line:column.
 func TestProviderSchemaErrorsPointAtTheValue(t *testing.T) {
 	cases := []struct {
-		name, src  string
+		name, src   string
 		pos, detail string
 	}{
 		{"awx url without scheme", `provider "awx" "a" {

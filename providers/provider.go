@@ -159,6 +159,9 @@ type DescribeResponse struct {
 	Listings []string // the listings this provider offers (workflows, inventories…)
 	Items    []Item   // a listing's items
 	Detail   map[string]any
+	// Settings document the type's settings; filled by `broker
+	// providers` from the type's schema, not by providers.
+	Settings []ArgHelp `json:",omitempty"`
 }
 
 // Action is a thing a provider can do, with its arguments.

@@ -85,6 +85,9 @@ func (t *Type) CheckArgs(args map[string]any) []error {
 func HelpOf(s *schema.Schema) []ArgHelp {
 	var out []ArgHelp
 	for _, h := range s.Help() {
+		if h.Sensitive {
+			h.Doc += "; sensitive: never shown or stored"
+		}
 		out = append(out, ArgHelp{Name: h.Name, Type: h.Type, Required: h.Required, Default: h.Default, Description: h.Doc})
 	}
 	return out

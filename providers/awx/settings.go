@@ -63,7 +63,7 @@ var SettingsSchema = &schema.Schema{
 		{Name: "inventory", Type: schema.String, Doc: "default inventory (name or id) to launch against"},
 		{Name: "release_workflow", Type: schema.String, Default: DefaultReleaseWorkflow, Doc: "workflow check-in runs"},
 		{Name: "extend_workflow", Type: schema.String, Default: DefaultExtendWorkflow, Doc: "workflow extend runs"},
-		{Name: "new_expire_time", Type: schema.String, Default: DefaultNewExpireTime, Doc: "what extend asks for: +seconds or a timestamp", Checks: []schema.Check{expireCheck}},
+		{Name: "new_expire_time", Type: schema.String, Default: DefaultNewExpireTime, Doc: "what extend asks for", Checks: []schema.Check{expireCheck}},
 		{Name: "workflow_timeout", Type: schema.Duration, Default: "1h", Doc: "how long a launched job may run"},
 		{Name: "poll_interval", Type: schema.Duration, Default: "5s", Doc: "how often a running job is asked about"},
 		{Name: "max_resilient_wait", Type: schema.Duration, Default: "10m", Doc: "how long 5xx answers and dropped connections are retried"},

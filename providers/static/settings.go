@@ -41,7 +41,7 @@ var SettingsSchema = &schema.Schema{
 		{Name: "user", Type: schema.String, Doc: "login user; default the ssh settings' user"},
 		{Name: "port", Type: schema.Int, Doc: "SSH port of members that name none; default the ssh settings' port", Checks: []schema.Check{schema.Port()}},
 	},
-	Blocks: []schema.Block{{Name: "host", Doc: `a member with labels: host "NAME" is written host { name = "NAME" … }`, Schema: &schema.Schema{
+	Blocks: []schema.Block{{Name: "host", Doc: `a member with its own labels, user or port: host { name = "…" }`, Schema: &schema.Schema{
 		Fields: []schema.Field{
 			{Name: "name", Type: schema.String, Required: true, Doc: `the member, "host" or "host:port"`},
 			{Name: "labels", Type: schema.StringMap, Doc: "labels args.match selects by"},
