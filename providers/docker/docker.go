@@ -76,10 +76,11 @@ var (
 
 // New makes a provider instance from cfg. It does not contact the engine:
 // an engine that is down is reported by the first call that needs it.
+// Its errors do not name the instance: the caller chose it and says so.
 func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	s, err := decodeSettings(cfg.Settings)
 	if err != nil {
-		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
+		return nil, err
 	}
 	typeName := cfg.Type
 	if strings.EqualFold(cfg.Alias, "podman") {
@@ -88,7 +89,7 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	host := engineHost(s, typeName)
 	api, err := newClient(host, s)
 	if err != nil {
-		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
+		return nil, err
 	}
 	p := &Provider{
 		api:      api,

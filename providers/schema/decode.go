@@ -43,6 +43,10 @@ func (s *Schema) Spec() hcldec.Spec {
 		_, errs := s.Values(in, "setting")
 		var diags hcl.Diagnostics
 		for _, err := range errs {
+			var fe *Error
+			if errors.As(err, &fe) {
+				return nil // a field's own problem, reported where it is written
+			}
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid settings", Detail: sentence(err.Error())})
 		}
 		return diags

@@ -210,6 +210,7 @@ func (s *Schema) block(name string) (*Block, bool) {
 func (s *Schema) Values(in map[string]any, noun string) (Values, []error) {
 	out := Values{}
 	var errs []error
+	bad := map[string]bool{} // fields given with a bad value
 	names := make([]string, 0, len(in))
 	for k := range in {
 		names = append(names, k)
@@ -259,13 +260,14 @@ func (s *Schema) Values(in map[string]any, noun string) (Values, []error) {
 		v, err := f.value(raw)
 		if err != nil {
 			errs = append(errs, &Error{Noun: noun, Name: k, Err: err})
+			bad[f.Name] = true
 			continue
 		}
 		out[f.Name] = v
 	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
-		if _, ok := out[f.Name]; ok {
+		if _, ok := out[f.Name]; ok || bad[f.Name] {
 			continue
 		}
 		switch {

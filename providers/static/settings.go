@@ -138,17 +138,17 @@ func (raw rawSettings) settings() (Settings, error) {
 // splitMember reads "host" or "host:port" (IPv6 as "[::1]:22").
 func splitMember(name string) (string, int, error) {
 	if strings.TrimSpace(name) == "" {
-		return "", 0, fmt.Errorf("static setting hosts: an empty member name")
+		return "", 0, fmt.Errorf("setting hosts: an empty member name")
 	}
 	if h, p, err := net.SplitHostPort(name); err == nil {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return "", 0, fmt.Errorf("static member %q: bad port %q", name, p)
+			return "", 0, fmt.Errorf("member %q: bad port %q", name, p)
 		}
 		return h, n, nil
 	}
 	if strings.Count(name, ":") == 1 {
-		return "", 0, fmt.Errorf("static member %q: want host or host:port", name)
+		return "", 0, fmt.Errorf("member %q: want host or host:port", name)
 	}
 	return strings.Trim(name, "[]"), 0, nil
 }
