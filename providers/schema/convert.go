@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/big"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -263,14 +262,4 @@ func fromCty(v cty.Value) (any, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("cannot read a %s", t.FriendlyName())
-}
-
-// sortedKeys lists a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
