@@ -20,6 +20,11 @@ type ProviderSchema struct {
 	Args cty.Type
 	// Sensitive names settings never to print or store.
 	Sensitive []string
+	// CheckArgs, if set, checks a host's args (nick's and host's merged,
+	// JSON-shaped) and returns one error per problem. An error with a
+	// Field() string method names the argument it is about, so that the
+	// diagnostic points at where that argument is written.
+	CheckArgs func(args map[string]any) []error
 }
 
 // SchemaSource finds a provider type's schema by name or alias.
@@ -109,8 +114,10 @@ type Nick struct {
 	Args      map[string]any
 	DeclRange hcl.Range
 
-	// args is the value Args came from, kept for merging with a host's.
-	args cty.Value
+	// args is the value Args came from, kept for merging with a host's;
+	// argsExpr is its expression, for diagnostics about one argument.
+	args     cty.Value
+	argsExpr hcl.Expression
 }
 
 // Host is a host block: Count instances host.NAME[0..Count-1].

@@ -4,8 +4,11 @@
 // It owns the schema, variables, locals, functions, provider reference
 // resolution and diagnostics with source ranges. It must not import state,
 // providers, planner or executor: provider schemas are handed in through
-// Options.Schemas, and hook "when" strings are kept for the caller to
-// compile with the filter language.
+// Options.Schemas (a settings spec, an args type and an args check, all
+// derived from the provider's one declaration), and hook "when" strings
+// are kept for the caller to compile with the filter language. A problem
+// the args check finds is reported at the item that sets the argument, in
+// the host's args or else its nick's.
 //
 // # Manifest schema
 //

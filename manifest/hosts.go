@@ -292,6 +292,9 @@ func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) hcl.Diag
 		}
 	}
 	val := cty.ObjectVal(merged)
+	if d := l.checkArgs(h, nick, at, val); d.HasErrors() {
+		return append(diags, d...)
+	}
 	if h.ProviderType != "" {
 		if sch, ok := l.schema(h.ProviderType); ok && sch.Args != cty.NilType {
 			cv, err := convert.Convert(val, sch.Args)

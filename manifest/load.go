@@ -150,6 +150,9 @@ type loader struct {
 	ctx     *hcl.EvalContext
 	// hostArgs keeps each host's unconverted args for diagnostics.
 	hostRefs map[string][]hostRef
+	// argDiags are the args problems reported, so that a nick's is
+	// reported once however many hosts use it.
+	argDiags map[string]bool
 }
 
 func load(sources map[string][]byte, dir, srcBase string, opts Options) (*Config, hcl.Diagnostics) {

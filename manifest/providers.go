@@ -1,12 +1,14 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -220,6 +222,7 @@ func (l *loader) decodeNicks(blocks hcl.Blocks) hcl.Diagnostics {
 		}
 		n.args = cty.EmptyObjectVal
 		if a, ok := content.Attributes["args"]; ok {
+			n.argsExpr = a.Expr
 			v, d := l.evalArgs(a, "args")
 			diags = append(diags, d...)
 			if v != cty.NilVal {
@@ -277,4 +280,90 @@ func (l *loader) evalArgs(a *hcl.Attribute, what string) (cty.Value, hcl.Diagnos
 		})
 	}
 	return v, diags
+}
+
+// checkArgs runs the provider's check of a host's merged args. Each
+// problem points at the item that sets the argument: in the host's args,
+// else in its nick's, else at the host's args (a required argument that
+// is missing). A nick's problem shared by several hosts is reported once.
+func (l *loader) checkArgs(h *Host, nick *Nick, at *hcl.Attribute, val cty.Value) hcl.Diagnostics {
+	if h.ProviderType == "" {
+		return nil
+	}
+	sch, ok := l.schema(h.ProviderType)
+	if !ok || sch.CheckArgs == nil {
+		return nil
+	}
+	g, err := toJSONShaped(val)
+	if err != nil {
+		return nil // reported when the args are recorded
+	}
+	m, _ := g.(map[string]any)
+	var diags hcl.Diagnostics
+	for _, err := range sch.CheckArgs(m) {
+		rng := h.DeclRange
+		if at != nil {
+			rng = at.Expr.Range()
+		}
+		var named interface{ Field() string }
+		if errors.As(err, &named) {
+			if r, ok := argItemRange(at, named.Field()); ok {
+				rng = r
+			} else if nick != nil {
+				if r, ok := argItemRange(&hcl.Attribute{Expr: nick.argsExpr}, named.Field()); ok {
+					rng = r
+				}
+			}
+		}
+		d := &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid args for " + h.ProviderType,
+			Detail:   sentence(err.Error()),
+			Subject:  rng.Ptr(),
+		}
+		key := rng.String() + "\x00" + d.Detail
+		if l.argDiags[key] {
+			continue
+		}
+		if l.argDiags == nil {
+			l.argDiags = map[string]bool{}
+		}
+		l.argDiags[key] = true
+		diags = append(diags, d)
+	}
+	return diags
+}
+
+// argItemRange finds the item of an object constructor ({ key = value })
+// that sets key, from the key to the end of the value.
+func argItemRange(at *hcl.Attribute, key string) (hcl.Range, bool) {
+	if at == nil {
+		return hcl.Range{}, false
+	}
+	oc, ok := at.Expr.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		return hcl.Range{}, false
+	}
+	for _, it := range oc.Items {
+		k, d := it.KeyExpr.Value(nil)
+		if d.HasErrors() || !k.IsKnown() || k.IsNull() || k.Type() != cty.String {
+			continue
+		}
+		if k.AsString() == key {
+			return hcl.RangeBetween(it.KeyExpr.Range(), it.ValueExpr.Range()), true
+		}
+	}
+	return hcl.Range{}, false
+}
+
+// sentence makes an error message a diagnostic's sentence.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	s = strings.ToUpper(s[:1]) + s[1:]
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") {
+		s += "."
+	}
+	return s
 }

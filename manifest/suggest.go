@@ -5,44 +5,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/labbroker/broker/internal/suggest"
 )
 
 // didYouMean returns ` Did you mean "x"?` for the closest candidate, or "".
 func didYouMean(name string, candidates []string) string {
-	best, bestD := "", 4
-	for _, c := range candidates {
-		d := editDistance(strings.ToLower(name), strings.ToLower(c))
-		if d < bestD || (d == bestD && best == "") {
-			if d <= 3 && d < len(c) {
-				best, bestD = c, d
-			}
-		}
-	}
+	best := suggest.Closest(name, candidates)
 	if best == "" {
 		return ""
 	}
 	return fmt.Sprintf(" Did you mean %q?", best)
-}
-
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
 }
 
 // ParseDuration reads Go durations with one more unit, d (24h), as lease

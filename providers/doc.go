@@ -8,11 +8,21 @@
 // and registers itself from an init function; programs import the ones they
 // want (cmd/broker imports all of them through providers/all).
 //
-// A provider declares its settings schema (an hcldec.Spec) and its argument
-// type (a cty.Type) so that bad input is caught by `broker validate` with a
-// source range, before any provider is called.
+// A provider type declares its settings and its arguments once, as
+// schemas (package providers/schema): Register derives from them the
+// hcldec spec and argument type the manifest decoder is handed, so that bad
+// input is caught by `broker validate` with the value's source range,
+// before any provider is called; Type.CheckArgs gives command-line
+// arguments the same check; HelpOf turns them into `broker providers`
+// help. A provider decodes its settings and arguments with the same
+// schema, never by reading cty values by hand.
 //
-// Package providers must not import state or print. A provider that
-// reserves pool members does so through the Reservations interface, which
-// state.Store satisfies.
+// The package also owns the vocabulary providers and state share: broker's
+// labels (LabelID, …) and the transports (TransportSSH, …), which state
+// re-exports and stores as they are.
+//
+// Package providers and its sub-packages must not import state or print,
+// nor name the instance in their errors (the caller that chose the
+// instance does). A provider that reserves pool members does so through
+// the Reservations interface, which state.Store satisfies.
 package providers

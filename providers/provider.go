@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/labbroker/broker/providers/schema"
 )
 
 // Labels broker puts on everything it creates, where the provider can carry
@@ -21,6 +23,14 @@ const (
 	LabelOrigin      = "broker.origin"
 	LabelUser        = "broker.user"
 	LabelExpires     = "broker.lease.expires" // RFC 3339
+)
+
+// Transports: how broker reaches a host to run commands. The values are
+// stored in state records as they are (state re-exports them).
+const (
+	TransportSSH        = "ssh"
+	TransportDockerExec = "docker-exec"
+	TransportNone       = "none" // hosts that cannot be reached (sim)
 )
 
 // ErrNotSupported is returned (wrapped) for an action a provider lacks.
@@ -108,8 +118,7 @@ type HostInfo struct {
 	IP         string
 	Port       int
 	User       string
-	// Transport is state.TransportSSH, state.TransportDockerExec or
-	// state.TransportNone.
+	// Transport is TransportSSH, TransportDockerExec or TransportNone.
 	Transport string
 	Facts     map[string]any
 	// Recipe, if set, replaces the request's Args as the record's recipe
@@ -158,6 +167,9 @@ type DescribeResponse struct {
 	Listings []string // the listings this provider offers (workflows, inventories…)
 	Items    []Item   // a listing's items
 	Detail   map[string]any
+	// Settings document the type's settings; filled by `broker
+	// providers` from the type's schema, not by providers.
+	Settings []ArgHelp `json:",omitempty"`
 }
 
 // Action is a thing a provider can do, with its arguments.
@@ -325,7 +337,17 @@ type Type struct {
 	Aliases []string
 	// Summary is one line for `broker providers`.
 	Summary string
-	// Settings describes the provider block's attributes; nil: none.
+	// SettingsSchema declares the provider block's attributes, once:
+	// types, defaults, docs and checks. Nil: the type has no settings.
+	SettingsSchema *schema.Schema
+	// ArgsSchema declares the checkout arguments. Nil or Open: the type
+	// takes any arguments (they are the service's own, as AWX extra vars).
+	ArgsSchema *schema.Schema
+
+	// Settings, Args and Sensitive are derived by Register from the
+	// schemas, for the manifest decoder; a provider does not set them.
+	//
+	// Settings is the provider block's hcldec spec; nil: none.
 	Settings SettingsSpec
 	// Args is the type that args must convert to: an object type with
 	// optional attributes for providers with a fixed argument set, or

@@ -26,6 +26,8 @@
 //
 // Package state must not call providers: a provider's reservations go
 // through the small providers.Reservations interface that Store satisfies.
+// It imports package providers only for the vocabulary both share (the
+// Transport* names, which providers report and records store).
 //
 // # Intents
 //

@@ -3,6 +3,8 @@ package state
 import (
 	"fmt"
 	"time"
+
+	"github.com/labbroker/broker/providers"
 )
 
 // SchemaVersion is the version of the JSON encoding of records written by
@@ -57,11 +59,13 @@ func (s *Status) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Transport names how broker reaches a host to run commands.
+// Transport names how broker reaches a host to run commands. The
+// providers report it, so the names are theirs; the stored values are the
+// same strings.
 const (
-	TransportSSH        = "ssh"
-	TransportDockerExec = "docker-exec"
-	TransportNone       = "none" // hosts that cannot be reached (sim)
+	TransportSSH        = providers.TransportSSH
+	TransportDockerExec = providers.TransportDockerExec
+	TransportNone       = providers.TransportNone // hosts that cannot be reached (sim)
 )
 
 // Lease is how long a host may be kept.

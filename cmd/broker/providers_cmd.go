@@ -106,9 +106,15 @@ func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context
 		return err
 	}
 	if c.JSON {
+		if req.Listing == "" {
+			resp.Settings = providers.HelpOf(t.SettingsSchema)
+		}
 		return printJSON(g, resp)
 	}
 	c.print(g, t, inst, resp, req)
+	if req.Listing == "" {
+		printSettings(g, t)
+	}
 	return nil
 }
 
@@ -131,13 +137,67 @@ func (c *ProvidersCmd) list(g *Globals) error {
 	return nil
 }
 
+// describeType says what a type is and takes from its schemas alone, when
+// no instance can be made to ask.
 func (c *ProvidersCmd) describeType(g *Globals, t *providers.Type, why error) error {
-	fmt.Fprintf(g.stdout, "%s: %s\n", t.Name, t.Summary)
-	if len(t.Aliases) > 0 {
-		fmt.Fprintf(g.stdout, "aliases: %s\n", strings.Join(t.Aliases, ", "))
+	if c.JSON {
+		out := map[string]any{"name": t.Name, "aliases": t.Aliases, "summary": t.Summary,
+			"settings": providers.HelpOf(t.SettingsSchema), "args": providers.HelpOf(t.ArgsSchema)}
+		if err := printJSON(g, out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(g.stdout, "%s: %s\n", t.Name, t.Summary)
+		if len(t.Aliases) > 0 {
+			fmt.Fprintf(g.stdout, "aliases: %s\n", strings.Join(t.Aliases, ", "))
+		}
+		if args := providers.HelpOf(t.ArgsSchema); len(args) > 0 {
+			fmt.Fprintln(g.stdout, "\ncheckout arguments:")
+			printHelp(g, args, "--")
+		}
+		printSettings(g, t)
 	}
 	g.note("no usable instance of %s to ask for its actions: %v", t.Name, why)
 	return nil
+}
+
+// printSettings lists a type's settings from its schema.
+func printSettings(g *Globals, t *providers.Type) {
+	help := providers.HelpOf(t.SettingsSchema)
+	if len(help) == 0 {
+		return
+	}
+	fmt.Fprintf(g.stdout, "\nsettings (provider %q \"NAME\" { … }):\n", t.Name)
+	printHelp(g, help, "")
+}
+
+// printHelp writes one line per setting or argument: name, type, doc,
+// required or default.
+func printHelp(g *Globals, help []providers.ArgHelp, prefix string) {
+	for _, arg := range help {
+		name := arg.Name
+		if prefix != "" {
+			name = prefix + strings.ReplaceAll(name, "_", "-")
+		}
+		line := "  " + name
+		if arg.Type != "" {
+			line += " " + strings.ToUpper(arg.Type)
+		}
+		var notes []string
+		if arg.Description != "" {
+			notes = append(notes, arg.Description)
+		}
+		if arg.Required {
+			notes = append(notes, "required")
+		}
+		if arg.Default != "" {
+			notes = append(notes, "default "+arg.Default)
+		}
+		if len(notes) > 0 {
+			line += "  " + strings.Join(notes, "; ")
+		}
+		fmt.Fprintln(g.stdout, line)
+	}
 }
 
 func (c *ProvidersCmd) print(g *Globals, t *providers.Type, inst string, resp providers.DescribeResponse, req providers.DescribeRequest) {
@@ -149,26 +209,7 @@ func (c *ProvidersCmd) print(g *Globals, t *providers.Type, inst string, resp pr
 	fmt.Fprintln(w, head)
 	for _, act := range resp.Actions {
 		fmt.Fprintf(w, "\n%s  %s\n", act.Name, act.Summary)
-		for _, arg := range act.Args {
-			line := "  --" + strings.ReplaceAll(arg.Name, "_", "-")
-			if arg.Type != "" {
-				line += " " + strings.ToUpper(arg.Type)
-			}
-			var notes []string
-			if arg.Required {
-				notes = append(notes, "required")
-			}
-			if arg.Default != "" {
-				notes = append(notes, "default "+arg.Default)
-			}
-			if arg.Description != "" {
-				notes = append([]string{arg.Description}, notes...)
-			}
-			if len(notes) > 0 {
-				line += "  " + strings.Join(notes, "; ")
-			}
-			fmt.Fprintln(w, line)
-		}
+		printHelp(g, act.Args, "--")
 	}
 	if len(resp.Items) > 0 {
 		fmt.Fprintln(w)

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zclconf/go-cty/cty"
 	"gopkg.in/yaml.v3"
 
 	"github.com/labbroker/broker/manifest"
@@ -162,29 +161,15 @@ func providerTypeNames() []string {
 	return out
 }
 
-// checkArgNames refuses arguments a provider with a fixed argument set does
-// not take, naming the ones it does.
+// checkArgNames checks arguments against the provider's argument schema,
+// the same check a manifest's args get.
 func checkArgNames(t *providers.Type, args map[string]any) error {
-	if t.Args == cty.NilType || !t.Args.IsObjectType() {
+	errs := t.CheckArgs(args)
+	if len(errs) == 0 {
 		return nil
 	}
-	var unknown []string
-	for k := range args {
-		if !t.Args.HasAttribute(k) {
-			unknown = append(unknown, k)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
-	}
-	sort.Strings(unknown)
-	known := make([]string, 0, len(t.Args.AttributeTypes()))
-	for k := range t.Args.AttributeTypes() {
-		known = append(known, k)
-	}
-	sort.Strings(known)
-	return Hint(fmt.Errorf("provider %s takes no argument %s", t.Name, strings.Join(unknown, ", ")),
-		"its arguments: "+strings.Join(known, ", ")+" (see `broker providers "+t.Name+"`)")
+	return Hint(fmt.Errorf("provider %s: %w", t.Name, errors.Join(errs...)),
+		"its arguments: `broker providers "+t.Name+"`")
 }
 
 // ReadArgsFile reads a JSON or YAML file whose top-level keys become

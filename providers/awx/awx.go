@@ -16,11 +16,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/zclconf/go-cty/cty"
 	"gopkg.in/yaml.v3"
 
 	"github.com/labbroker/broker/providers"
-	"github.com/labbroker/broker/state"
 )
 
 var (
@@ -39,22 +37,26 @@ const (
 	launchIDVar = "_broker_launch_id" // finds a launch whose answer was lost
 )
 
-// Arguments that steer the provider and are not passed as extra vars.
-var controlArgs = map[string]bool{
-	"workflow": true, "job_template": true, "inventory": true, "tower_inventory": true, "artifacts": true,
-}
+// controlArgs steer the provider and are not passed as extra vars: the
+// names ArgsSchema declares.
+var controlArgs = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range ArgsSchema.Names() {
+		m[n] = true
+	}
+	return m
+}()
 
 func init() { providers.Register(Type()) }
 
 // Type is the awx provider type for the registry.
 func Type() *providers.Type {
 	return &providers.Type{
-		Name:      "awx",
-		Aliases:   []string{"AnsibleTower", "aap"},
-		Summary:   "AWX / Ansible Tower / AAP: hosts from workflows and job templates",
-		Settings:  SettingsSpec(),
-		Args:      cty.DynamicPseudoType,
-		Sensitive: []string{"token", "password"},
+		Name:           "awx",
+		Aliases:        []string{"AnsibleTower", "aap"},
+		Summary:        "AWX / Ansible Tower / AAP: hosts from workflows and job templates",
+		SettingsSchema: SettingsSchema,
+		ArgsSchema:     ArgsSchema,
 		New: func(ctx context.Context, cfg providers.Config) (providers.Provider, error) {
 			s, err := SettingsFromValue(cfg.Settings)
 			if err != nil {
@@ -440,7 +442,7 @@ func (p *Provider) hostsFrom(arts map[string]any, recipe map[string]any) []provi
 	for i, h := range hostnames {
 		hi := providers.HostInfo{
 			Hostname:  asString(h),
-			Transport: state.TransportSSH,
+			Transport: providers.TransportSSH,
 			Recipe:    cloneJSON(recipe),
 			Expires:   expires,
 			Created:   now,
@@ -705,7 +707,7 @@ func matchLabels(have, want map[string]string) bool {
 
 func (p *Provider) syncHost(h hostJSON, inventory string) providers.HostInfo {
 	vars := p.scrubMap(parseVars(h.Variables))
-	hi := providers.HostInfo{ProviderID: h.Name, Name: h.Name, Transport: state.TransportSSH}
+	hi := providers.HostInfo{ProviderID: h.Name, Name: h.Name, Transport: providers.TransportSSH}
 	hi.Hostname = asString(vars["fqdn"])
 	if hi.Hostname == "" {
 		hi.Hostname = h.Name

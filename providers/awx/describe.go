@@ -198,11 +198,11 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 }
 
 func (p *Provider) summary() providers.DescribeResponse {
-	control := []providers.ArgHelp{
-		{Name: "workflow", Type: "string", Description: "workflow job template to launch"},
-		{Name: "job_template", Type: "string", Description: "job template to launch (instead of a workflow)"},
-		{Name: "inventory", Type: "string", Default: p.s.Inventory, Description: "inventory (name or id) to launch against"},
-		{Name: "artifacts", Type: "string", Default: ArtifactsLast, Description: "which artifacts make the hosts: last or merge"},
+	control := providers.HelpOf(ArgsSchema)
+	for i := range control {
+		if control[i].Name == "inventory" {
+			control[i].Default = p.s.Inventory
+		}
 	}
 	return providers.DescribeResponse{
 		Summary: fmt.Sprintf("AWX at %s (API %s); other arguments are passed as extra vars", p.s.URL, p.c.prefix),

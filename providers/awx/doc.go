@@ -33,7 +33,13 @@
 // max_resilient_wait; a launch is retried only after checking, by its
 // launch id, that the failed attempt did not start a job.
 //
+// Settings are declared once in settings.go (SettingsSchema): url must be
+// an http or https URL, durations are Go durations or seconds, and token
+// and password are marked sensitive. The argument set (ArgsSchema) is open:
+// workflow, job_template, inventory (tower_inventory) and artifacts are
+// checked, every other argument is an extra var and passes as it is.
+//
 // Secrets (token, password) never appear in errors, logs, facts or
-// recipes. The package must not print; it logs through the configured
-// slog logger.
+// recipes. The package must not import state or print; it logs through
+// the configured slog logger.
 package awx

@@ -11,27 +11,29 @@ import (
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/labbroker/broker/providers/schema"
 )
 
 // Settings are a provider instance's settings.
 type Settings struct {
-	URL      string
-	Token    string // sensitive
-	Username string // whose inventories Sync lists; with Password: login
-	Password string // sensitive
+	URL      string `schema:"url"`
+	Token    string `schema:"token"`    // sensitive
+	Username string `schema:"username"` // whose inventories Sync lists; with Password: login
+	Password string `schema:"password"` // sensitive
 	// Inventory is the default inventory (name or id) to launch against.
-	Inventory        string
-	ReleaseWorkflow  string
-	ExtendWorkflow   string
-	NewExpireTime    string
-	WorkflowTimeout  time.Duration
-	PollInterval     time.Duration
-	MaxResilientWait time.Duration
+	Inventory        string        `schema:"inventory"`
+	ReleaseWorkflow  string        `schema:"release_workflow"`
+	ExtendWorkflow   string        `schema:"extend_workflow"`
+	NewExpireTime    string        `schema:"new_expire_time"`
+	WorkflowTimeout  time.Duration `schema:"workflow_timeout"`
+	PollInterval     time.Duration `schema:"poll_interval"`
+	MaxResilientWait time.Duration `schema:"max_resilient_wait"`
 	// AAPVersion, if 2.5 or later, selects the /api/controller/v2/ prefix
 	// without asking the API root.
-	AAPVersion string
-	VerifyTLS  bool
-	CAFile     string
+	AAPVersion string `schema:"aap_version"`
+	VerifyTLS  bool   `schema:"verify_tls"`
+	CAFile     string `schema:"ca_file"`
 
 	// HTTPClient, if set, replaces the client made from VerifyTLS and
 	// CAFile (tests, proxies).
@@ -50,35 +52,48 @@ const (
 	DefaultMaxResilientWait = 10 * time.Minute
 )
 
-func strDefault(name, def string) hcldec.Spec {
-	return &hcldec.DefaultSpec{
-		Primary: &hcldec.AttrSpec{Name: name, Type: cty.String},
-		Default: &hcldec.LiteralSpec{Value: cty.StringVal(def)},
-	}
+// SettingsSchema declares the provider block. Durations are Go durations
+// or seconds, as the Python broker's settings have them.
+var SettingsSchema = &schema.Schema{
+	Fields: []schema.Field{
+		{Name: "url", Type: schema.String, Required: true, Doc: "the service's address", Checks: []schema.Check{schema.URL("https", "http")}},
+		{Name: "token", Type: schema.String, Sensitive: true, Doc: "API token; or username and password"},
+		{Name: "username", Type: schema.String, Doc: "whose inventories --sync lists; with password: log in for a temporary token, deleted at exit"},
+		{Name: "password", Type: schema.String, Sensitive: true, Doc: "password of username"},
+		{Name: "inventory", Type: schema.String, Doc: "default inventory (name or id) to launch against"},
+		{Name: "release_workflow", Type: schema.String, Default: DefaultReleaseWorkflow, Doc: "workflow check-in runs"},
+		{Name: "extend_workflow", Type: schema.String, Default: DefaultExtendWorkflow, Doc: "workflow extend runs"},
+		{Name: "new_expire_time", Type: schema.String, Default: DefaultNewExpireTime, Doc: "what extend asks for", Checks: []schema.Check{expireCheck}},
+		{Name: "workflow_timeout", Type: schema.Duration, Default: "1h", Doc: "how long a launched job may run"},
+		{Name: "poll_interval", Type: schema.Duration, Default: "5s", Doc: "how often a running job is asked about"},
+		{Name: "max_resilient_wait", Type: schema.Duration, Default: "10m", Doc: "how long 5xx answers and dropped connections are retried"},
+		{Name: "aap_version", Type: schema.String, Doc: "AAP version; 2.5 or later selects /api/controller/v2/ without asking the API root"},
+		{Name: "verify_tls", Type: schema.Bool, Default: "true", Doc: "check the service's certificate"},
+		{Name: "ca_file", Type: schema.String, Doc: "CA file for the service's certificate"},
+	},
 }
 
-// SettingsSpec is the provider block's schema.
-func SettingsSpec() hcldec.Spec {
-	return hcldec.ObjectSpec{
-		"url":                &hcldec.AttrSpec{Name: "url", Type: cty.String, Required: true},
-		"token":              &hcldec.AttrSpec{Name: "token", Type: cty.String},
-		"username":           &hcldec.AttrSpec{Name: "username", Type: cty.String},
-		"password":           &hcldec.AttrSpec{Name: "password", Type: cty.String},
-		"inventory":          &hcldec.AttrSpec{Name: "inventory", Type: cty.String},
-		"release_workflow":   strDefault("release_workflow", DefaultReleaseWorkflow),
-		"extend_workflow":    strDefault("extend_workflow", DefaultExtendWorkflow),
-		"new_expire_time":    strDefault("new_expire_time", DefaultNewExpireTime),
-		"workflow_timeout":   strDefault("workflow_timeout", "1h"),
-		"poll_interval":      strDefault("poll_interval", "5s"),
-		"max_resilient_wait": strDefault("max_resilient_wait", "10m"),
-		"aap_version":        &hcldec.AttrSpec{Name: "aap_version", Type: cty.String},
-		"verify_tls": &hcldec.DefaultSpec{
-			Primary: &hcldec.AttrSpec{Name: "verify_tls", Type: cty.Bool},
-			Default: &hcldec.LiteralSpec{Value: cty.True},
-		},
-		"ca_file": &hcldec.AttrSpec{Name: "ca_file", Type: cty.String},
-	}
+// expireCheck accepts AWX's expire-time notation.
+var expireCheck = schema.Func("+seconds or a timestamp", func(v any) error {
+	s, _ := v.(string)
+	_, err := ExpiryFrom(time.Time{}, s)
+	return err
+})
+
+// ArgsSchema declares the arguments that steer the provider; every other
+// argument is an extra var of the launched template, so the set is open.
+var ArgsSchema = &schema.Schema{
+	Open: true,
+	Fields: []schema.Field{
+		{Name: "workflow", Type: schema.String, Doc: "workflow job template to launch"},
+		{Name: "job_template", Type: schema.String, Doc: "job template to launch (instead of a workflow)"},
+		{Name: "inventory", Type: schema.String, Aliases: []string{"tower_inventory"}, Doc: "inventory (name or id) to launch against; default the setting"},
+		{Name: "artifacts", Type: schema.String, Default: ArtifactsLast, Doc: "which artifacts make the hosts", Checks: []schema.Check{schema.OneOf(ArtifactsLast, ArtifactsMerge)}},
+	},
 }
+
+// SettingsSpec is the provider block's hcldec spec.
+func SettingsSpec() hcldec.Spec { return SettingsSchema.Spec() }
 
 // DecodeHCL decodes a provider block body written in HCL (tests, tools).
 func DecodeHCL(src string) (Settings, error) {
@@ -97,79 +112,22 @@ func DecodeHCL(src string) (Settings, error) {
 // defaults and checking values.
 func SettingsFromValue(v cty.Value) (Settings, error) {
 	var s Settings
-	if v.IsNull() || !v.IsKnown() || !v.Type().IsObjectType() {
-		return s, fmt.Errorf("awx settings: missing")
-	}
-	str := func(name string) string {
-		if !v.Type().HasAttribute(name) {
-			return ""
-		}
-		a := v.GetAttr(name)
-		if a.IsNull() || !a.IsKnown() || a.Type() != cty.String {
-			return ""
-		}
-		return a.AsString()
-	}
-	s.URL = str("url")
-	s.Token = str("token")
-	s.Username = str("username")
-	s.Password = str("password")
-	s.Inventory = str("inventory")
-	s.ReleaseWorkflow = str("release_workflow")
-	s.ExtendWorkflow = str("extend_workflow")
-	s.NewExpireTime = str("new_expire_time")
-	s.AAPVersion = str("aap_version")
-	s.CAFile = str("ca_file")
-	s.VerifyTLS = true
-	if v.Type().HasAttribute("verify_tls") {
-		if b := v.GetAttr("verify_tls"); !b.IsNull() && b.IsKnown() && b.Type() == cty.Bool {
-			s.VerifyTLS = b.True()
-		}
-	}
-	var err error
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"workflow_timeout", &s.WorkflowTimeout}, {"poll_interval", &s.PollInterval}, {"max_resilient_wait", &s.MaxResilientWait}} {
-		if raw := str(d.name); raw != "" {
-			if *d.dst, err = ParseDuration(raw); err != nil {
-				return s, fmt.Errorf("awx settings: %s: %w", d.name, err)
-			}
-		}
+	if err := SettingsSchema.DecodeSettings(v, &s); err != nil {
+		return s, err
 	}
 	return s.withDefaults()
-}
-
-// ParseDuration accepts Go durations ("1h", "5s") and plain seconds
-// ("3600"), as the Python broker's settings are in seconds.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n < 0 {
-			return 0, fmt.Errorf("negative duration %q", s)
-		}
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, fmt.Errorf("invalid duration %q", s)
-	}
-	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", s)
-	}
-	return d, nil
 }
 
 func (s Settings) withDefaults() (Settings, error) {
 	s.URL = strings.TrimRight(strings.TrimSpace(s.URL), "/")
 	if s.URL == "" {
-		return s, fmt.Errorf("awx settings: url is required")
+		return s, fmt.Errorf("setting url is required")
 	}
 	if !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://") {
-		return s, fmt.Errorf("awx settings: url %q must start with http:// or https://", s.URL)
+		return s, fmt.Errorf("setting url: %q must start with http:// or https://", s.URL)
 	}
 	if s.Token == "" && (s.Username == "" || s.Password == "") {
-		return s, fmt.Errorf("awx settings: set token, or username and password")
+		return s, fmt.Errorf("settings: set token, or username and password")
 	}
 	if s.ReleaseWorkflow == "" {
 		s.ReleaseWorkflow = DefaultReleaseWorkflow

@@ -9,7 +9,6 @@ import (
 
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/providers/docker/dockertest"
-	"github.com/labbroker/broker/state"
 )
 
 // TestAdoptAnyContainer: broker import can adopt a container broker did not
@@ -44,7 +43,7 @@ func TestAdoptAnyContainer(t *testing.T) {
 		if err != nil {
 			t.Fatalf("adopt %s: %v", ref, err)
 		}
-		if h.ProviderID != id || h.Name != run.Prefix+"-adoptee" || h.Transport != state.TransportDockerExec {
+		if h.ProviderID != id || h.Name != run.Prefix+"-adoptee" || h.Transport != providers.TransportDockerExec {
 			t.Errorf("adopt %s: got id %s name %s transport %s", ref, h.ProviderID, h.Name, h.Transport)
 		}
 	}

@@ -24,7 +24,6 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/labbroker/broker/providers"
-	"github.com/labbroker/broker/state"
 )
 
 // Checkout creates and starts one container, waits until it is ready and
@@ -584,7 +583,7 @@ func hostFromInspect(c container.InspectResponse, pubHost string) providers.Host
 	h := providers.HostInfo{
 		ProviderID: c.ID,
 		Name:       strings.TrimPrefix(c.Name, "/"),
-		Transport:  state.TransportDockerExec,
+		Transport:  providers.TransportDockerExec,
 	}
 	facts := map[string]any{"container_name": h.Name, "engine_address": pubHost}
 	if c.Config != nil {
@@ -627,7 +626,7 @@ func hostFromInspect(c container.InspectResponse, pubHost string) providers.Host
 			host, port, _ := net.SplitHostPort(addr)
 			h.Hostname = host
 			h.Port, _ = strconv.Atoi(port)
-			h.Transport = state.TransportSSH
+			h.Transport = providers.TransportSSH
 			h.User = "root"
 		}
 	}

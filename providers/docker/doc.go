@@ -63,6 +63,14 @@
 // taken), *ExitError (container stopped while broker waited, with its last
 // log lines). A checkout that fails removes what it made.
 //
-// Package docker must not import state's stores or print: progress goes to
-// the request's Progress function.
+// Settings and arguments are declared once, in settings.go
+// (settingsSchema, argsSchema, package providers/schema): the argument set
+// is closed, so an unknown argument is refused at validate time and on the
+// command line with "did you mean"; pull, engine, timeout and cpus are
+// checked there too, and checkout and execute decode their arguments with
+// the same schema.
+//
+// Package docker must not import state or print: progress goes to the
+// request's Progress function. Its errors do not name the instance; the
+// caller does.
 package docker

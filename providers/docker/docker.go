@@ -33,11 +33,11 @@ const authorizedKeysEnv = "BROKER_AUTHORIZED_KEYS"
 
 func init() {
 	providers.Register(&providers.Type{
-		Name:     "docker",
-		Aliases:  []string{"podman", "Container"},
-		Summary:  "containers on a Docker or Podman engine",
-		Settings: settingsSpec,
-		Args:     argsType(),
+		Name:           "docker",
+		Aliases:        []string{"podman", "Container"},
+		Summary:        "containers on a Docker or Podman engine",
+		SettingsSchema: settingsSchema,
+		ArgsSchema:     argsSchema,
 		New: func(ctx context.Context, cfg providers.Config) (providers.Provider, error) {
 			return New(ctx, cfg)
 		},
@@ -76,10 +76,11 @@ var (
 
 // New makes a provider instance from cfg. It does not contact the engine:
 // an engine that is down is reported by the first call that needs it.
+// Its errors do not name the instance: the caller chose it and says so.
 func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	s, err := decodeSettings(cfg.Settings)
 	if err != nil {
-		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
+		return nil, err
 	}
 	typeName := cfg.Type
 	if strings.EqualFold(cfg.Alias, "podman") {
@@ -88,7 +89,7 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	host := engineHost(s, typeName)
 	api, err := newClient(host, s)
 	if err != nil {
-		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
+		return nil, err
 	}
 	p := &Provider{
 		api:      api,
@@ -163,13 +164,7 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 		Listings: []string{"images", "containers"},
 		Actions: []providers.Action{
 			{Name: "checkout", Summary: "create and start a container per host", Args: argHelp()},
-			{Name: "execute", Summary: "run a one-off container with a command, print its output and remove it", Args: []providers.ArgHelp{
-				{Name: "image", Type: "string", Required: true, Description: "image to run"},
-				{Name: "env", Type: "map(string)", Description: "environment"},
-				{Name: "network", Type: "string", Description: "network to attach"},
-				{Name: "user", Type: "string", Description: "user to run as"},
-				{Name: "workdir", Type: "string", Description: "working directory"},
-			}},
+			{Name: "execute", Summary: "run a one-off container with a command, print its output and remove it", Args: executeHelp()},
 		},
 		Detail: map[string]any{"host": p.host, "name_prefix": p.set.NamePrefix},
 	}
@@ -207,25 +202,18 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 	return resp, nil
 }
 
-func argHelp() []providers.ArgHelp {
-	return []providers.ArgHelp{
-		{Name: "image", Type: "string", Required: true, Description: "image to run (container_host is accepted too)"},
-		{Name: "ports", Type: "list(string)", Description: `container ports to publish: "22" (a free host port), "22:2222" (container:host), "53/udp", "127.0.0.1:22:2222"`},
-		{Name: "auto_map_ports", Type: "bool", Default: "false", Description: "publish every port the image exposes"},
-		{Name: "env", Type: "map(string)", Description: "environment"},
-		{Name: "network", Type: "string", Description: "network to attach; created if missing and removed with its last host"},
-		{Name: "command", Type: "list(string)", Description: "command overriding the image's"},
-		{Name: "entrypoint", Type: "list(string)", Description: "entrypoint overriding the image's"},
-		{Name: "privileged", Type: "bool", Default: "false", Description: "run privileged"},
-		{Name: "volumes", Type: "list(string)", Description: `"/path" (anonymous, removed with the host), "name:/path", "/host/dir:/path:ro"`},
-		{Name: "memory", Type: "string", Description: `memory limit ("512m", "2g")`},
-		{Name: "cpus", Type: "number", Description: "CPU limit (1.5)"},
-		{Name: "hostname", Type: "string", Description: "container host name; default the container name"},
-		{Name: "user", Type: "string", Description: "user the container runs as"},
-		{Name: "workdir", Type: "string", Description: "working directory"},
-		{Name: "authorized_keys", Type: "string", Description: "public keys put in env " + authorizedKeysEnv + " for sshd images"},
-		{Name: "pull", Type: "string", Default: pullMissing, Description: "missing, never or always"},
+func argHelp() []providers.ArgHelp { return providers.HelpOf(argsSchema) }
+
+// executeHelp lists the arguments that matter to a one-off container.
+func executeHelp() []providers.ArgHelp {
+	var out []providers.ArgHelp
+	for _, h := range argHelp() {
+		switch h.Name {
+		case "image", "env", "network", "user", "workdir", "pull":
+			out = append(out, h)
+		}
 	}
+	return out
 }
 
 // sanitizeName keeps what container names allow ([a-zA-Z0-9][a-zA-Z0-9_.-]*).

@@ -22,7 +22,6 @@ import (
 	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/providers/docker/dockertest"
-	"github.com/labbroker/broker/state"
 )
 
 func TestRegistered(t *testing.T) {
@@ -92,7 +91,7 @@ func TestCheckoutSSHHosts(t *testing.T) {
 		t.Fatalf("network %s not created: %v", netName, err)
 	}
 	for i, h := range hosts {
-		if h.Transport != state.TransportSSH || h.Hostname != "127.0.0.1" || h.Port == 0 || h.User != "root" {
+		if h.Transport != providers.TransportSSH || h.Hostname != "127.0.0.1" || h.Port == 0 || h.User != "root" {
 			t.Errorf("host %d: %+v", i, h)
 		}
 		if want := run.Prefix + "-client-" + strconv.Itoa(i); h.Name != want {
@@ -188,7 +187,7 @@ func TestNetworkNotOursIsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := resp.Hosts[0]
-	if h.Transport != state.TransportDockerExec || !strings.HasPrefix(h.Name, run.Prefix+"-") {
+	if h.Transport != providers.TransportDockerExec || !strings.HasPrefix(h.Name, run.Prefix+"-") {
 		t.Errorf("host %+v", h)
 	}
 	if _, err := p.Checkin(ctx, providers.CheckinRequest{Host: providers.HostRef{ProviderID: h.ProviderID}}); err != nil {

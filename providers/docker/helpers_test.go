@@ -7,7 +7,6 @@ import (
 	"maps"
 	"testing"
 
-	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/moby/moby/client"
 	"github.com/zclconf/go-cty/cty"
 
@@ -21,8 +20,8 @@ const testUser = "tester"
 // null unless given.
 func settingsVal(set map[string]cty.Value) cty.Value {
 	attrs := map[string]cty.Value{}
-	for k, spec := range settingsSpec {
-		attrs[k] = cty.NullVal(spec.(*hcldec.AttrSpec).Type)
+	for _, name := range settingsSchema.Names() {
+		attrs[name] = cty.NullVal(cty.DynamicPseudoType)
 	}
 	maps.Copy(attrs, set)
 	return cty.ObjectVal(attrs)

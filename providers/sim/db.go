@@ -52,7 +52,7 @@ func (r record) info() providers.HostInfo {
 		Name:       r.Name,
 		Hostname:   r.Hostname,
 		IP:         r.IP,
-		Transport:  transportNone,
+		Transport:  providers.TransportNone,
 		Facts:      maps.Clone(r.Facts),
 		Labels:     maps.Clone(r.Labels),
 		Expires:    r.Expires,

@@ -12,6 +12,10 @@
 // from a seeded generator, and addresses whose checkout always fails.
 // Addresses in 192.0.2.0/24 (TEST-NET-1) are never contacted.
 //
+// Settings are declared once in settings.go (SettingsSchema); arguments
+// are open (ArgsSchema documents os and memory, which become facts; any
+// other is kept in the recipe).
+//
 // Package sim must not import state (providers do not), print, or reach
 // the network.
 package sim

@@ -15,23 +15,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zclconf/go-cty/cty"
 	bbolt "go.etcd.io/bbolt"
 
 	"github.com/labbroker/broker/providers"
 )
 
-// transportNone is state.TransportNone: sim hosts cannot be reached.
-// (Providers do not import state.)
-const transportNone = "none"
-
 func init() {
 	providers.Register(&providers.Type{
-		Name:     "sim",
-		Aliases:  []string{"TestProvider"},
-		Summary:  "simulated hosts kept in a local file, for trying manifests and testing broker",
-		Settings: SettingsSpec(),
-		Args:     cty.DynamicPseudoType,
+		Name:           "sim",
+		Aliases:        []string{"TestProvider"},
+		Summary:        "simulated hosts kept in a local file, for trying manifests and testing broker",
+		SettingsSchema: SettingsSchema,
+		ArgsSchema:     ArgsSchema,
 		New: func(ctx context.Context, cfg providers.Config) (providers.Provider, error) {
 			return New(cfg)
 		},
@@ -489,10 +484,7 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 		Summary: "simulated hosts kept in " + p.path,
 		Actions: []providers.Action{
 			{Name: "checkout", Summary: "make a simulated host; any arguments are kept as its recipe",
-				Args: []providers.ArgHelp{
-					{Name: "os", Type: "string", Default: "rhel", Description: "reported as the os fact"},
-					{Name: "memory", Type: "number", Default: "2048", Description: "reported as the memory_mb fact"},
-				}},
+				Args: providers.HelpOf(ArgsSchema)},
 			{Name: "checkin", Summary: "forget a simulated host"},
 			{Name: "extend", Summary: "restart a host's lease, capped by max_lease"},
 			{Name: "execute", Summary: "echo the arguments back as the result"},

@@ -1,15 +1,12 @@
 package sim
 
 import (
-	"fmt"
-	"math/big"
-	"slices"
 	"time"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/gocty"
+
+	"github.com/labbroker/broker/providers/schema"
 )
 
 // Operations whose failure can be injected.
@@ -26,171 +23,51 @@ var allOps = []string{OpCheckout, OpCheckin, OpExtend, OpSync}
 type Settings struct {
 	// Latency is how long each checkout takes: half before the host is
 	// written, half after, so that a kill can land on either side.
-	Latency time.Duration
+	Latency time.Duration `schema:"latency"`
 	// FailRate is the chance (0..1) that an operation of FailOn fails.
-	FailRate float64
+	FailRate float64 `schema:"fail_rate"`
 	// FailOn lists the operations FailRate applies to; all when empty.
-	FailOn []string
+	FailOn []string `schema:"fail_on"`
 	// FailAddresses are addresses whose checkout always fails.
-	FailAddresses []string
+	FailAddresses []string `schema:"fail_addresses"`
 	// Seed seeds the failure draws, so that a run's failures repeat.
-	Seed int64
+	Seed int64 `schema:"seed"`
 	// Path is the sim file; default <directory>/sim/<instance>.db.
-	Path string
+	Path string `schema:"path"`
 	// MaxLease caps leases; zero: no cap.
-	MaxLease time.Duration
+	MaxLease time.Duration `schema:"max_lease"`
 }
 
-// SettingsSpec is the provider block's schema. Values are checked here,
-// so that `broker validate` points at a bad one.
-func SettingsSpec() hcldec.Spec {
-	return hcldec.ObjectSpec{
-		"latency": &hcldec.ValidateSpec{
-			Wrapped: &hcldec.DefaultSpec{
-				Primary: &hcldec.AttrSpec{Name: "latency", Type: cty.String},
-				Default: &hcldec.LiteralSpec{Value: cty.StringVal("0s")},
-			},
-			Func: validateDuration("latency"),
-		},
-		"fail_rate": &hcldec.ValidateSpec{
-			Wrapped: &hcldec.DefaultSpec{
-				Primary: &hcldec.AttrSpec{Name: "fail_rate", Type: cty.Number},
-				Default: &hcldec.LiteralSpec{Value: cty.Zero},
-			},
-			Func: validateRate,
-		},
-		"fail_on": &hcldec.ValidateSpec{
-			Wrapped: &hcldec.AttrSpec{Name: "fail_on", Type: cty.List(cty.String)},
-			Func:    validateOps,
-		},
-		"fail_addresses": &hcldec.AttrSpec{Name: "fail_addresses", Type: cty.List(cty.String)},
-		"seed":           &hcldec.AttrSpec{Name: "seed", Type: cty.Number},
-		"path":           &hcldec.AttrSpec{Name: "path", Type: cty.String},
-		"max_lease": &hcldec.ValidateSpec{
-			Wrapped: &hcldec.AttrSpec{Name: "max_lease", Type: cty.String},
-			Func:    validateDuration("max_lease"),
-		},
-	}
+// SettingsSchema declares the provider block.
+var SettingsSchema = &schema.Schema{
+	Fields: []schema.Field{
+		{Name: "latency", Type: schema.Duration, Default: "0s", Doc: "how long each checkout takes"},
+		{Name: "fail_rate", Type: schema.Number, Default: "0", Doc: "chance that an operation of fail_on fails", Checks: []schema.Check{schema.Between(0, 1)}},
+		{Name: "fail_on", Type: schema.StringList, Doc: "operations fail_rate applies to; default all", Checks: []schema.Check{schema.OneOf(allOps...)}},
+		{Name: "fail_addresses", Type: schema.StringList, Doc: "addresses whose checkout always fails"},
+		{Name: "seed", Type: schema.Int, Doc: "seed of the failure draws, so that a run's failures repeat"},
+		{Name: "path", Type: schema.String, Doc: "the sim file; default <broker directory>/sim/INSTANCE.db"},
+		{Name: "max_lease", Type: schema.Duration, Doc: "longest lease the sim grants; default no cap"},
+	},
 }
 
-func known(v cty.Value) bool { return v.IsKnown() && !v.IsNull() }
-
-func validateDuration(name string) func(cty.Value) hcl.Diagnostics {
-	return func(v cty.Value) hcl.Diagnostics {
-		if !known(v) {
-			return nil
-		}
-		if d, err := time.ParseDuration(v.AsString()); err != nil || d < 0 {
-			return hcl.Diagnostics{{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid duration",
-				Detail:   fmt.Sprintf("%s must be a duration such as \"200ms\" or \"2h\", not %q.", name, v.AsString()),
-			}}
-		}
-		return nil
-	}
+// ArgsSchema declares the arguments the sim reads; it keeps any others in
+// the recipe.
+var ArgsSchema = &schema.Schema{
+	Open: true,
+	Fields: []schema.Field{
+		{Name: "os", Type: schema.String, Default: "rhel", Doc: "reported as the os fact"},
+		{Name: "memory", Type: schema.Number, Default: "2048", Doc: "reported as the memory_mb fact"},
+	},
 }
 
-func validateRate(v cty.Value) hcl.Diagnostics {
-	if !known(v) {
-		return nil
-	}
-	f, _ := v.AsBigFloat().Float64()
-	if f < 0 || f > 1 {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid failure rate",
-			Detail:   fmt.Sprintf("fail_rate must be between 0 and 1, not %g.", f),
-		}}
-	}
-	return nil
-}
-
-func validateOps(v cty.Value) hcl.Diagnostics {
-	if !known(v) || !v.IsWhollyKnown() {
-		return nil
-	}
-	var diags hcl.Diagnostics
-	for it := v.ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		if e.IsNull() || !slices.Contains(allOps, e.AsString()) {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid operation",
-				Detail:   fmt.Sprintf("fail_on takes %q, %q, %q and %q.", OpCheckout, OpCheckin, OpExtend, OpSync),
-			})
-		}
-	}
-	return diags
-}
+// SettingsSpec is the provider block's hcldec spec.
+func SettingsSpec() hcldec.Spec { return SettingsSchema.Spec() }
 
 // ParseSettings reads a value decoded with SettingsSpec. cty.NilVal or
 // null gives the defaults.
 func ParseSettings(v cty.Value) (Settings, error) {
 	var s Settings
-	if v == cty.NilVal || v.IsNull() {
-		return s, nil
-	}
-	if !v.IsWhollyKnown() {
-		return s, fmt.Errorf("sim settings are not known yet")
-	}
-	if !v.Type().IsObjectType() {
-		return s, fmt.Errorf("sim settings: want an object, got %s", v.Type().FriendlyName())
-	}
-	attr := func(name string) cty.Value {
-		if !v.Type().HasAttribute(name) {
-			return cty.NullVal(cty.DynamicPseudoType)
-		}
-		return v.GetAttr(name)
-	}
-	dur := func(name string, into *time.Duration) error {
-		a := attr(name)
-		if a.IsNull() {
-			return nil
-		}
-		d, err := time.ParseDuration(a.AsString())
-		if err != nil {
-			return fmt.Errorf("sim setting %s: %w", name, err)
-		}
-		if d < 0 {
-			return fmt.Errorf("sim setting %s: negative duration %s", name, d)
-		}
-		*into = d
-		return nil
-	}
-	if err := dur("latency", &s.Latency); err != nil {
-		return s, err
-	}
-	if err := dur("max_lease", &s.MaxLease); err != nil {
-		return s, err
-	}
-	if a := attr("fail_rate"); !a.IsNull() {
-		s.FailRate, _ = a.AsBigFloat().Float64()
-		if s.FailRate < 0 || s.FailRate > 1 {
-			return s, fmt.Errorf("sim setting fail_rate: %g is not between 0 and 1", s.FailRate)
-		}
-	}
-	for name, into := range map[string]*[]string{"fail_on": &s.FailOn, "fail_addresses": &s.FailAddresses} {
-		if a := attr(name); !a.IsNull() {
-			if err := gocty.FromCtyValue(a, into); err != nil {
-				return s, fmt.Errorf("sim setting %s: %w", name, err)
-			}
-		}
-	}
-	for _, op := range s.FailOn {
-		if !slices.Contains(allOps, op) {
-			return s, fmt.Errorf("sim setting fail_on: unknown operation %q", op)
-		}
-	}
-	if a := attr("seed"); !a.IsNull() {
-		i, acc := a.AsBigFloat().Int64()
-		if acc != big.Exact {
-			return s, fmt.Errorf("sim setting seed: %s is not a whole number", a.AsBigFloat().String())
-		}
-		s.Seed = i
-	}
-	if a := attr("path"); !a.IsNull() {
-		s.Path = a.AsString()
-	}
-	return s, nil
+	err := SettingsSchema.DecodeSettings(v, &s)
+	return s, err
 }

@@ -496,9 +496,9 @@ path           = "/somewhere/sim.db"
 max_lease      = "6h"
 `, Settings{Latency: 200 * time.Millisecond, FailRate: 0.25, FailOn: []string{"checkout", "sync"},
 			FailAddresses: []string{"host.web[1]"}, Seed: 42, Path: "/somewhere/sim.db", MaxLease: 6 * time.Hour}, ""},
-		{"bad latency", `latency = "soon"`, Settings{}, "latency must be a duration"},
+		{"bad latency", `latency = "soon"`, Settings{}, `Invalid value for latency; "soon" is not a duration`},
 		{"bad rate", `fail_rate = 2`, Settings{}, "between 0 and 1"},
-		{"bad op", `fail_on = ["reboot"]`, Settings{}, "fail_on takes"},
+		{"bad op", `fail_on = ["reboot"]`, Settings{}, `"reboot" is not one of checkout, checkin, extend, sync`},
 		{"unknown setting", `colour = "red"`, Settings{}, "Unsupported argument"},
 	}
 	for _, tt := range tests {

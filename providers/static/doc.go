@@ -14,7 +14,10 @@
 //	}
 //
 // Arguments: match = { gpu = "yes" } keeps members carrying all those
-// labels; host = "lab1.example.com" asks for one member by name.
+// labels; host = "lab1.example.com" asks for one member by name. Settings
+// and arguments are declared once in settings.go (SettingsSchema,
+// ArgsSchema; the argument set is closed); a member that is not "host" or
+// "host:port" is refused at validate time.
 //
 // The package owns the pool's membership and reservation bookkeeping. It
 // must not contact the machines (setup and exec do that through

@@ -12,15 +12,12 @@ import (
 	"github.com/labbroker/broker/providers"
 )
 
-// transportSSH is state.TransportSSH (providers do not import state).
-const transportSSH = "ssh"
-
 func init() {
 	providers.Register(&providers.Type{
-		Name:     "static",
-		Summary:  "a pool of existing machines, lent one at a time and never destroyed",
-		Settings: SettingsSpec(),
-		Args:     ArgsType(),
+		Name:           "static",
+		Summary:        "a pool of existing machines, lent one at a time and never destroyed",
+		SettingsSchema: SettingsSchema,
+		ArgsSchema:     ArgsSchema,
 		New: func(ctx context.Context, cfg providers.Config) (providers.Provider, error) {
 			return New(cfg)
 		},
@@ -88,10 +85,7 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 		Actions: []providers.Action{{
 			Name:    "checkout",
 			Summary: "reserve a free member of the pool",
-			Args: []providers.ArgHelp{
-				{Name: "match", Type: "map(string)", Description: "only members carrying all these labels"},
-				{Name: "host", Type: "string", Description: "this member (as named in hosts or a host block)"},
-			},
+			Args:    providers.HelpOf(ArgsSchema),
 		}},
 	}, nil
 }
@@ -151,28 +145,12 @@ func (h holder) labels(pool string) map[string]string {
 
 // args reads the checkout arguments.
 func args(a map[string]any) (match map[string]string, host string, err error) {
-	if v, ok := a["match"]; ok && v != nil {
-		m, ok := v.(map[string]any)
-		if !ok {
-			return nil, "", fmt.Errorf("static: match must be a map of strings, not %T", v)
-		}
-		match = map[string]string{}
-		for k, x := range m {
-			s, ok := x.(string)
-			if !ok {
-				return nil, "", fmt.Errorf("static: match.%s must be a string, not %T", k, x)
-			}
-			match[k] = s
-		}
+	var v struct {
+		Match map[string]string `schema:"match"`
+		Host  string            `schema:"host"`
 	}
-	if v, ok := a["host"]; ok && v != nil {
-		s, ok := v.(string)
-		if !ok {
-			return nil, "", fmt.Errorf("static: host must be a string, not %T", v)
-		}
-		host = s
-	}
-	return match, host, nil
+	err = ArgsSchema.DecodeArgs(a, &v)
+	return v.Match, v.Host, err
 }
 
 // candidates are the members a checkout may take, in declaration order.
@@ -220,7 +198,7 @@ func (p *Provider) info(m Member, h holder) providers.HostInfo {
 		Hostname:   m.Hostname,
 		Port:       m.Port,
 		User:       m.User,
-		Transport:  transportSSH,
+		Transport:  providers.TransportSSH,
 		Facts:      facts,
 		Labels:     h.labels(p.pool),
 	}

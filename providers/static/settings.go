@@ -2,15 +2,15 @@ package static
 
 import (
 	"fmt"
-	"math/big"
 	"net"
 	"sort"
 	"strconv"
 	"strings"
 
-	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/labbroker/broker/providers/schema"
 )
 
 // Member is one machine of the pool.
@@ -34,69 +34,68 @@ type Settings struct {
 	User string
 }
 
-// SettingsSpec is the provider block's schema.
-func SettingsSpec() hcldec.Spec {
-	return &hcldec.ValidateSpec{Func: validate, Wrapped: hcldec.ObjectSpec{
-		"hosts": &hcldec.AttrSpec{Name: "hosts", Type: cty.List(cty.String)},
-		"user":  &hcldec.AttrSpec{Name: "user", Type: cty.String},
-		"port":  &hcldec.AttrSpec{Name: "port", Type: cty.Number},
-		"host": &hcldec.BlockListSpec{
-			TypeName: "host",
-			Nested: hcldec.ObjectSpec{
-				"name":   &hcldec.AttrSpec{Name: "name", Type: cty.String, Required: true},
-				"labels": &hcldec.AttrSpec{Name: "labels", Type: cty.Map(cty.String)},
-				"user":   &hcldec.AttrSpec{Name: "user", Type: cty.String},
-				"port":   &hcldec.AttrSpec{Name: "port", Type: cty.Number},
-			},
+// SettingsSchema declares the provider block.
+var SettingsSchema = &schema.Schema{
+	Fields: []schema.Field{
+		{Name: "hosts", Type: schema.StringList, Doc: `members: "host" or "host:port"`},
+		{Name: "user", Type: schema.String, Doc: "login user; default the ssh settings' user"},
+		{Name: "port", Type: schema.Int, Doc: "SSH port of members that name none; default the ssh settings' port", Checks: []schema.Check{schema.Port()}},
+	},
+	Blocks: []schema.Block{{Name: "host", Doc: `a member with its own labels, user or port: host { name = "…" }`, Schema: &schema.Schema{
+		Fields: []schema.Field{
+			{Name: "name", Type: schema.String, Required: true, Doc: `the member, "host" or "host:port"`},
+			{Name: "labels", Type: schema.StringMap, Doc: "labels args.match selects by"},
+			{Name: "user", Type: schema.String, Doc: "login user of this member"},
+			{Name: "port", Type: schema.Int, Doc: "SSH port of this member", Checks: []schema.Check{schema.Port()}},
 		},
-	}}
+	}}},
+	Check: func(v schema.Values) error {
+		var raw rawSettings
+		if err := v.Decode(&raw); err != nil {
+			return err
+		}
+		_, err := raw.settings()
+		return err
+	},
 }
 
-// ArgsType is what a host's args must convert to.
-func ArgsType() cty.Type {
-	return cty.ObjectWithOptionalAttrs(map[string]cty.Type{
-		"match": cty.Map(cty.String),
-		"host":  cty.String,
-	}, []string{"match", "host"})
+// ArgsSchema declares what a host's args may say.
+var ArgsSchema = &schema.Schema{
+	Fields: []schema.Field{
+		{Name: "match", Type: schema.StringMap, Doc: "only members carrying all these labels"},
+		{Name: "host", Type: schema.String, Doc: "this member (as named in hosts or a host block)"},
+	},
+}
+
+// SettingsSpec is the provider block's hcldec spec.
+func SettingsSpec() hcldec.Spec { return SettingsSchema.Spec() }
+
+// rawSettings is the provider block as written.
+type rawSettings struct {
+	Hosts  []string `schema:"hosts"`
+	User   string   `schema:"user"`
+	Port   int      `schema:"port"`
+	Blocks []struct {
+		Name   string            `schema:"name"`
+		Labels map[string]string `schema:"labels"`
+		User   string            `schema:"user"`
+		Port   int               `schema:"port"`
+	} `schema:"host"`
 }
 
 // ParseSettings reads a value decoded with SettingsSpec.
 func ParseSettings(v cty.Value) (Settings, error) {
-	var s Settings
-	if v == cty.NilVal || v.IsNull() {
-		return s, nil
+	var raw rawSettings
+	if err := SettingsSchema.DecodeSettings(v, &raw); err != nil {
+		return Settings{}, err
 	}
-	if !v.IsWhollyKnown() {
-		return s, fmt.Errorf("static settings are not known yet")
-	}
-	attr := func(o cty.Value, name string) cty.Value {
-		if !o.Type().IsObjectType() || !o.Type().HasAttribute(name) {
-			return cty.NullVal(cty.DynamicPseudoType)
-		}
-		return o.GetAttr(name)
-	}
-	str := func(o cty.Value, name string) string {
-		if a := attr(o, name); !a.IsNull() {
-			return a.AsString()
-		}
-		return ""
-	}
-	num := func(o cty.Value, name string) (int, error) {
-		a := attr(o, name)
-		if a.IsNull() {
-			return 0, nil
-		}
-		i, acc := a.AsBigFloat().Int64()
-		if acc != big.Exact || i < 1 || i > 65535 {
-			return 0, fmt.Errorf("static setting %s: %s is not a port number", name, a.AsBigFloat().String())
-		}
-		return int(i), nil
-	}
-	s.User = str(v, "user")
-	port, err := num(v, "port")
-	if err != nil {
-		return s, err
-	}
+	return raw.settings()
+}
+
+// settings lays out the members: hosts first, then host blocks naming
+// members not in hosts.
+func (raw rawSettings) settings() (Settings, error) {
+	s := Settings{User: raw.User}
 	index := map[string]int{}
 	add := func(name string) (*Member, error) {
 		if i, ok := index[name]; ok {
@@ -107,49 +106,30 @@ func ParseSettings(v cty.Value) (Settings, error) {
 			return nil, err
 		}
 		if p == 0 {
-			p = port
+			p = raw.Port
 		}
 		index[name] = len(s.Members)
 		s.Members = append(s.Members, Member{Name: name, Hostname: host, Port: p, User: s.User})
 		return &s.Members[len(s.Members)-1], nil
 	}
-	if hs := attr(v, "hosts"); !hs.IsNull() {
-		for it := hs.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			if e.IsNull() {
-				return s, fmt.Errorf("static setting hosts: a member is null")
-			}
-			if _, err := add(e.AsString()); err != nil {
-				return s, err
-			}
+	for _, h := range raw.Hosts {
+		if _, err := add(h); err != nil {
+			return s, err
 		}
 	}
-	if bs := attr(v, "host"); !bs.IsNull() {
-		for it := bs.ElementIterator(); it.Next(); {
-			_, b := it.Element()
-			m, err := add(str(b, "name"))
-			if err != nil {
-				return s, err
-			}
-			if u := str(b, "user"); u != "" {
-				m.User = u
-			}
-			p, err := num(b, "port")
-			if err != nil {
-				return s, err
-			}
-			if p != 0 {
-				m.Port = p
-			}
-			if ls := attr(b, "labels"); !ls.IsNull() {
-				m.Labels = map[string]string{}
-				for it := ls.ElementIterator(); it.Next(); {
-					k, e := it.Element()
-					if !e.IsNull() {
-						m.Labels[k.AsString()] = e.AsString()
-					}
-				}
-			}
+	for _, b := range raw.Blocks {
+		m, err := add(b.Name)
+		if err != nil {
+			return s, err
+		}
+		if b.User != "" {
+			m.User = b.User
+		}
+		if b.Port != 0 {
+			m.Port = b.Port
+		}
+		if b.Labels != nil {
+			m.Labels = b.Labels
 		}
 	}
 	return s, nil
@@ -158,27 +138,19 @@ func ParseSettings(v cty.Value) (Settings, error) {
 // splitMember reads "host" or "host:port" (IPv6 as "[::1]:22").
 func splitMember(name string) (string, int, error) {
 	if strings.TrimSpace(name) == "" {
-		return "", 0, fmt.Errorf("static setting hosts: an empty member name")
+		return "", 0, fmt.Errorf("setting hosts: an empty member name")
 	}
 	if h, p, err := net.SplitHostPort(name); err == nil {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 1 || n > 65535 {
-			return "", 0, fmt.Errorf("static member %q: bad port %q", name, p)
+			return "", 0, fmt.Errorf("member %q: bad port %q", name, p)
 		}
 		return h, n, nil
 	}
 	if strings.Count(name, ":") == 1 {
-		return "", 0, fmt.Errorf("static member %q: want host or host:port", name)
+		return "", 0, fmt.Errorf("member %q: want host or host:port", name)
 	}
 	return strings.Trim(name, "[]"), 0, nil
-}
-
-// validate reports settings errors at validate time.
-func validate(v cty.Value) hcl.Diagnostics {
-	if _, err := ParseSettings(v); err != nil {
-		return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Invalid static pool", Detail: err.Error() + "."}}
-	}
-	return nil
 }
 
 func sortedKeys(m map[string]string) []string {
