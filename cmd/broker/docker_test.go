@@ -21,7 +21,7 @@ import (
 // leftovers never mix, and removes whatever carries it at the end.
 func dockerEnv(t *testing.T) string {
 	t.Helper()
-	dockertest.Engine(t) // skips, or fails in CI, without an engine
+	dockertest.Docker(t) // skips, or fails in CI, without an engine
 	env := fmt.Sprintf("dt-%d-%s", os.Getpid(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))
 	if len(env) > 40 {
 		env = env[:40]
