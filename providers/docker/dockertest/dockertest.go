@@ -66,6 +66,44 @@ func Each(t *testing.T, f func(t *testing.T, e *Engine)) {
 	}
 }
 
+var (
+	onMu sync.Mutex
+	on   = map[string]string{} // test name prefix → engine name
+)
+
+// RunOn runs each of tests as a subtest of t on the engine called name:
+// inside them, EngineOf returns that engine. It lets a package whose
+// tests get their engine from EngineOf run them on Podman too, with
+// one test:
+//
+//	func TestPodman(t *testing.T) {
+//		dockertest.RunOn(t, "podman", map[string]func(*testing.T){"Run": TestRun})
+//	}
+func RunOn(t *testing.T, name string, tests map[string]func(*testing.T)) {
+	t.Helper()
+	onMu.Lock()
+	on[t.Name()+"/"] = name
+	onMu.Unlock()
+	for _, k := range slices.Sorted(maps.Keys(tests)) {
+		t.Run(k, tests[k])
+	}
+}
+
+// EngineOf returns the engine t runs on: the one RunOn chose for it,
+// else Docker.
+func EngineOf(t testing.TB) *Engine {
+	t.Helper()
+	onMu.Lock()
+	name := "docker"
+	for prefix, n := range on {
+		if strings.HasPrefix(t.Name()+"/", prefix) {
+			name = n
+		}
+	}
+	onMu.Unlock()
+	return ByName(t, name)
+}
+
 // ByName returns the engine called name ("docker" or "podman").
 func ByName(t testing.TB, name string) *Engine {
 	t.Helper()
