@@ -47,7 +47,8 @@ func init() {
 // Provider is one configured docker (or podman) provider instance.
 type Provider struct {
 	api      *client.Client
-	host     string // engine address, for messages
+	host     string   // engine address, for messages
+	tried    []string // podman's sockets tried in vain, when host is a guess
 	pubHost  string // where published ports are reached
 	local    bool   // engine on this machine
 	instance string
@@ -55,7 +56,7 @@ type Provider struct {
 	set      settings
 	logger   *slog.Logger
 
-	pingMu sync.Mutex
+	pingMu sync.Mutex // guards pinged and tried
 	pinged bool
 
 	// netMu orders network removal (write) against checkouts that use a
@@ -85,7 +86,7 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	if strings.EqualFold(cfg.Alias, "podman") {
 		typeName = "podman"
 	}
-	host := engineHost(s, typeName)
+	host, tried := engineHost(s, typeName)
 	api, err := newClient(host, s)
 	if err != nil {
 		return nil, fmt.Errorf("provider %s.%s: %w", cfg.Type, cfg.Instance, err)
@@ -93,6 +94,7 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	p := &Provider{
 		api:      api,
 		host:     host,
+		tried:    tried,
 		instance: cfg.Instance,
 		user:     cfg.User,
 		set:      s,
@@ -141,16 +143,20 @@ func (p *Provider) ping(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &EngineError{Host: p.host, Err: err}
+		return &EngineError{Host: p.host, Tried: p.tried, Err: err}
 	}
 	p.pinged = true
+	p.tried = nil // came up since New looked
 	return nil
 }
 
 // engineErr turns a connection failure into an *EngineError.
 func (p *Provider) engineErr(err error) error {
 	if isConnErr(err) {
-		return &EngineError{Host: p.host, Err: err}
+		p.pingMu.Lock()
+		tried := p.tried
+		p.pingMu.Unlock()
+		return &EngineError{Host: p.host, Tried: tried, Err: err}
 	}
 	return err
 }

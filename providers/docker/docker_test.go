@@ -573,3 +573,38 @@ func BenchmarkCheckout20(b *testing.B) {
 		}
 	}
 }
+
+// TestPodmanUsualSocket: engine = "podman" without host finds a Podman
+// serving at $XDG_RUNTIME_DIR/podman/podman.sock and checks out there.
+func TestPodmanUsualSocket(t *testing.T) {
+	e := dockertest.Podman(t)
+	image := e.Image(t, "busybox")
+	run := e.NewRun(t)
+	xdg := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(xdg, "podman"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(strings.TrimPrefix(e.Host, "unix://"), filepath.Join(xdg, "podman", "podman.sock")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_RUNTIME_DIR", xdg)
+	p, err := New(context.Background(), providers.Config{
+		Type: "docker", Instance: "usual", User: testUser,
+		Settings: settingsVal(map[string]cty.Value{"engine": cty.StringVal("podman"), "name_prefix": cty.StringVal(run.Prefix)}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if want := "unix://" + filepath.Join(xdg, "podman", "podman.sock"); p.Host() != want {
+		t.Errorf("host %q, want %q", p.Host(), want)
+	}
+	resp, err := p.Checkout(t.Context(), request(run, "usual", map[string]any{"image": image}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Checkin(t.Context(), providers.CheckinRequest{Host: providers.HostRef{ProviderID: resp.Hosts[0].ProviderID}}); err != nil {
+		t.Fatal(err)
+	}
+	assertNothingLeft(t, run)
+}
