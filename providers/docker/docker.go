@@ -49,8 +49,8 @@ type Provider struct {
 	api      *client.Client
 	host     string   // engine address, for messages
 	tried    []string // podman's sockets tried in vain, when host is a guess
-	pubHost  string // where published ports are reached
-	local    bool   // engine on this machine
+	pubHost  string   // where published ports are reached
+	local    bool     // engine on this machine
 	instance string
 	user     string
 	set      settings
