@@ -47,10 +47,9 @@ func init() {
 // Provider is one configured docker (or podman) provider instance.
 type Provider struct {
 	api      *client.Client
-	host     string   // engine address, for messages
-	tried    []string // podman's sockets tried in vain, when host is a guess
-	pubHost  string   // where published ports are reached
-	local    bool     // engine on this machine
+	host     string // engine address, for messages
+	pubHost  string // where published ports are reached
+	local    bool   // engine on this machine
 	instance string
 	user     string
 	set      settings
@@ -58,6 +57,8 @@ type Provider struct {
 
 	pingMu sync.Mutex // guards pinged and tried
 	pinged bool
+	// tried are podman's sockets tried in vain when host is a guess.
+	tried []string
 
 	// netMu orders network removal (write) against checkouts that use a
 	// network (read); netCreate serialises creation, since engines before
