@@ -12,6 +12,9 @@ have sshd        || need+=(openssh-server)
 have ssh         || need+=(openssh-client)
 have etcd        || need+=(etcd-server)
 have debootstrap || need+=(debootstrap)
+# The container tests run on Docker and on a Podman service of their own
+# (test/podman/serve.sh).
+have podman      || need+=(podman)
 [ -x /bin/busybox ] || need+=(busybox-static)
 if [ "${1:-}" = "--bench" ]; then
   have parallel-ssh || have pssh || need+=(pssh)
