@@ -39,8 +39,8 @@ func podmanSockets() []string {
 // provider used under its podman alias) that is the first of podman's
 // usual sockets that accepts a connection; when none does, tried says
 // which were tried and why each failed, and host is the first. Without a
-// setting, when docker's socket is absent and a podman socket exists, that
-// one is used.
+// setting, when docker's socket does not answer and a podman socket does,
+// that one is used.
 func engineHost(s settings, typeName string) (host string, tried []string) {
 	if s.Host != "" {
 		return s.Host, nil
@@ -52,33 +52,40 @@ func engineHost(s settings, typeName string) (host string, tried []string) {
 		}
 	}
 	socks := podmanSockets()
-	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
 	if podman {
 		for _, p := range socks {
 			// A connection, not only the file: a podman killed or
 			// stopped leaves its socket file behind.
-			c, err := net.DialTimeout("unix", p, 5*time.Second)
+			err := answers(p)
 			if err == nil {
-				_ = c.Close()
 				return "unix://" + p, nil
 			}
-			reason := err.Error()
-			var op *net.OpError
-			if errors.As(err, &op) && op.Err != nil {
-				reason = op.Err.Error()
-			}
-			tried = append(tried, "unix://"+p+" ("+reason+")")
+			tried = append(tried, "unix://"+p+" ("+err.Error()+")")
 		}
 		return "unix://" + socks[0], tried
 	}
-	if s.Engine == "" && !exists(strings.TrimPrefix(defaultDockerSocket, "unix://")) {
+	if s.Engine == "" && answers(strings.TrimPrefix(defaultDockerSocket, "unix://")) != nil {
 		for _, p := range socks {
-			if exists(p) {
+			if answers(p) == nil {
 				return "unix://" + p, nil
 			}
 		}
 	}
 	return defaultDockerSocket, nil
+}
+
+// answers tells whether the unix socket at path accepts a connection, and
+// why not.
+func answers(path string) error {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			return op.Err
+		}
+		return err
+	}
+	return c.Close()
 }
 
 // newClient makes an engine client for host. The client negotiates the
