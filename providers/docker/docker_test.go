@@ -142,6 +142,16 @@ func TestCheckoutSSHHosts(t *testing.T) {
 			if res.Status != 4 || res.Stdout != "client\n"+key+"\n" || res.Stderr != "oops\n" {
 				t.Errorf("host %d run: %+v", i, res)
 			}
+			// Hosts on one network find each other by name (on Podman
+			// 4.3 with CNI, through the dnsname plugin).
+			peer := hosts[(i+1)%n]
+			res, err = s.Run(ctx, "getent hosts "+peer.Name, remote.RunOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f := strings.Fields(res.Stdout); res.Status != 0 || len(f) == 0 || f[0] != peer.IP {
+				t.Errorf("host %d: getent hosts %s: %+v, want %s", i, peer.Name, res, peer.IP)
+			}
 			if err := s.Upload(ctx, src, "/srv/tree"); err != nil {
 				t.Fatal(err)
 			}
