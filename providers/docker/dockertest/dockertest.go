@@ -57,12 +57,17 @@ type Engine struct {
 // Names are the engines Each runs a test on.
 var Names = []string{"docker", "podman"}
 
-// Each runs f as one subtest per engine (docker, podman). A subtest whose
-// engine is missing skips, or fails when CI=true.
+// Each runs f as one subtest per engine (docker, podman), the engines side
+// by side (parallel subtests: each has its own run label, and a test's time
+// is mostly spent waiting on its engine). A subtest whose engine is missing
+// skips, or fails when CI=true. f must not call t.Setenv.
 func Each(t *testing.T, f func(t *testing.T, e *Engine)) {
 	t.Helper()
 	for _, name := range Names {
-		t.Run(name, func(t *testing.T) { f(t, ByName(t, name)) })
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f(t, ByName(t, name))
+		})
 	}
 }
 
