@@ -14,7 +14,7 @@ help: ## list the tasks
 build: ## build bin/broker
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/broker
 
-deps: ## install the packages the tests need (sshd, etcd, debootstrap) and build the test images
+deps: ## install the packages the tests need (sshd, etcd, podman, debootstrap) and build the test images
 	bash test/deps.sh
 
 test: deps build ## install what is missing, then run every test with the race detector

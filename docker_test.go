@@ -14,17 +14,27 @@ import (
 
 // dockerClient is a client on a fresh directory whose docker provider names
 // containers with the run's prefix; the run's cleanup removes whatever
-// carries its label, should a test fail half way.
+// carries its label, should a test fail half way. The engine is Docker, or
+// Podman under TestPodman.
 func dockerClient(t *testing.T) (*broker.Client, *dockertest.Run) {
 	t.Helper()
-	dockertest.Image(t, "sshd")
-	dockertest.Image(t, "busybox")
-	run := dockertest.NewRun(t)
+	e := dockertest.EngineOf(t)
+	e.Image(t, "sshd")
+	e.Image(t, "busybox")
+	run := e.NewRun(t)
 	c := open(t, broker.Options{
 		Environment: run.Prefix,
-		Settings:    `provider "docker" "local" { name_prefix = "` + run.Prefix + `" }`,
+		Settings:    "provider \"docker\" \"local\" {\n  name_prefix = \"" + run.Prefix + "\"\n" + e.HCL() + "}\n",
 	})
 	return c, run
+}
+
+// TestPodman runs the library's container tests on Podman.
+func TestPodman(t *testing.T) {
+	dockertest.RunOn(t, "podman", map[string]func(*testing.T){
+		"CheckoutRun": TestDockerCheckoutRun,
+		"Apply":       TestDockerApply,
+	})
 }
 
 func TestDockerCheckoutRun(t *testing.T) {
@@ -102,7 +112,9 @@ func TestDockerCheckoutRun(t *testing.T) {
 }
 
 const dockerLab = `
-provider "docker" "local" { name_prefix = "%PREFIX%" }
+provider "docker" "local" {
+  name_prefix = "%PREFIX%"
+%ENGINE%}
 host "server" {
   provider = "docker.local"
   args     = { image = "broker-sshd:bookworm", ports = ["22"] }
@@ -120,7 +132,7 @@ host "client" {
 func TestDockerApply(t *testing.T) {
 	c, run := dockerClient(t)
 	path := filepath.Join(t.TempDir(), "lab.hcl")
-	src := strings.NewReplacer("%PREFIX%", run.Prefix, "%RUN%", run.Value).Replace(dockerLab)
+	src := strings.NewReplacer("%PREFIX%", run.Prefix, "%RUN%", run.Value, "%ENGINE%", run.Engine.HCL()).Replace(dockerLab)
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}

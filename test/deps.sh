@@ -12,6 +12,11 @@ have sshd        || need+=(openssh-server)
 have ssh         || need+=(openssh-client)
 have etcd        || need+=(etcd-server)
 have debootstrap || need+=(debootstrap)
+# The container tests run on Docker and on a Podman service of their own
+# (test/podman/serve.sh).
+have podman      || need+=(podman)
+# Podman 4.3's CNI networks resolve container names through this plugin.
+[ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
 [ -x /bin/busybox ] || need+=(busybox-static)
 if [ "${1:-}" = "--bench" ]; then
   have parallel-ssh || have pssh || need+=(pssh)
@@ -33,6 +38,6 @@ fi
 if docker info >/dev/null 2>&1; then
   bash test/images/build.sh
 else
-  echo "deps: no Docker engine answers: the Docker tests and the container demo need one" >&2
+  echo "deps: no Docker engine answers: the container tests need one (the demo can do with Podman)" >&2
   [ "${CI:-}" != true ] || exit 1
 fi

@@ -18,10 +18,17 @@ import (
 )
 
 // dockerEnv makes a unique environment name, so parallel runs and
-// leftovers never mix, and removes whatever carries it at the end.
+// leftovers never mix, and removes whatever carries it at the end. Under
+// TestPodman, DOCKER_HOST points broker and the docker CLI at Podman.
 func dockerEnv(t *testing.T) string {
 	t.Helper()
-	dockertest.Engine(t) // skips, or fails in CI, without an engine
+	dockertest.Docker(t) // skips, or fails in CI, without an engine
+	if e := dockertest.EngineOf(t); e.Host != "" {
+		// The images first: they are made with Docker's CLI.
+		e.Image(t, "sshd")
+		e.Image(t, "busybox")
+		t.Setenv("DOCKER_HOST", e.Host)
+	}
 	env := fmt.Sprintf("dt-%d-%s", os.Getpid(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))
 	if len(env) > 40 {
 		env = env[:40]

@@ -64,8 +64,9 @@ type dockerLab struct {
 }
 
 func newDockerLab(t *testing.T) *dockerLab {
-	image := dockertest.Image(t, "busybox")
-	run := dockertest.NewRun(t)
+	e := dockertest.EngineOf(t) // Docker, or Podman under TestPodman
+	image := e.Image(t, "busybox")
+	run := e.NewRun(t)
 	dir := t.TempDir()
 	clk := &fakeClock{t: time.Now().UTC()}
 	a, err := New(context.Background(), Options{Directory: filepath.Join(dir, "broker"), Now: clk.now, LogLevel: "silent"})
@@ -82,7 +83,9 @@ func (l *dockerLab) manifest() *manifest.Config {
 	l.t.Helper()
 	src := fmt.Sprintf(`
 environment = %q
-provider "docker" "local" { name_prefix = %q }
+provider "docker" "local" {
+  name_prefix = %q
+%s}
 host "old" {
   provider = "docker.local"
   args     = { image = %q }
@@ -95,7 +98,7 @@ host "fresh" {
   lease    = "1d"
   labels   = { "broker.test.run" = %q }
 }
-`, l.env, l.run.Prefix, l.image, l.run.Value, l.image, l.run.Value)
+`, l.env, l.run.Prefix, l.run.Engine.HCL(), l.image, l.run.Value, l.image, l.run.Value)
 	path := filepath.Join(l.t.TempDir(), "lab.hcl")
 	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
 		l.t.Fatal(err)

@@ -283,7 +283,9 @@ func (p *Provider) start(ctx context.Context, req providers.CheckoutRequest, a a
 	}
 	created, err := p.api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc, NetworkingConfig: nc})
 	if err != nil {
-		if cerrdefs.IsConflict(err) {
+		// Podman's compatible API (4.x) answers a taken name with a 500,
+		// not Docker's 409: its message says it.
+		if cerrdefs.IsConflict(err) || strings.Contains(err.Error(), "name \""+name+"\" is already in use") {
 			return "", &NameError{Name: name, Err: err}
 		}
 		if cerrdefs.IsNotFound(err) && strings.Contains(err.Error(), "image") {
@@ -489,7 +491,7 @@ func (p *Provider) waitReady(ctx context.Context, id string, timeout time.Durati
 			return &ExitError{Name: name, Status: st.ExitCode, Logs: p.lastLogs(context.WithoutCancel(ctx), id, 20)}
 		case st.Running && st.Health != nil && st.Health.Status == container.Unhealthy:
 			return fmt.Errorf("container %s is unhealthy: %s", name, lastHealth(st.Health))
-		case st.Running && (st.Health == nil || st.Health.Status == container.Healthy):
+		case st.Running && (!hasHealthCheck(st.Health) || st.Health.Status == container.Healthy):
 			if addr, ok := sshAddr(c, p.pubHost); !ok || sshBanner(ctx, addr) {
 				return nil
 			}
@@ -515,6 +517,14 @@ func (p *Provider) notReady(ctx context.Context, id string, timeout time.Duratio
 		return fmt.Errorf("%s: %w", msg, ctx.Err())
 	}
 	return ctx.Err()
+}
+
+// hasHealthCheck tells whether an inspected state's health says the
+// container has a health check. Docker leaves Health out when it has none;
+// Podman's compatible API (4.x) sends {"Status": "", ...} instead, and
+// newer engines may say "none".
+func hasHealthCheck(h *container.Health) bool {
+	return h != nil && h.Status != "" && h.Status != container.NoHealthcheck
 }
 
 func lastHealth(h *container.Health) string {

@@ -45,17 +45,20 @@
 // The client negotiates the API version down to the engine's (API 1.40 and
 // later: Docker 19.03+, Podman 3+).
 //
-// Podman quirks: with engine = "podman" (or when the provider is named by
-// its podman alias and the caller passes that name as Config.Type) and no
-// host, the socket is $XDG_RUNTIME_DIR/podman/podman.sock, else
-// /run/podman/podman.sock; when docker's socket is absent and podman's
-// exists, podman's is used. The API socket must be running (systemctl
-// --user start podman.socket). Rootless podman cannot publish ports below
-// 1024 on the host, and its containers' IPs (slirp4netns/pasta) are not
-// reachable from the host: use published ports. Podman answers the
-// docker-compatible API at version 1.40/1.41; image names without a
-// registry are resolved through its short-name policy, so a locally built
-// image is best named in full (localhost/broker-sshd:bookworm).
+// Podman: with engine = "podman" (or when the provider is named by its
+// podman alias) and no host, the engine is the first of podman's usual
+// sockets that accepts a connection, $XDG_RUNTIME_DIR/podman/podman.sock
+// (rootless) then /run/podman/podman.sock; when none does, the error names
+// each one tried and why. Without engine, host and DOCKER_HOST, when
+// docker's socket does not answer and a podman socket does, podman's is
+// used. Podman 4 answers the docker-compatible API at version 1.41; where it
+// differs from Docker the code says so: a container without a health check
+// has Health {Status: ""} (Docker leaves Health out), and a taken container
+// name is a 500 whose message says so (Docker: 409). Podman names images in
+// full (the fact "image" reads localhost/broker-sshd:bookworm for a local
+// image asked for as broker-sshd:bookworm). Rootless podman cannot publish
+// ports below 1024, and its containers' IPs are not reachable from the
+// host: use published ports.
 //
 // Errors say what failed and end with a hint line: *EngineError (engine
 // not reachable, naming the socket or host), *ImageError (image missing and

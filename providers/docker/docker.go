@@ -55,8 +55,10 @@ type Provider struct {
 	set      settings
 	logger   *slog.Logger
 
-	pingMu sync.Mutex
+	pingMu sync.Mutex // guards pinged and tried
 	pinged bool
+	// tried are podman's sockets tried in vain when host is a guess.
+	tried []string
 
 	// netMu orders network removal (write) against checkouts that use a
 	// network (read); netCreate serialises creation, since engines before
@@ -86,7 +88,7 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	if strings.EqualFold(cfg.Alias, "podman") {
 		typeName = "podman"
 	}
-	host := engineHost(s, typeName)
+	host, tried := engineHost(s, typeName)
 	api, err := newClient(host, s)
 	if err != nil {
 		return nil, err
@@ -94,6 +96,7 @@ func New(_ context.Context, cfg providers.Config) (*Provider, error) {
 	p := &Provider{
 		api:      api,
 		host:     host,
+		tried:    tried,
 		instance: cfg.Instance,
 		user:     cfg.User,
 		set:      s,
@@ -142,16 +145,20 @@ func (p *Provider) ping(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return &EngineError{Host: p.host, Err: err}
+		return &EngineError{Host: p.host, Tried: p.tried, Err: err}
 	}
 	p.pinged = true
+	p.tried = nil // came up since New looked
 	return nil
 }
 
 // engineErr turns a connection failure into an *EngineError.
 func (p *Provider) engineErr(err error) error {
 	if isConnErr(err) {
-		return &EngineError{Host: p.host, Err: err}
+		p.pingMu.Lock()
+		tried := p.tried
+		p.pingMu.Unlock()
+		return &EngineError{Host: p.host, Tried: tried, Err: err}
 	}
 	return err
 }

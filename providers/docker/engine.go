@@ -20,44 +20,72 @@ import (
 
 const defaultDockerSocket = "unix:///var/run/docker.sock"
 
+// systemPodmanSocket is the rootful podman's API socket (a variable for
+// the tests).
+var systemPodmanSocket = "/run/podman/podman.sock"
+
+// podmanSockets are podman's usual API sockets: the user's
+// ($XDG_RUNTIME_DIR/podman/podman.sock, rootless) first, then the system's.
+func podmanSockets() []string {
+	var socks []string
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		socks = append(socks, filepath.Join(d, "podman", "podman.sock"))
+	}
+	return append(socks, systemPodmanSocket)
+}
+
 // engineHost picks the engine address: the host setting, else DOCKER_HOST,
 // else the engine's usual socket. For podman (engine = "podman", or the
-// provider used under its podman alias) the user's podman socket
-// ($XDG_RUNTIME_DIR/podman/podman.sock) comes first, then the system's
-// (/run/podman/podman.sock). Without a setting, when docker's socket is
-// absent and a podman socket exists, that one is used.
-func engineHost(s settings, typeName string) string {
+// provider used under its podman alias) that is the first of podman's
+// usual sockets that accepts a connection; when none does, tried says
+// which were tried and why each failed, and host is the first. Without a
+// setting, when docker's socket does not answer and a podman socket does,
+// that one is used.
+func engineHost(s settings, typeName string) (host string, tried []string) {
 	if s.Host != "" {
-		return s.Host
+		return s.Host, nil
 	}
 	podman := s.Engine == "podman" || (s.Engine == "" && strings.EqualFold(typeName, "podman"))
 	if !podman {
 		if h := os.Getenv("DOCKER_HOST"); h != "" {
-			return h
+			return h, nil
 		}
 	}
-	var podmanSockets []string
-	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
-		podmanSockets = append(podmanSockets, filepath.Join(d, "podman", "podman.sock"))
-	}
-	podmanSockets = append(podmanSockets, "/run/podman/podman.sock")
-	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	socks := podmanSockets()
 	if podman {
-		for _, p := range podmanSockets {
-			if exists(p) {
-				return "unix://" + p
+		for _, p := range socks {
+			// A connection, not only the file: a podman killed or
+			// stopped leaves its socket file behind.
+			err := answers(p)
+			if err == nil {
+				return "unix://" + p, nil
+			}
+			tried = append(tried, "unix://"+p+" ("+err.Error()+")")
+		}
+		return "unix://" + socks[0], tried
+	}
+	if s.Engine == "" && answers(strings.TrimPrefix(defaultDockerSocket, "unix://")) != nil {
+		for _, p := range socks {
+			if answers(p) == nil {
+				return "unix://" + p, nil
 			}
 		}
-		return "unix://" + podmanSockets[0]
 	}
-	if s.Engine == "" && !exists(strings.TrimPrefix(defaultDockerSocket, "unix://")) {
-		for _, p := range podmanSockets {
-			if exists(p) {
-				return "unix://" + p
-			}
+	return defaultDockerSocket, nil
+}
+
+// answers tells whether the unix socket at path accepts a connection, and
+// why not.
+func answers(path string) error {
+	c, err := net.DialTimeout("unix", path, 5*time.Second)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) && op.Err != nil {
+			return op.Err
 		}
+		return err
 	}
-	return defaultDockerSocket
+	return c.Close()
 }
 
 // newClient makes an engine client for host. The client negotiates the

@@ -16,10 +16,16 @@ type EngineError struct {
 	// Host is the engine address tried (unix:///var/run/docker.sock,
 	// tcp://…, ssh://…).
 	Host string
-	Err  error
+	// Tried are podman's usual sockets, each with why it did not answer,
+	// when the provider looked for one (engine = "podman" and no host).
+	Tried []string
+	Err   error
 }
 
 func (e *EngineError) Error() string {
+	if len(e.Tried) > 0 {
+		return fmt.Sprintf("no podman engine answers at its usual sockets; tried %s\nhint: %s", strings.Join(e.Tried, ", "), e.Hint())
+	}
 	return fmt.Sprintf("docker engine at %s not reachable: %v\nhint: %s", e.Host, e.Err, e.Hint())
 }
 
@@ -28,6 +34,8 @@ func (e *EngineError) Unwrap() error { return e.Err }
 // Hint says how to get an engine.
 func (e *EngineError) Hint() string {
 	switch {
+	case len(e.Tried) > 0:
+		return "start podman's API socket (systemctl --user start podman.socket, systemctl start podman.socket as root, or podman system service --time=0 unix:///path/podman.sock), or set the provider's host setting to it"
 	case strings.HasPrefix(e.Host, "unix://") && strings.Contains(e.Host, "podman"):
 		return "start podman's API socket (systemctl --user start podman.socket, or podman system service), or set the provider's host setting or DOCKER_HOST to a running engine"
 	case strings.HasPrefix(e.Host, "unix://"):

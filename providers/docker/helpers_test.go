@@ -27,11 +27,14 @@ func settingsVal(set map[string]cty.Value) cty.Value {
 	return cty.ObjectVal(attrs)
 }
 
-// newTestProvider returns a provider on the test engine whose container
+// newTestProvider returns a provider on the run's engine whose container
 // names start with the run's unique prefix.
 func newTestProvider(t testing.TB, run *dockertest.Run, set map[string]cty.Value) *Provider {
 	t.Helper()
 	all := map[string]cty.Value{"name_prefix": cty.StringVal(run.Prefix)}
+	for k, v := range run.Engine.Settings() {
+		all[k] = cty.StringVal(v)
+	}
 	maps.Copy(all, set)
 	p, err := New(context.Background(), providers.Config{
 		Type: "docker", Instance: "test", User: testUser, Settings: settingsVal(all),

@@ -1,11 +1,18 @@
 package docker
 
 import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/moby/moby/api/types/network"
+
+	"github.com/labbroker/broker/providers"
 )
 
 func TestParsePorts(t *testing.T) {
@@ -112,7 +119,7 @@ func TestEngineHost(t *testing.T) {
 		{"podman engine", settings{Engine: "podman"}, "docker", "unix://" + run + "/podman/podman.sock"},
 	}
 	for _, tt := range tests {
-		if got := engineHost(tt.set, tt.typ); got != tt.want {
+		if got, _ := engineHost(tt.set, tt.typ); got != tt.want {
 			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
 		}
 	}
@@ -121,6 +128,80 @@ func TestEngineHost(t *testing.T) {
 	}
 	if h, local := publishHost("unix:///var/run/docker.sock"); h != "127.0.0.1" || !local {
 		t.Errorf("publishHost(unix) = %q %v", h, local)
+	}
+}
+
+// TestPodmanSockets: engine = "podman" without host takes the first of
+// podman's usual sockets that accepts a connection (a socket file left by a
+// stopped podman does not), and names every one it tried when none does.
+func TestPodmanSockets(t *testing.T) {
+	run, sys := t.TempDir(), t.TempDir()
+	user := filepath.Join(run, "podman", "podman.sock")
+	system := filepath.Join(sys, "podman.sock")
+	t.Setenv("XDG_RUNTIME_DIR", run)
+	old := systemPodmanSocket
+	systemPodmanSocket = system
+	t.Cleanup(func() { systemPodmanSocket = old })
+	if err := os.MkdirAll(filepath.Dir(user), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// listen makes a socket at path that accepts (live) or not (stale:
+	// the file stays, nothing listens).
+	listen := func(path string, live bool) func() {
+		t.Helper()
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !live {
+			l.SetUnlinkOnClose(false)
+			_ = l.Close()
+		}
+		return func() { _ = l.Close(); _ = os.Remove(path) }
+	}
+	podman := settings{Engine: "podman"}
+
+	host, tried := engineHost(podman, "docker")
+	if host != "unix://"+user || len(tried) != 2 || !strings.HasPrefix(tried[0], "unix://"+user+" (") ||
+		!strings.HasPrefix(tried[1], "unix://"+system+" (") || !strings.Contains(tried[0], "no such file") {
+		t.Errorf("no socket: host %q, tried %q", host, tried)
+	}
+
+	done := listen(system, true)
+	if host, tried := engineHost(podman, "docker"); host != "unix://"+system || tried != nil {
+		t.Errorf("system socket only: host %q, tried %q", host, tried)
+	}
+	stale := listen(user, false)
+	if host, _ := engineHost(podman, "docker"); host != "unix://"+system {
+		t.Errorf("stale user socket, live system socket: host %q", host)
+	}
+	stale()
+	userDone := listen(user, true)
+	if host, _ := engineHost(podman, "docker"); host != "unix://"+user {
+		t.Errorf("both live: host %q, want the user's", host)
+	}
+	userDone()
+	done()
+
+	// None answers: the error names each socket and why, and says how to
+	// start one.
+	stale = listen(system, false)
+	defer stale()
+	p, err := New(context.Background(), providers.Config{Type: "podman", Alias: "podman", Instance: "p", User: testUser, Settings: settingsVal(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	_, err = p.Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"image": "broker-busybox:latest"}})
+	var ee *EngineError
+	if !errors.As(err, &ee) {
+		t.Fatalf("err = %v (%T), want *EngineError", err, err)
+	}
+	msg := err.Error()
+	for _, want := range []string{"no podman engine answers", user + " (", "no such file", system + " (", "connection refused", "hint: start podman's API socket"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q:\n%s", want, msg)
+		}
 	}
 }
 

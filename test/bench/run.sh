@@ -84,6 +84,8 @@ section_core() {
 section_docker() {
 	docker info >/dev/null 2>&1 || { echo "## docker: skipped (no engine)"; return; }
 	[ -f test/bench/docker_broker.sh ] && bash test/bench/docker_broker.sh
+	command -v podman >/dev/null || { echo "## podman: skipped (no podman; apt-get install podman)"; return; }
+	bash test/bench/podman.sh
 }
 
 section_ssh() {

@@ -21,12 +21,13 @@ import (
 	"github.com/labbroker/broker/providers/docker/dockertest"
 )
 
-// startBusybox runs a broker-busybox container for t and returns a session
-// on it.
+// startBusybox runs a broker-busybox container for t (on Docker, or on
+// Podman under TestPodman) and returns a session on it.
 func startBusybox(t *testing.T) (*dockerexec.Session, *dockertest.Run, string) {
 	t.Helper()
-	image := dockertest.Image(t, "busybox")
-	run := dockertest.NewRun(t)
+	e := dockertest.EngineOf(t)
+	image := e.Image(t, "busybox")
+	run := e.NewRun(t)
 	ctx := t.Context()
 	c, err := run.API.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:   run.Prefix + "-exec",
