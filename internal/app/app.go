@@ -224,7 +224,7 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 	if path == "" {
 		path = filepath.Join(a.Dir, "state.db")
 	}
-	st, err := bolt.Open(expandHome(path), bolt.Options{})
+	st, err := bolt.Open(expandHome(path), bolt.Options{Holder: a.LockInfo(a.opts.Command)})
 	if err != nil {
 		return nil, err
 	}
