@@ -88,7 +88,7 @@ func finishApply(ctx context.Context, g *Globals, a *app.App, req app.ApplyReque
 	if p, ok := req.Observer.(*progress); ok {
 		defer p.finish()
 	}
-	obs, closeReports, err := reports.observer(req.Observer, command, req.Environment)
+	obs, closeReports, err := reports.observer(req.Observer, g.secrets, command, req.Environment)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,7 @@ func (a *App) LoadManifest(in ManifestInput) (*manifest.Config, error) {
 		}
 		cfg, diags = manifest.Load(path, opts)
 	}
+	a.noteSecrets(cfg)
 	for _, hk := range cfg.Hooks {
 		if hk.When == "" {
 			continue
