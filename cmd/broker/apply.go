@@ -66,8 +66,16 @@ func (c *ApplyCmd) Run(g *Globals, ctx *interruptContext) error {
 		if err != nil {
 			return err
 		}
-		cfg, err := a.LoadManifest(app.ManifestInput{Sources: f.Sources, BaseDir: f.BaseDir, Vars: f.Vars, VarFiles: f.VarFiles})
+		// The plan's variables, and the sensitive ones given again.
+		in, err := c.input()
+		if err != nil {
+			return err
+		}
+		cfg, err := a.LoadManifest(app.ManifestInput{Sources: f.Sources, BaseDir: f.BaseDir, Vars: in.Vars, VarFiles: in.VarFiles, Values: f.VariableValues()})
 		if err := printDiagnostics(g, err); err != nil {
+			return err
+		}
+		if err := f.CheckVariables(cfg); err != nil {
 			return err
 		}
 		req.Config, req.Saved, req.Environment = cfg, f.Plan, f.Plan.Environment
