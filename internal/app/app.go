@@ -128,6 +128,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.Logger = slog.New(redact.Handler(a.Logger.Handler(), a.secrets))
 	return a, nil
 }
 

@@ -1,5 +1,5 @@
 // Package redact hides secrets in text that leaves broker: rendered errors,
-// --output-file, reports, printed settings.
+// --output-file, reports, printed settings, the log file.
 //
 // A Secrets set collects the sensitive values one process knows (provider
 // settings the provider types mark sensitive, state and connection

@@ -1,6 +1,11 @@
 package redact
 
-import "testing"
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+)
 
 func TestString(t *testing.T) {
 	s := New()
@@ -31,5 +36,22 @@ func TestLongestFirst(t *testing.T) {
 	s.Add("token", "token-and-more")
 	if got := s.String("x token-and-more y"); got != "x (sensitive) y" {
 		t.Errorf("got %q", got)
+	}
+}
+
+func TestHandler(t *testing.T) {
+	s := New()
+	s.Add("hunter22")
+	var buf strings.Builder
+	log := slog.New(Handler(slog.NewTextHandler(&buf, nil), s)).With("url", "https://u:pw12@h/")
+	log.Info("login with hunter22", "err", errors.New("refused hunter22"), slog.Group("g", "k", "x hunter22"), "n", 3)
+	out := buf.String()
+	if strings.Contains(out, "hunter22") || strings.Contains(out, "pw12") {
+		t.Errorf("log holds a secret: %s", out)
+	}
+	for _, want := range []string{"(sensitive)", "https://redacted@h/", "n=3"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log %q lacks %q", out, want)
+		}
 	}
 }
