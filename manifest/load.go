@@ -45,6 +45,10 @@ type Options struct {
 	Vars map[string]string
 	// VarFiles are .hcl or .json files of name = value, applied in order.
 	VarFiles []string
+	// Values are variable values a saved plan was made with: they come
+	// after the defaults and before var files, BROKER_VAR_<name> and
+	// --var (the caller checks that those did not change them).
+	Values map[string]cty.Value
 	// LookupEnv reads the environment for env() and BROKER_VAR_<name>;
 	// nil: os.LookupEnv.
 	LookupEnv func(string) (string, bool)

@@ -84,6 +84,13 @@ func (l *loader) decodeVariables(blocks hcl.Blocks) hcl.Diagnostics {
 		l.cfg.Variables = append(l.cfg.Variables, v)
 	}
 
+	for _, name := range sortedKeys(l.opts.Values) {
+		if v, ok := l.varDefs[name]; ok {
+			if cv, err := l.convertVar(v, defaults[name], l.opts.Values[name]); err == nil {
+				v.Value = cv
+			}
+		}
+	}
 	for _, f := range l.opts.VarFiles {
 		diags = append(diags, l.applyVarFile(f, defaults)...)
 	}

@@ -19,11 +19,12 @@ type File struct {
 	Sources map[string][]byte `json:"sources"`
 	// BaseDir is the manifest's directory, for relative file names.
 	BaseDir string `json:"base_dir"`
-	// Vars and VarFiles are the --var and --var-file values the plan was
-	// made with. Sensitive variables end up here: the file is 0600.
-	Vars          map[string]string `json:"vars,omitempty"`
-	VarFiles      []string          `json:"var_files,omitempty"`
-	BrokerVersion string            `json:"broker_version,omitempty"`
+	// Variables are the values of the variables that are not sensitive;
+	// SensitiveVariables name the sensitive ones that were given a value,
+	// whose values are never saved (see variables.go).
+	Variables          map[string]SavedValue `json:"variables,omitempty"`
+	SensitiveVariables []string              `json:"sensitive_variables,omitempty"`
+	BrokerVersion      string                `json:"broker_version,omitempty"`
 }
 
 // WriteFile saves f as JSON, readable by the owner only. It writes a
@@ -72,6 +73,9 @@ func ReadFile(path string) (*File, error) {
 	}
 	var head struct {
 		FormatVersion *int `json:"format_version"`
+		// Older brokers saved --var and --var-file values, secrets too.
+		Vars     json.RawMessage `json:"vars"`
+		VarFiles json.RawMessage `json:"var_files"`
 	}
 	if err := json.Unmarshal(b, &head); err != nil {
 		return nil, fmt.Errorf("read plan file %s: not a broker plan: %w", path, err)
@@ -82,6 +86,8 @@ func ReadFile(path string) (*File, error) {
 	case *head.FormatVersion != FormatVersion:
 		return nil, fmt.Errorf("read plan file %s: format version %d is not supported by this broker (it reads version %d): make the plan again with this broker",
 			path, *head.FormatVersion, FormatVersion)
+	case head.Vars != nil || head.VarFiles != nil:
+		return nil, fmt.Errorf("read plan file %s: made by an older broker that saved variable values in it, sensitive ones too: delete it and make the plan again", path)
 	}
 	var f File
 	if err := json.Unmarshal(b, &f); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/labbroker/broker/state"
 )
@@ -24,11 +25,11 @@ func TestFileRoundTrip(t *testing.T) {
 					After:  &Desired{Address: "host.web[0]", Host: "web", Provider: "docker", Instance: "local", Args: map[string]any{"image": "httpd"}, Lease: time.Hour},
 					Reason: Because(ReasonTainted, ""), DependsOn: []string{"host.db[0]"}},
 			}},
-		Sources:       map[string][]byte{"lab.hcl": []byte("host \"web\" {}\n")},
-		BaseDir:       "/src",
-		Vars:          map[string]string{"rhel": "9.4"},
-		VarFiles:      []string{"ci.tfvars"},
-		BrokerVersion: "v0.1.0",
+		Sources:            map[string][]byte{"lab.hcl": []byte("host \"web\" {}\n")},
+		BaseDir:            "/src",
+		Variables:          map[string]SavedValue{"rhel": {Value: cty.StringVal("9.4")}, "ports": {Value: cty.ListVal([]cty.Value{cty.NumberIntVal(22)})}},
+		SensitiveVariables: []string{"token"},
+		BrokerVersion:      "v0.1.0",
 	}
 	if err := WriteFile(path, f); err != nil {
 		t.Fatal(err)
@@ -46,7 +47,7 @@ func TestFileRoundTrip(t *testing.T) {
 	}
 	want := *f
 	want.FormatVersion = FormatVersion
-	if d := cmp.Diff(&want, got); d != "" {
+	if d := cmp.Diff(&want, got, cmp.Comparer(func(a, b cty.Value) bool { return a.RawEquals(b) })); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
@@ -357,4 +358,35 @@ type Type struct {
 	Sensitive []string
 	// New makes an instance.
 	New func(ctx context.Context, cfg Config) (Provider, error)
+}
+
+// IsSensitive reports whether the setting name is one of t.Sensitive
+// (without regard to case, as environment overrides name them). It is the
+// one answer to "may this setting be shown?": config view, redaction of
+// errors and reports, and config import ask it.
+func (t *Type) IsSensitive(setting string) bool {
+	for _, s := range t.Sensitive {
+		if strings.EqualFold(s, setting) {
+			return true
+		}
+	}
+	return false
+}
+
+// SecretsOf returns the values of the sensitive settings in settings (an
+// object decoded with t.Settings), for redaction.
+func (t *Type) SecretsOf(settings cty.Value) []string {
+	if settings == cty.NilVal || settings.IsNull() || !settings.IsKnown() || !settings.Type().IsObjectType() {
+		return nil
+	}
+	var out []string
+	for _, name := range t.Sensitive {
+		if !settings.Type().HasAttribute(name) {
+			continue
+		}
+		if v, _ := settings.GetAttr(name).Unmark(); !v.IsNull() && v.IsKnown() && v.Type() == cty.String {
+			out = append(out, v.AsString())
+		}
+	}
+	return out
 }

@@ -66,8 +66,16 @@ func (c *ApplyCmd) Run(g *Globals, ctx *interruptContext) error {
 		if err != nil {
 			return err
 		}
-		cfg, err := a.LoadManifest(app.ManifestInput{Sources: f.Sources, BaseDir: f.BaseDir, Vars: f.Vars, VarFiles: f.VarFiles})
+		// The plan's variables, and the sensitive ones given again.
+		in, err := c.input()
+		if err != nil {
+			return err
+		}
+		cfg, err := a.LoadManifest(app.ManifestInput{Sources: f.Sources, BaseDir: f.BaseDir, Vars: in.Vars, VarFiles: in.VarFiles, Values: f.VariableValues()})
 		if err := printDiagnostics(g, err); err != nil {
+			return err
+		}
+		if err := f.CheckVariables(cfg); err != nil {
 			return err
 		}
 		req.Config, req.Saved, req.Environment = cfg, f.Plan, f.Plan.Environment
@@ -88,7 +96,7 @@ func finishApply(ctx context.Context, g *Globals, a *app.App, req app.ApplyReque
 	if p, ok := req.Observer.(*progress); ok {
 		defer p.finish()
 	}
-	obs, closeReports, err := reports.observer(req.Observer, command, req.Environment)
+	obs, closeReports, err := reports.observer(req.Observer, g.secrets, command, req.Environment)
 	if err != nil {
 		return err
 	}

@@ -89,7 +89,7 @@ func (g *Globals) finishBackground(command string, err error) error {
 	if !g.inBackground() {
 		return err
 	}
-	code := report(g.stderr, err)
+	code := report(g.stderr, err, g.secrets)
 	fmt.Fprintf(g.stderr, "broker: background %s finished (pid %d, exit status %d)\n", command, os.Getpid(), code)
 	if err != nil {
 		return silentError{code: code}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/internal/redact"
 	_ "github.com/labbroker/broker/providers/all"
 )
 
@@ -36,6 +37,9 @@ type Globals struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	lookupEnv      func(string) (string, bool)
+	// secrets are the sensitive values the App has seen, masked in
+	// errors, --output-file and reports.
+	secrets *redact.Secrets
 }
 
 // CLI is the whole command line.
@@ -90,6 +94,7 @@ func Main(args []string) int {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
 	var cli CLI
 	cli.stdin, cli.stdout, cli.stderr, cli.lookupEnv = stdin, stdout, stderr, lookupEnv
+	cli.secrets = redact.New()
 	exit := -1
 	parser, err := kong.New(&cli,
 		kong.Name("broker"),
@@ -101,7 +106,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		kong.Vars{"version": version},
 	)
 	if err != nil {
-		return report(stderr, err)
+		return report(stderr, err, cli.secrets)
 	}
 	args = terraformStyle(args, longFlags(parser.Model.Node))
 
@@ -136,7 +141,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		} else {
 			err = kctx.Run(&cli.Globals, ctx)
 		}
-		return report(stderr, err), true
+		return report(stderr, err, cli.secrets), true
 	}()
 	if done {
 		return code
@@ -264,6 +269,7 @@ func (g *Globals) open(ctx context.Context, command string) (*app.App, error) {
 		Stderr:      g.stderr,
 		LookupEnv:   g.lookupEnv,
 		Prompt:      g.prompt,
+		Secrets:     g.secrets,
 	})
 	if err == nil {
 		a.SetInsecureHostKeys(g.InsecureIgnoreHostKey)

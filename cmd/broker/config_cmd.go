@@ -12,7 +12,7 @@ import (
 
 // ConfigCmd views, validates, creates or imports broker's settings.
 type ConfigCmd struct {
-	View     ConfigViewCmd     `cmd:"" help:"Print the settings file with the BROKER_<BLOCK>__<KEY> environment overrides applied."`
+	View     ConfigViewCmd     `cmd:"" help:"Print the settings file with the BROKER_<BLOCK>__<KEY> environment overrides applied, sensitive values masked."`
 	Validate ConfigValidateCmd `cmd:"" help:"Check the settings file (and the environment overrides)."`
 	Init     ConfigInitCmd     `cmd:"" help:"Write a commented starter broker.hcl (refuses to overwrite one)."`
 	Import   ConfigImportCmd   `cmd:"" help:"Convert a Python broker_settings.yaml to broker.hcl."`
@@ -66,8 +66,8 @@ func (c *ConfigViewCmd) Run(g *Globals, ctx *interruptContext) error {
 	for _, o := range ovs {
 		fmt.Fprintf(g.stderr, "\n# overridden by %s", o.Var)
 	}
-	fmt.Fprintln(g.stderr)
-	_, err = g.stdout.Write(out)
+	fmt.Fprintln(g.stderr, "\n# sensitive values are shown as \"(sensitive)\"")
+	_, err = g.stdout.Write(app.MaskSettings(out, path))
 	return err
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/labbroker/broker/internal/redact"
 	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/state"
 )
@@ -45,8 +46,10 @@ type silentError struct{ code int }
 
 func (e silentError) Error() string { return "reported" }
 
-// report prints err in broker's one voice and returns the exit code.
-func report(w io.Writer, err error) int {
+// report prints err in broker's one voice and returns the exit code. Every
+// line goes through secrets (nil: URL passwords only): whatever layer let a
+// token or a password into a message, it is not shown.
+func report(w io.Writer, err error, secrets *redact.Secrets) int {
 	if err == nil {
 		return exitOK
 	}
@@ -62,10 +65,10 @@ func report(w io.Writer, err error) int {
 			return code
 		}
 	}
-	msg := err.Error()
+	msg := secrets.String(err.Error())
 	fmt.Fprintf(w, "broker: error: %s\n", msg)
 	for _, h := range hints(err) {
-		fmt.Fprintf(w, "hint: %s\n", h)
+		fmt.Fprintf(w, "hint: %s\n", secrets.String(h))
 	}
 	var le *state.LockedError
 	if errors.As(err, &le) && code == exitError {

@@ -338,13 +338,13 @@ func runStateCLI(args []string, stdout, stderr io.Writer, lookupEnv func(string)
 	parser, err := kong.New(&cli, kong.Name("broker"), kong.Writers(stdout, stderr),
 		kong.Vars{"version": version}, kong.Exit(func(int) {}))
 	if err != nil {
-		return report(stderr, err)
+		return report(stderr, err, nil)
 	}
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		return report(stderr, err)
+		return report(stderr, err, nil)
 	}
 	ctx, stop := newInterruptContext(stderr, false)
 	defer stop()
-	return report(stderr, kctx.Run(&cli.Globals, ctx))
+	return report(stderr, kctx.Run(&cli.Globals, ctx), nil)
 }

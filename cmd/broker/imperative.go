@@ -30,7 +30,7 @@ func (f *imperativeFlags) parallelism() int {
 // once, after the run.
 func runOptions(ctx *interruptContext, g *Globals, f imperativeFlags, rep *reportFlags, command, env string) (o app.RunOptions, finish func() error, err error) {
 	p := newProgress(g.stderr, isTerminal(g.stderr), g.color(g.stderr))
-	obs, closeReports, err := rep.observer(p, command, env)
+	obs, closeReports, err := rep.observer(p, g.secrets, command, env)
 	if err != nil {
 		p.finish()
 		return o, nil, err

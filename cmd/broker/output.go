@@ -11,7 +11,8 @@ import (
 
 // writeOutput writes --output-file: JSON of what the command did,
 // overwriting the file, as the Python broker does. Records hold no secrets
-// (providers keep those in their settings, which are never written).
+// (providers keep those in their settings, which are never written); error
+// texts are masked all the same, as a last line of defence.
 func writeOutput(g *Globals, v any) error {
 	if g.OutputFile == "" {
 		return nil
@@ -20,6 +21,7 @@ func writeOutput(g *Globals, v any) error {
 	if err != nil {
 		return fmt.Errorf("encode --output-file: %w", err)
 	}
+	b = g.secrets.Bytes(b)
 	if err := os.WriteFile(g.OutputFile, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write --output-file: %w", err)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/views"
@@ -68,16 +69,25 @@ func (c *PlanCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	if c.Out != "" {
 		in, _ := c.input()
-		// Sources are named as they were read, relative to here.
+		// Sources are named as they were read, relative to here: the
+		// manifest's files, not the var files (their values are saved,
+		// the sensitive ones never).
+		sources := map[string][]byte{}
+		for name, src := range cfg.Sources {
+			if !slices.Contains(in.VarFiles, name) {
+				sources[name] = src
+			}
+		}
 		abs, _ := filepath.Abs(".")
 		f := &planner.File{
 			FormatVersion: planner.FormatVersion,
 			Plan:          p,
-			Sources:       cfg.Sources,
+			Sources:       sources,
 			BaseDir:       abs,
-			Vars:          in.Vars,
-			VarFiles:      in.VarFiles,
 			BrokerVersion: version,
+		}
+		if err := f.SaveVariables(cfg); err != nil {
+			return err
 		}
 		if err := planner.WriteFile(c.Out, f); err != nil {
 			return err

@@ -112,7 +112,7 @@ func (c *ReapCmd) Run(g *Globals, ctx *interruptContext) error {
 		}
 	}
 	prog := newProgress(g.stderr, false, g.color(g.stderr))
-	obs, closeReports, err := c.observer(prog, "reap", g.Environment)
+	obs, closeReports, err := c.observer(prog, g.secrets, "reap", g.Environment)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 
 	"github.com/labbroker/broker/executor"
+	"github.com/labbroker/broker/internal/redact"
 	reports "github.com/labbroker/broker/internal/report"
 )
 
@@ -18,9 +19,12 @@ type reportFlags struct {
 // writers, and a function that finishes and closes them (call it once,
 // after the run, whatever its outcome). With no --report, it returns base
 // and a no-op. A file that cannot be created is an error before anything
-// is done.
-func (r *reportFlags) observer(base executor.Observer, command, environment string) (executor.Observer, func() error, error) {
+// is done. Events reach base and the reports with secrets masked.
+func (r *reportFlags) observer(base executor.Observer, secrets *redact.Secrets, command, environment string) (executor.Observer, func() error, error) {
 	if r == nil || len(r.Report) == 0 {
+		if base != nil {
+			base = masking(base, secrets)
+		}
 		return base, func() error { return nil }, nil
 	}
 	host, _ := os.Hostname()
@@ -44,5 +48,13 @@ func (r *reportFlags) observer(base executor.Observer, command, environment stri
 		writers = append(writers, w)
 		obs = append(obs, w)
 	}
-	return reports.Tee(obs...), closeAll, nil
+	return masking(reports.Tee(obs...), secrets), closeAll, nil
+}
+
+// masking passes events on with secrets masked in their texts.
+func masking(o executor.Observer, secrets *redact.Secrets) executor.Observer {
+	return executor.ObserverFunc(func(e executor.Event) {
+		e.Message, e.Err = secrets.String(e.Message), secrets.String(e.Err)
+		o.Event(e)
+	})
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/filter"
+	"github.com/labbroker/broker/internal/redact"
 	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
@@ -53,6 +54,10 @@ type Options struct {
 	// itself: the command line passes a terminal prompt, the Go library
 	// none.
 	Prompt func(question string, secret bool) (string, error)
+	// Secrets collects the sensitive values the App sees (settings,
+	// manifests), for the caller to mask in what it renders; nil: the App
+	// keeps its own (App.Secrets).
+	Secrets *redact.Secrets
 }
 
 // ErrNoPrompt is returned by an Options.Prompt that cannot ask anyone.
@@ -77,6 +82,7 @@ type App struct {
 	keyMu            sync.Mutex
 	hookFilters      map[*manifest.Hook]*filter.Filter
 	passphrases      map[string][]byte // by key file, asked on the terminal
+	secrets          *redact.Secrets
 }
 
 // New finds the broker directory, reads its settings and sets up logging.
@@ -99,7 +105,10 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Dir: dir, opts: opts, instances: map[string]providers.Provider{}}
+	a := &App{Dir: dir, opts: opts, instances: map[string]providers.Provider{}, secrets: opts.Secrets}
+	if a.secrets == nil {
+		a.secrets = redact.New()
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create broker directory: %w", err)
 	}
@@ -109,6 +118,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	} else if err := a.loadSettings(); err != nil {
 		return nil, err
 	}
+	a.noteSecrets(a.Settings)
 	// The log follows the settings' logging block unless a flag said
 	// otherwise: flag > settings (with BROKER_LOGGING__* overrides) > info.
 	if l := a.Settings.Logging; l != nil {
@@ -123,6 +133,7 @@ func New(ctx context.Context, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.Logger = slog.New(redact.Handler(a.Logger.Handler(), a.secrets))
 	return a, nil
 }
 
@@ -229,7 +240,7 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 	if path == "" {
 		path = filepath.Join(a.Dir, "state.db")
 	}
-	st, err := bolt.Open(expandHome(path), bolt.Options{})
+	st, err := bolt.Open(expandHome(path), bolt.Options{Holder: a.LockInfo(a.opts.Command)})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/manifest"
@@ -22,6 +23,8 @@ type ManifestInput struct {
 	// Sources and BaseDir load from memory instead (saved plans).
 	Sources map[string][]byte
 	BaseDir string
+	// Values are a saved plan's variable values (manifest.Options.Values).
+	Values map[string]cty.Value
 }
 
 // ResolvePath applies the default manifest location.
@@ -50,6 +53,7 @@ func (a *App) LoadManifest(in ManifestInput) (*manifest.Config, error) {
 		Mode:           manifest.ModeManifest,
 		Vars:           in.Vars,
 		VarFiles:       in.VarFiles,
+		Values:         in.Values,
 		LookupEnv:      a.opts.LookupEnv,
 		Schemas:        SchemaSource,
 		SchemaNames:    schemaNames,
@@ -67,6 +71,7 @@ func (a *App) LoadManifest(in ManifestInput) (*manifest.Config, error) {
 		}
 		cfg, diags = manifest.Load(path, opts)
 	}
+	a.noteSecrets(cfg)
 	for _, hk := range cfg.Hooks {
 		if hk.When == "" {
 			continue

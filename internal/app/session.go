@@ -196,6 +196,7 @@ func (a *App) passphrase(file string) ([]byte, error) {
 	}
 	for _, n := range names {
 		if v, ok := a.opts.LookupEnv(n); ok {
+			a.secrets.Add(v)
 			return []byte(v), nil
 		}
 	}
@@ -216,6 +217,7 @@ func (a *App) passphrase(file string) ([]byte, error) {
 				a.passphrases = map[string][]byte{}
 			}
 			a.passphrases[file] = []byte(p)
+			a.secrets.Add(p)
 			return []byte(p), nil
 		}
 	}

@@ -2,6 +2,7 @@ package pyconfig
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -250,7 +251,20 @@ func str(v any) string {
 func (c *converter) awxAttr(b *hclwrite.Body, inst, key string, v any) bool {
 	switch key {
 	case "base_url", "url":
-		b.SetAttributeValue("url", cty.StringVal(str(v)))
+		u := str(v)
+		// A password in the URL is a secret like the others: the URL is
+		// written without its userinfo, the password read from env().
+		if pu, err := url.Parse(u); err == nil && pu.User != nil {
+			if _, ok := pu.User.Password(); ok {
+				if b.GetAttribute("username") == nil {
+					b.SetAttributeValue("username", cty.StringVal(pu.User.Username()))
+				}
+				c.secret(b, "password", "awx", inst, "password")
+				pu.User = nil
+				u = pu.String()
+			}
+		}
+		b.SetAttributeValue("url", cty.StringVal(u))
 	case "username", "inventory", "release_workflow", "extend_workflow", "aap_version":
 		b.SetAttributeValue(key, cty.StringVal(str(v)))
 	case "new_expire_time":

@@ -918,3 +918,37 @@ func TestSyncFollowsPagination(t *testing.T) {
 		t.Fatalf("sync of 230 hosts: %d, %v", len(got.Hosts), err)
 	}
 }
+
+// Credentials in the URL (https://user:password@awx…) log in, and no
+// message naming the URL shows them: not an error, not describe.
+func TestURLCredentialsNeverShown(t *testing.T) {
+	const urlPassword = "url-Pw-3e9d1"
+	s := emulator(t, awxtest.Options{Users: []awxtest.User{{Username: "jenkins", Password: urlPassword}}})
+	set := settings(s, "")
+	set.URL = strings.Replace(s.URL(), "://", "://jenkins:"+urlPassword+"@", 1)
+	p, _ := open(t, set)
+	d, err := p.Describe(context.Background(), providers.DescribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", d), urlPassword) {
+		t.Errorf("describe shows the URL's password: %+v", d)
+	}
+	if _, err := p.Checkout(context.Background(), providers.CheckoutRequest{Args: deployArgs()}); err != nil {
+		t.Fatalf("checkout with the URL's credentials: %v", err)
+	}
+
+	// Unreachable: the error names the URL without its userinfo.
+	set.URL = "http://jenkins:" + urlPassword + "@127.0.0.1:1"
+	set.MaxResilientWait = time.Millisecond
+	_, err = awx.Open(context.Background(), set, nil)
+	if err == nil {
+		t.Fatal("open of an unreachable AWX succeeded")
+	}
+	if strings.Contains(err.Error(), urlPassword) || strings.Contains(err.Error(), "jenkins:") {
+		t.Errorf("error shows the URL's userinfo: %v", err)
+	}
+	if !strings.Contains(err.Error(), "http://127.0.0.1:1") {
+		t.Errorf("error does not name the URL: %v", err)
+	}
+}

@@ -95,7 +95,19 @@ func newClient(s Settings, log *slog.Logger) (*client, error) {
 		base: s.URL, hc: hc, log: log, poll: s.PollInterval, maxTry: s.MaxResilientWait,
 		user: s.Username, password: s.Password, bearer: s.Token,
 	}
-	for _, sec := range []string{s.Token, s.Password} {
+	// A URL's userinfo (https://user:password@awx…) is credentials, not
+	// part of the address: it moves to user and password (unless those are
+	// set), so that no message naming the URL shows it.
+	var urlPassword string
+	if u, err := url.Parse(s.URL); err == nil && u.User != nil {
+		urlPassword, _ = u.User.Password()
+		if c.user == "" && c.password == "" {
+			c.user, c.password = u.User.Username(), urlPassword
+		}
+		u.User = nil
+		c.base = u.String()
+	}
+	for _, sec := range []string{s.Token, s.Password, urlPassword} {
 		if sec != "" {
 			c.secrets = append(c.secrets, sec)
 		}

@@ -205,7 +205,7 @@ func (p *Provider) summary() providers.DescribeResponse {
 		}
 	}
 	return providers.DescribeResponse{
-		Summary: fmt.Sprintf("AWX at %s (API %s); other arguments are passed as extra vars", p.s.URL, p.c.prefix),
+		Summary: fmt.Sprintf("AWX at %s (API %s); other arguments are passed as extra vars", p.c.base, p.c.prefix),
 		Actions: []providers.Action{
 			{Name: "checkout", Summary: "launch a workflow or job template and make hosts from its artifacts", Args: control},
 			{Name: "checkin", Summary: fmt.Sprintf("run the release workflow %q with source_vm", p.s.ReleaseWorkflow)},
@@ -304,7 +304,7 @@ func (p *Provider) ValidateArgs(ctx context.Context, args map[string]any) []stri
 	}
 	t, err := p.c.findTemplate(ctx, kind, name)
 	if errors.Is(err, ErrNotFound) {
-		return []string{fmt.Sprintf("%s %q not found on %s", kindLabel(kind), name, p.s.URL)}
+		return []string{fmt.Sprintf("%s %q not found on %s", kindLabel(kind), name, p.c.base)}
 	}
 	if err != nil {
 		return []string{fmt.Sprintf("cannot check the arguments of %s %q: %v", kindLabel(kind), name, err)}

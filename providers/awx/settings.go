@@ -3,6 +3,7 @@ package awx
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -118,6 +119,17 @@ func SettingsFromValue(v cty.Value) (Settings, error) {
 	return s.withDefaults()
 }
 
+// urlHasPassword reports whether u carries credentials (user:password@),
+// which the client uses when username and password are not set.
+func urlHasPassword(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.User == nil {
+		return false
+	}
+	_, ok := p.User.Password()
+	return ok
+}
+
 func (s Settings) withDefaults() (Settings, error) {
 	s.URL = strings.TrimRight(strings.TrimSpace(s.URL), "/")
 	if s.URL == "" {
@@ -126,7 +138,7 @@ func (s Settings) withDefaults() (Settings, error) {
 	if !strings.HasPrefix(s.URL, "http://") && !strings.HasPrefix(s.URL, "https://") {
 		return s, fmt.Errorf("setting url: %q must start with http:// or https://", s.URL)
 	}
-	if s.Token == "" && (s.Username == "" || s.Password == "") {
+	if s.Token == "" && (s.Username == "" || s.Password == "") && !urlHasPassword(s.URL) {
 		return s, fmt.Errorf("settings: set token, or username and password")
 	}
 	if s.ReleaseWorkflow == "" {

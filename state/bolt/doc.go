@@ -15,8 +15,9 @@
 // coalesced into one transaction by state.Batcher through Apply.
 //
 // An open that times out becomes an error saying that another broker
-// process holds the file, naming the last writer (pid and command), which
-// every writer notes in <path>.holder.
+// process holds the file, naming the last writer (pid, user, machine and
+// subcommand, never its command line, which may hold secrets), which every
+// writer notes in <path>.holder.
 //
 // # Locks
 //

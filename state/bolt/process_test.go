@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 //	fill  put BOLT_N hosts in one call
 //	write put BOLT_N hosts, one call each, with ids BOLT_PREFIX-NNNN
 func helper(mode string) error {
-	s, err := Open(os.Getenv("BOLT_PATH"), Options{})
+	s, err := Open(os.Getenv("BOLT_PATH"), Options{Holder: state.LockInfo{Operation: "helper-" + mode}})
 	if err != nil {
 		return err
 	}
@@ -103,7 +103,13 @@ type helperProc struct {
 
 func startHelper(t *testing.T, mode, path string, env ...string) *helperProc {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	return startHelperArgs(t, nil, mode, path, env...)
+}
+
+// startHelperArgs starts a helper with args added to its command line.
+func startHelperArgs(t *testing.T, args []string, mode, path string, env ...string) *helperProc {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
 	cmd.Env = append(os.Environ(), append([]string{"BOLT_HELPER=" + mode, "BOLT_PATH=" + path}, env...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -230,6 +236,42 @@ func TestOpenTimeoutNamesHolder(t *testing.T) {
 	}
 	if _, err := s.Hosts(context.Background(), state.Query{}); err != nil {
 		t.Fatalf("Hosts after the holder let go: %v", err)
+	}
+}
+
+// The holder note and the busy error name the process (pid, user,
+// machine, subcommand) but never quote its command line, which may hold a
+// secret given with --var.
+func TestHolderNoteHoldsNoCommandLine(t *testing.T) {
+	_, path := tempStore(t)
+	const secret = "s3cr3t-holder-7f1c"
+	p := startHelperArgs(t, []string{"--", "apply", "--var", "password=" + secret}, "hold", path)
+	p.expect(t, "holding")
+
+	s := &Store{path: path, opts: Options{OpenTimeout: 50_000_000, LockDir: t.TempDir()}}
+	_, err := s.Hosts(context.Background(), state.Query{})
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("Hosts while another process holds the file = %v, want ErrBusy", err)
+	}
+	host, _ := os.Hostname()
+	for _, want := range []string{fmt.Sprintf("pid %d", p.cmd.Process.Pid), "helper-hold", "on " + host} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Errorf("error %q quotes the holder's command line", err)
+	}
+	note, err := os.ReadFile(holderPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(note), secret) || strings.Contains(string(note), "--var") {
+		t.Errorf("holder note %s holds the command line", note)
+	}
+	_ = p.stdin.Close()
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
 

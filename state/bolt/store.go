@@ -31,9 +31,9 @@ import (
 	"github.com/labbroker/broker/internal/boltshare"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -71,6 +71,11 @@ type Options struct {
 	OpenTimeout time.Duration
 	// LockDir holds the per-environment lock files; default <dir of path>/locks.
 	LockDir string
+	// Holder describes this process in the note each writer leaves beside
+	// the file (pid, user, machine, subcommand), so that a process that
+	// times out can name it. Its PID and Since are filled in. Never the
+	// command line: it may hold --var secret=….
+	Holder state.LockInfo
 }
 
 // Store is the bbolt backend of state.Store. It holds no open file between
@@ -94,6 +99,14 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.LockDir == "" {
 		opts.LockDir = filepath.Join(filepath.Dir(path), "locks")
+	}
+	if opts.Holder.User == "" {
+		if u, err := user.Current(); err == nil {
+			opts.Holder.User = u.Username
+		}
+	}
+	if opts.Holder.Machine == "" {
+		opts.Holder.Machine, _ = os.Hostname()
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create state directory: %w", err)
@@ -166,7 +179,7 @@ func (s *Store) update(fn func(tx *bbolt.Tx) error) error {
 		return err
 	}
 	defer release()
-	writeHolder(s.path)
+	writeHolder(s.path, s.opts.Holder)
 	return db.Update(func(tx *bbolt.Tx) error {
 		if err := prepare(tx); err != nil {
 			return err
@@ -674,29 +687,22 @@ func (s *Store) Pools(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
-// holderInfo is written beside the state file by each writer once it has
-// the file, so that a process that times out can say who last had it.
-type holderInfo struct {
-	PID     int       `json:"pid"`
-	Command string    `json:"command"`
-	Since   time.Time `json:"since"`
-}
-
+// The holder note (<path>.holder) is a state.LockInfo written by each
+// writer once it has the file, so that a process that times out can say
+// who last had it.
 func holderPath(path string) string { return path + ".holder" }
 
-func writeHolder(path string) {
-	raw, _ := json.Marshal(holderInfo{PID: os.Getpid(), Command: strings.Join(os.Args, " "), Since: time.Now().UTC()})
+func writeHolder(path string, info state.LockInfo) {
+	info.PID, info.Since = os.Getpid(), time.Now().UTC()
+	raw, _ := json.Marshal(info)
 	// Best effort: the note only improves an error message.
 	_ = os.WriteFile(holderPath(path), raw, 0o600)
 }
 
 func timeoutError(path string, timeout time.Duration) error {
 	msg := fmt.Sprintf("another broker process is holding the state file %s (waited %s)", path, timeout)
-	if raw, err := os.ReadFile(holderPath(path)); err == nil {
-		var h holderInfo
-		if json.Unmarshal(raw, &h) == nil && h.PID != 0 && h.PID != os.Getpid() {
-			msg += fmt.Sprintf("; last writer: pid %d (%s) since %s", h.PID, h.Command, h.Since.Format(time.RFC3339))
-		}
+	if h := readLockInfo(holderPath(path)); h.PID != 0 && h.PID != os.Getpid() {
+		msg += "; last writer: " + h.String()
 	}
 	return fmt.Errorf("%s: %w", msg, ErrBusy)
 }
