@@ -23,6 +23,10 @@
 //   - Upload and Download use one SFTP client per connection, opened on
 //     first use, with large packets and many requests in flight per file;
 //     a tree's files move several at a time.
+//   - Copies treat the other side as hostile (copysafe.go): downloads write
+//     through an os.Root and LocalTree, never through a link under the
+//     destination; links that leave the tree, devices, pipes and sockets
+//     are skipped and reported through WithSkipReport, never printed.
 //   - WaitReady polls a booting host until it accepts a login.
 //   - Pool keeps one connection per host for a run and replaces dead ones.
 //
