@@ -9,6 +9,16 @@ import (
 
 // didYouMean returns ` Did you mean "x"?` for the closest candidate, or "".
 func didYouMean(name string, candidates []string) string {
+	best := Closest(name, candidates)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" Did you mean %q?", best)
+}
+
+// Closest is the candidate nearest to name (at most three edits away,
+// case ignored), for a "did you mean"; "" when none is that close.
+func Closest(name string, candidates []string) string {
 	best, bestD := "", 4
 	for _, c := range candidates {
 		d := editDistance(strings.ToLower(name), strings.ToLower(c))
@@ -18,10 +28,7 @@ func didYouMean(name string, candidates []string) string {
 			}
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" Did you mean %q?", best)
+	return best
 }
 
 func editDistance(a, b string) int {
