@@ -106,6 +106,12 @@ func TestLoadBadManifests(t *testing.T) {
 		{"yaml nested too deep", "locals {\n  a = yamldecode(\"" + strings.Repeat("[", 200) + strings.Repeat("]", 200) + "\")\n}\n", nil, "Invalid function argument", "more than 100 levels", "lab.hcl:2:19"},
 		{"json nested too deep", "locals {\n  a = jsondecode(\"" + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + "\")\n}\n", nil, "Invalid function argument", "more than 100 levels", "lab.hcl:2:19"},
 		{"file of a device", "locals {\n  a = file(\"/dev/zero\")\n}\n", nil, "Invalid function argument", "only regular files", "lab.hcl:2:13"},
+		{"etcd without endpoints", "state { backend = \"etcd\" }\n", nil, "Missing etcd endpoints", "needs endpoints", "lab.hcl:1:1"},
+		{"etcd endpoint without scheme or port", "state {\n  backend   = \"etcd\"\n  endpoints = [\"etcd1\"]\n}\n", nil, "Invalid etcd endpoint", `"etcd1" has no scheme`, "lab.hcl:3:15"},
+		{"etcd endpoint with a bad port", "state {\n  backend   = \"etcd\"\n  endpoints = [\"https://etcd1:port\"]\n}\n", nil, "Invalid etcd endpoint", "is not a URL", "lab.hcl:3:15"},
+		{"etcd endpoint missing a colon", "state {\n  backend   = \"etcd\"\n  endpoints = [\"http//etcd1:2379\"]\n}\n", nil, "Invalid etcd endpoint", "has no scheme", "lab.hcl:3:15"},
+		{"etcd endpoint of another scheme", "state {\n  backend   = \"etcd\"\n  endpoints = [\"ftp://etcd1:2379\"]\n}\n", nil, "Invalid etcd endpoint", `scheme "ftp"`, "lab.hcl:3:15"},
+		{"environment ..", "environment = \"..\"\n", nil, "Invalid environment name", `may not be "." or ".."`, "lab.hcl:1:15"},
 		{"bad state backend", "state { backend = \"redis\" }\n", nil, "Invalid backend", "redis", "lab.hcl:1:19"},
 	}
 	for _, tc := range cases {

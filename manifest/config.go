@@ -244,8 +244,10 @@ type (
 	// InventorySettings is the inventory block: the fields `broker
 	// inventory` shows.
 	InventorySettings struct {
-		Fields    []string
-		DeclRange hcl.Range
+		Fields []string
+		// FieldsRange is the fields value's, for the caller's checks.
+		FieldsRange hcl.Range
+		DeclRange   hcl.Range
 	}
 
 	// StateSettings is the state block: where records live.

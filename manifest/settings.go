@@ -1,6 +1,13 @@
 package manifest
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+
 	"github.com/hashicorp/hcl/v2"
 )
 
@@ -74,6 +81,10 @@ func (l *loader) decodeSettingsBlocks(content *hcl.BodyContent) hcl.Diagnostics 
 			diags = append(diags, d...)
 			a := &attrs{l: l, content: c, block: "inventory"}
 			a.strings("fields", &s.Fields)
+			s.FieldsRange = b.DefRange
+			if at, ok := c.Attributes["fields"]; ok {
+				s.FieldsRange = at.Expr.Range()
+			}
 			diags = append(diags, a.diags...)
 			l.cfg.Inventory = s
 		case "state":
@@ -90,6 +101,9 @@ func (l *loader) decodeSettingsBlocks(content *hcl.BodyContent) hcl.Diagnostics 
 			a.str("password", &s.Password, true)
 			a.duration("dial_timeout", &s.DialTimeout)
 			diags = append(diags, a.diags...)
+			if !a.diags.HasErrors() {
+				diags = append(diags, checkEndpoints(s, c.Attributes["endpoints"])...)
+			}
 			for i, tb := range c.Blocks {
 				if i > 0 {
 					diags = append(diags, duplicate("tls", "tls", c.Blocks[0].DefRange, tb.DefRange))
@@ -109,4 +123,67 @@ func (l *loader) decodeSettingsBlocks(content *hcl.BodyContent) hcl.Diagnostics 
 		}
 	}
 	return diags
+}
+
+// checkEndpoints refuses an etcd state without endpoints, and endpoints
+// the etcd client could not dial: "http(s)://HOST:PORT", "unix(s)://PATH"
+// or "HOST:PORT".
+func checkEndpoints(s *StateSettings, at *hcl.Attribute) hcl.Diagnostics {
+	if s.Backend != "etcd" {
+		return nil
+	}
+	if len(s.Endpoints) == 0 {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Missing etcd endpoints",
+			Detail:   "The etcd backend needs endpoints = [\"https://etcd1:2379\", …].",
+			Subject:  s.DeclRange.Ptr(),
+		}}
+	}
+	for _, e := range s.Endpoints {
+		if err := checkEndpoint(e); err != nil {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid etcd endpoint",
+				Detail:   fmt.Sprintf("The endpoint %q %s: use \"https://HOST:PORT\", \"http://HOST:PORT\", \"unix://PATH\" or \"HOST:PORT\".", e, err),
+				Subject:  at.Expr.Range().Ptr(),
+			}}
+		}
+	}
+	return nil
+}
+
+func checkEndpoint(e string) error {
+	if !strings.Contains(e, "://") {
+		host, port, err := net.SplitHostPort(e)
+		if err != nil || host == "" || strings.ContainsAny(host, "/ ") {
+			return errors.New("has no scheme and is not HOST:PORT")
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("has the port %q, not a number", port)
+		}
+		return nil
+	}
+	u, err := url.Parse(e)
+	if err != nil {
+		return errors.New("is not a URL")
+	}
+	switch u.Scheme {
+	case "http", "https":
+		if u.Hostname() == "" {
+			return errors.New("has no host")
+		}
+		if p := u.Port(); p != "" {
+			if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+				return fmt.Errorf("has the port %q, not a number", p)
+			}
+		}
+	case "unix", "unixs":
+		if u.Host == "" && u.Path == "" {
+			return errors.New("has no socket path")
+		}
+	default:
+		return fmt.Errorf("has the scheme %q", u.Scheme)
+	}
+	return nil
 }

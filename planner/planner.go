@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labbroker/broker/filter"
+	"github.com/labbroker/broker/internal/suggest"
 	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
@@ -66,6 +68,9 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 			mk.records = append(mk.records, &in.Records[i])
 		}
 	}
+	if err := checkReplace(in); err != nil {
+		return nil, err
+	}
 	if in.Refresh != nil && !in.Destroy && len(mk.records) > 0 {
 		refs := make([]state.Host, len(mk.records))
 		for i, r := range mk.records {
@@ -91,6 +96,31 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 	sortChanges(changes)
 	p.Changes = changes
 	return p, nil
+}
+
+// checkReplace refuses a Replace address that names no desired host: a
+// typo would otherwise replace nothing, silently.
+func checkReplace(in Input) error {
+	if len(in.Replace) == 0 {
+		return nil
+	}
+	var addrs []string
+	if in.Config != nil {
+		for _, d := range DesiredHosts(in.Config) {
+			addrs = append(addrs, d.Address)
+		}
+	}
+	for _, a := range in.Replace {
+		if slices.Contains(addrs, a) {
+			continue
+		}
+		msg := fmt.Sprintf("replace %s: the manifest has no host at this address", a)
+		if c := suggest.Closest(a, addrs); c != "" {
+			msg += fmt.Sprintf(" (did you mean %s?)", c)
+		}
+		return errors.New(msg)
+	}
+	return nil
 }
 
 type maker struct {

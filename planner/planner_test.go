@@ -3,6 +3,7 @@ package planner
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -363,6 +364,23 @@ func TestMakeIndexFilterRefused(t *testing.T) {
 	in := Input{Config: cfg(web(1)), Now: now, Targets: []*filter.Filter{mustFilter(t, `@inv[0]`)}}
 	if _, err := Make(context.Background(), in); err == nil {
 		t.Fatal("want an error for an index filter")
+	}
+}
+
+// TestMakeReplaceMatchingNothingRefused: a --replace address that names no
+// host of the manifest is an error with the nearest address, not a plan
+// that silently replaces nothing.
+func TestMakeReplaceMatchingNothingRefused(t *testing.T) {
+	w := web(2)
+	in := Input{Config: cfg(w), Records: []state.Host{rec("a", w, 0)}, Now: now, Replace: []string{"host.web[5]"}}
+	_, err := Make(context.Background(), in)
+	if err == nil || !strings.Contains(err.Error(), "replace host.web[5]: the manifest has no host at this address") ||
+		!strings.Contains(err.Error(), "did you mean host.web[0]?") {
+		t.Fatalf("got %v", err)
+	}
+	in.Replace = []string{"host.web[1]"}
+	if _, err := Make(context.Background(), in); err != nil {
+		t.Fatalf("a desired address not yet checked out: %v", err)
 	}
 }
 

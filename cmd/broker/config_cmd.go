@@ -6,8 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/pyconfig"
+	"github.com/labbroker/broker/internal/views"
 )
 
 // ConfigCmd views, validates, creates or imports broker's settings.
@@ -81,6 +84,18 @@ func (c *ConfigValidateCmd) Run(g *Globals, ctx *interruptContext) error {
 		return err
 	}
 	defer a.Close()
+	if inv := a.Settings.Inventory; inv != nil {
+		var diags hcl.Diagnostics
+		for _, f := range inv.Fields {
+			if err := views.CheckInventoryColumn(f); err != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid inventory field",
+					Detail: err.Error() + ".", Subject: inv.FieldsRange.Ptr()})
+			}
+		}
+		if diags.HasErrors() {
+			return printDiagnostics(g, &app.DiagnosticsError{Diags: diags, Files: a.Settings.Files})
+		}
+	}
 	n := len(a.Settings.Providers)
 	fmt.Fprintf(g.stdout, "%s is valid: %d provider instance(s), %d nick(s).\n", path, n, len(a.Settings.Nicks))
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,32 @@ func parseColumns(specs []string) []column {
 		cols = append(cols, column{title: title, fields: strings.Split(fs, "|")})
 	}
 	return cols
+}
+
+// inventoryFields are the plain field names fieldValue knows.
+var inventoryFields = []string{"index", "id", "address", "name", "hostname", "ip", "port", "user",
+	"transport", "provider", "instance", "provider_ref", "provider_id", "environment", "status",
+	"reason", "nick", "lease", "expires", "created", "updated", "origin.user", "origin.machine", "origin.ci"}
+
+// CheckInventoryColumn says why spec ("Title:field|fallback|…") names a
+// field no host has; nil when every field is known.
+func CheckInventoryColumn(spec string) error {
+	for _, c := range parseColumns([]string{spec}) {
+		for _, f := range c.fields {
+			if slices.Contains(inventoryFields, f) {
+				continue
+			}
+			if head, key, ok := strings.Cut(f, "."); ok && key != "" {
+				switch head {
+				case "labels", "args", "_broker_args", "facts":
+					continue
+				}
+			}
+			return fmt.Errorf("inventory column %q: no field %q; fields: %s, labels.KEY, args.KEY, facts.KEY",
+				spec, f, strings.Join(inventoryFields, ", "))
+		}
+	}
+	return nil
 }
 
 // fieldValue is one field of a host as text; "" when empty.
