@@ -67,7 +67,11 @@ func parseColumns(specs []string) []column {
 // inventoryFields are the plain field names fieldValue knows.
 var inventoryFields = []string{"index", "id", "address", "name", "hostname", "ip", "port", "user",
 	"transport", "provider", "instance", "provider_ref", "provider_id", "environment", "status",
-	"reason", "nick", "lease", "expires", "created", "updated", "origin.user", "origin.machine", "origin.ci"}
+	"reason", "nick", "lease", "expires", "created", "updated", "origin.user", "origin.machine", "origin.ci",
+	"_broker_provider", "_broker_provider_instance"}
+
+// pythonFields are the Python broker's names (imported settings keep them).
+var pythonFields = map[string]string{"_broker_provider": "provider", "_broker_provider_instance": "instance"}
 
 // CheckInventoryColumn says why spec ("Title:field|fallback|…") names a
 // field no host has; nil when every field is known.
@@ -92,6 +96,9 @@ func CheckInventoryColumn(spec string) error {
 
 // fieldValue is one field of a host as text; "" when empty.
 func fieldValue(h *state.Host, index int, field string, now time.Time) string {
+	if f, ok := pythonFields[field]; ok {
+		field = f
+	}
 	switch field {
 	case "index":
 		return strconv.Itoa(index)
