@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/internal/redact"
 	"github.com/labbroker/broker/manifest"
 )
 
@@ -64,7 +66,8 @@ func printDiagnostics(g *Globals, err error) error {
 	if !errors.As(err, &de) {
 		return err
 	}
-	_ = manifest.WriteDiagnostics(g.stderr, de.Diags, de.Files, g.color(g.stderr), 100)
+	// Through the mask: a diagnostic may quote a sensitive value.
+	_ = manifest.WriteDiagnostics(maskWriter{g.stderr, g.secrets}, de.Diags, de.Files, g.color(g.stderr), 100)
 	return silentError{code: exitError}
 }
 
@@ -72,4 +75,17 @@ func printWarnings(g *Globals, a *app.App) {
 	if w := a.Warnings(); len(w) > 0 {
 		_ = manifest.WriteDiagnostics(g.stderr, w, nil, g.color(g.stderr), 100)
 	}
+}
+
+// maskWriter writes through secrets' masking.
+type maskWriter struct {
+	w       io.Writer
+	secrets *redact.Secrets
+}
+
+func (m maskWriter) Write(p []byte) (int, error) {
+	if _, err := m.w.Write(m.secrets.Bytes(p)); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
