@@ -27,7 +27,7 @@ type hostSelection struct {
 	Hosts           []string `arg:"" optional:"" name:"host" help:"Hosts by inventory index (as 'broker inventory' numbers them), hostname, name, id or address; mixed freely."`
 	All             bool     `help:"Every host of the environment (-e, else BROKER_ENVIRONMENT, else \"default\"); with --filter: every matching host."`
 	AllEnvironments bool     `name:"all-environments" help:"With --all or --filter: every environment's hosts, not one environment's."`
-	Filter string   `placeholder:"EXPR" help:"Only hosts matching this filter, e.g. 'hostname<test' (Python broker form) or 'provider == \"docker\"'. A filter alone selects nothing: add hosts or --all."`
+	Filter          string   `placeholder:"EXPR" help:"Only hosts matching this filter, e.g. 'hostname<test' (Python broker form) or 'provider == \"docker\"'. A filter alone selects nothing: add hosts or --all."`
 }
 
 // pick returns the selected hosts, in inventory order, and warns about

@@ -101,7 +101,8 @@ func TestSelect(t *testing.T) {
 		{"all", SelectRequest{All: true}, ids(all), nil},
 		{"environment", SelectRequest{All: true, Environment: "db"}, ids(db), nil},
 		{"index", SelectRequest{Refs: []string{"1"}}, ids(all[1:2]), nil},
-		{"index in an environment", SelectRequest{Refs: []string{"0"}, Environment: "db"}, ids(db), nil},
+		{"index in an environment", SelectRequest{Refs: []string{"0"}, RefEnvironment: "db"}, ids(db), nil},
+		{"refs ignore the bulk scope", SelectRequest{Refs: []string{db[0].ID}, Environment: "web"}, ids(db), nil},
 		{"id and name", SelectRequest{Refs: []string{web[0].ID, db[0].Name}}, []string{web[0].ID, db[0].ID}, nil},
 		{"filter and all", SelectRequest{All: true, Filter: `instance == "other"`}, ids(db), nil},
 		{"python filter", SelectRequest{All: true, Filter: "instance<oth"}, ids(db), nil},
@@ -123,6 +124,29 @@ func TestSelect(t *testing.T) {
 	}
 	if _, err := a.Select(t.Context(), SelectRequest{}); !errors.Is(err, ErrNoHostsGiven) {
 		t.Errorf("empty selection: %v", err)
+	}
+	// --all in an environment that holds nothing names those that do.
+	if _, err := a.Select(t.Context(), SelectRequest{All: true, Environment: "empty"}); err == nil ||
+		!strings.Contains(err.Error(), `environment "empty" holds no such hosts; web (2), db (1) do`) {
+		t.Errorf("--all in an empty environment: %v", err)
+	}
+	// An address two environments hold is refused with their names,
+	// and found with -e.
+	st, err := a.Store(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Put(t.Context(),
+		state.Host{ID: state.NewID(), Environment: "x", Address: "host.web[0]", Provider: "sim", Instance: "lab"},
+		state.Host{ID: state.NewID(), Environment: "y", Address: "host.web[0]", Provider: "sim", Instance: "lab"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Select(t.Context(), SelectRequest{Refs: []string{"host.web[0]"}}); err == nil ||
+		!strings.Contains(err.Error(), `"host.web[0]" names hosts in 2 environments (x, y)`) {
+		t.Errorf("an address of two environments: %v", err)
+	}
+	if sel, err := a.Select(t.Context(), SelectRequest{Refs: []string{"host.web[0]"}, RefEnvironment: "y"}); err != nil || len(sel.Hosts) != 1 || sel.Hosts[0].Environment != "y" {
+		t.Errorf("the address with -e y: %+v, %v", sel, err)
 	}
 }
 
