@@ -189,7 +189,7 @@ func TestReapDocker(t *testing.T) {
 	only := map[string]string{dockertest.LabelKey: l.run.Value}
 
 	// Nothing has expired; the orphan is listed, not removed.
-	res, err := l.a.Reap(ctx, ReapRequest{DryRun: true, Labels: only})
+	res, err := l.a.Reap(ctx, ReapRequest{Config: cfg, DryRun: true, Labels: only})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestReapDocker(t *testing.T) {
 
 	// Two hours on, old has expired.
 	l.clk.add(2 * time.Hour)
-	res, err = l.a.Reap(ctx, ReapRequest{DryRun: true, Labels: only})
+	res, err = l.a.Reap(ctx, ReapRequest{Config: cfg, DryRun: true, Labels: only})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestReapDocker(t *testing.T) {
 	}
 
 	// Reap without --orphans: the expired host goes, the orphan stays.
-	res, err = l.a.Reap(ctx, ReapRequest{Labels: only})
+	res, err = l.a.Reap(ctx, ReapRequest{Config: cfg, Labels: only})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestReapDocker(t *testing.T) {
 	}
 
 	// --orphans removes this user's orphan only.
-	res, err = l.a.Reap(ctx, ReapRequest{Orphans: true, Labels: only})
+	res, err = l.a.Reap(ctx, ReapRequest{Config: cfg, Orphans: true, Labels: only})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestReapDocker(t *testing.T) {
 	}
 
 	// --all-users takes the other user's; the unlabelled container stays.
-	res, err = l.a.Reap(ctx, ReapRequest{Orphans: true, AllUsers: true, Labels: only})
+	res, err = l.a.Reap(ctx, ReapRequest{Config: cfg, Orphans: true, AllUsers: true, Labels: only})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestImportDocker(t *testing.T) {
 	}
 
 	// The imported container is not an orphan.
-	rr, err := l.a.Reap(ctx, ReapRequest{DryRun: true, Labels: map[string]string{dockertest.LabelKey: l.run.Value}})
+	rr, err := l.a.Reap(ctx, ReapRequest{Config: cfg, DryRun: true, Labels: map[string]string{dockertest.LabelKey: l.run.Value}})
 	if err != nil {
 		t.Fatal(err)
 	}
