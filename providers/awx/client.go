@@ -193,7 +193,7 @@ func (c *client) do(ctx context.Context, method, p string, body, out any, o reqO
 		case !errors.Is(err, errTransient) || o.once || ctx.Err() != nil:
 			return err
 		case time.Since(start)+delay > c.maxTry:
-			return fmt.Errorf("awx: giving up after %d attempts in %s: %w", attempt, time.Since(start).Round(time.Millisecond), err)
+			return fmt.Errorf("giving up after %d attempts in %s: %w", attempt, time.Since(start).Round(time.Millisecond), err)
 		}
 		c.log.Debug("awx: retrying", "method", method, "path", p, "attempt", attempt, "error", err.Error())
 		t := time.NewTimer(delay)
@@ -388,7 +388,7 @@ func (c *client) discover(ctx context.Context, aapVersion string) error {
 		APIs              map[string]string `json:"apis"`
 	}
 	if err := c.do(ctx, http.MethodGet, "/api/", nil, &root, reqOpts{noAuth: true}); err != nil {
-		return fmt.Errorf("awx: find the API at %s: %w", c.base, err)
+		return fmt.Errorf("find the API at %s: %w", c.base, err)
 	}
 	switch {
 	case root.AvailableVersions["v2"] != "":
