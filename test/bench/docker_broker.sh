@@ -27,9 +27,7 @@ host "box" {
 }
 HCL
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.3f", b-a}'; }
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+. test/bench/timing.sh
 
 label=broker.bench=docker-cli-$$
 : >"$work/ba"; : >"$work/bd"; : >"$work/ca"; : >"$work/cd"

@@ -49,9 +49,7 @@ host "box" {
 }
 HCL
 
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.3f\n", b-a}'; }
-median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+. test/bench/timing.sh
 
 # broker_on ENGINE COMMAND: broker apply or destroy of the lab on ENGINE,
 # each engine with a broker directory of its own.
