@@ -105,6 +105,12 @@ var compileOptions = []expr.Option{
 	expr.Env(env{}),
 	expr.AsBool(),
 	expr.DisableBuiltin("now"),
+	// `"test" in hostname` means contains, as in Python: expr's own `in`
+	// is for lists and maps, and would refuse two strings.
+	expr.Function("_in_string", func(p ...any) (any, error) {
+		return strings.Contains(p[1].(string), p[0].(string)), nil
+	}, new(func(string, string) bool)),
+	expr.Operator("in", "_in_string"),
 }
 
 func compileExpr(src string) (*vm.Program, error) {

@@ -220,6 +220,16 @@ func TestMatchValues(t *testing.T) {
 		{`labels.tier == "front" && _broker_args.image == "nginx"`, true},
 		{`status == ""`, true},
 		{`labels.tier == "back"`, false},
+		// `in` between strings is contains, as the README and Python write it.
+		{`"we" in name && provider == "docker"`, true},
+		{`"xx" in name`, false},
+		{`"xx" not in name`, true},
+		{`"front" in labels.tier`, true},
+		// and `in` keeps its list and map meanings
+		{`provider in ["docker", "sim"]`, true},
+		{`"tier" in labels`, true},
+		{`"image" in args`, true},
+		{`"nope" in labels`, false},
 	}
 	for _, tt := range tests {
 		f, err := Compile(tt.src)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -123,8 +124,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		kctx, err := parser.Parse(args)
 		if err != nil {
 			fmt.Fprintf(stderr, "broker: error: %s\n", err)
-			if kctx != nil && kctx.Command() != "" {
-				fmt.Fprintf(stderr, "hint: run `broker %s --help` for its usage\n", strings.Fields(kctx.Command())[0])
+			if cmd := commandOf(kctx, parser.Model.Node, args); cmd != "" {
+				fmt.Fprintf(stderr, "hint: run `broker %s --help` for its usage\n", cmd)
 			} else {
 				fmt.Fprintln(stderr, "hint: run `broker --help` for the list of commands")
 			}
@@ -150,6 +151,43 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 }
 
 type exitPanic struct{}
+
+// commandOf names the command a failed parse was for, with its
+// subcommand ("state rm"): from kong's context when it got that far, else
+// the leading words of args that name commands.
+func commandOf(kctx *kong.Context, root *kong.Node, args []string) string {
+	if kctx != nil && kctx.Command() != "" {
+		var words []string
+		for _, w := range strings.Fields(kctx.Command()) {
+			if !strings.HasPrefix(w, "<") {
+				words = append(words, w)
+			}
+		}
+		return strings.Join(words, " ")
+	}
+	var words []string
+	n := root
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		var next *kong.Node
+		for _, c := range n.Children {
+			if c.Type == kong.CommandNode && (c.Name == a || slices.Contains(c.Aliases, a)) {
+				next = c
+			}
+		}
+		if next == nil {
+			continue // a flag's value
+		}
+		words = append(words, next.Name)
+		n = next
+	}
+	return strings.Join(words, " ")
+}
 
 // longFlags collects every long flag name in the command tree.
 func longFlags(n *kong.Node) map[string]bool {

@@ -178,6 +178,17 @@ host "dead" {
 		wantIn(t, "stderr", r.stderr, `3 hosts: 3 ok, 0 failed, 0 unreachable`)
 	})
 
+	t.Run("words", func(t *testing.T) {
+		// Words after -- are one command line, as ssh joins them.
+		l := l.in(t)
+		r := l.must(0, "exec", "-e", "remote", "host.web[0]", "--", "echo", "x", "y")
+		wantIn(t, "stdout", r.stdout, `(?m)^\[host\.web\[0\]\] x y$`)
+		r = l.must(0, "exec", "-e", "remote", "host.web[0]", "--", "echo", "a  b", "$HOME")
+		wantIn(t, "stdout", r.stdout, `(?m)^\[host\.web\[0\]\] a  b \$HOME$`)
+		r = l.must(0, "ssh", "-e", "remote", "host.web[0]", "--", "echo", "x", "y")
+		wantIn(t, "stdout", r.stdout, `(?m)^x y$`)
+	})
+
 	t.Run("worst exit code", func(t *testing.T) {
 		l := l.in(t)
 		cmd := fmt.Sprintf(`case %s in %d) exit 3;; %d) exit 1;; esac; echo fine`, serverPort, srv.Ports[0], srv.Ports[1])
@@ -486,4 +497,11 @@ host "box" {
 	if r.stdout != "x=1\n" {
 		t.Errorf("copied file reads %q", r.stdout)
 	}
+
+	// exec behaves like ssh on this transport too: words are one command
+	// line, and --timeout ends with 124 as timeout(1) does.
+	r = l.must(0, "exec", "-e", "dockerexec", "host.box[0]", "--", "echo", "x", "y")
+	wantIn(t, "stdout", r.stdout, `(?m)^\[host\.box\[0\]\] x y$`)
+	r = l.must(124, "exec", "-e", "dockerexec", "--timeout", "2s", "host.box[0]", "--", "sleep 600")
+	wantIn(t, "stderr", r.stderr, `timed out after 2s`)
 }
