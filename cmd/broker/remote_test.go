@@ -20,6 +20,33 @@ import (
 	"github.com/labbroker/broker/test/sshdtest"
 )
 
+// readJUnit reads a JUnit file with junitparser (python3-junitparser) and
+// returns "SUITE: N tests, M failures" and one "CLASS NAME passed|failed:
+// MESSAGE" line per case. In CI a missing reader fails the test.
+func readJUnit(t *testing.T, path string) string {
+	t.Helper()
+	script := `import sys
+from junitparser import JUnitXml, Failure
+xml = JUnitXml.fromfile(sys.argv[1])
+for suite in xml:
+    print(f"{suite.name}: {suite.tests} tests, {suite.failures} failures")
+    for case in suite:
+        fails = [r for r in case.result if isinstance(r, Failure)]
+        print(case.classname, case.name, "failed: " + fails[0].message if fails else "passed")
+`
+	if err := exec.Command("/usr/bin/python3", "-c", "import junitparser").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no JUnit reader (/usr/bin/python3 -c 'import junitparser': %v), and CI=true forbids skipping", err)
+		}
+		t.Skipf("no JUnit reader: %v (apt-get install python3-junitparser)", err)
+	}
+	out, err := exec.Command("/usr/bin/python3", "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("junitparser: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
 // remoteLab is a broker directory whose settings log in to sshdtest
 // servers with their client key, and a manifest of static pools of them.
 type remoteLab struct {
@@ -192,9 +219,18 @@ host "dead" {
 	t.Run("worst exit code", func(t *testing.T) {
 		l := l.in(t)
 		cmd := fmt.Sprintf(`case %s in %d) exit 3;; %d) exit 1;; esac; echo fine`, serverPort, srv.Ports[0], srv.Ports[1])
-		r := l.must(3, "exec", "--all", "-e", "remote", "--", cmd)
+		r := l.must(3, "exec", "--all", "-e", "remote", "--report", "exec.xml", "--", cmd)
 		wantIn(t, "stderr", r.stderr, `3 hosts: 1 ok, 2 failed, 0 unreachable`)
 		wantIn(t, "stdout", r.stdout, `\] fine`)
+
+		// --report on exec, read back by a JUnit reader: a case per host,
+		// the failed ones with their status and last stderr line.
+		junit := readJUnit(t, filepath.Join(l.dir, "exec.xml"))
+		wantIn(t, "junit", junit, `(?m)^broker exec remote: 3 tests, 2 failures$`)
+		if n := len(regexp.MustCompile(`(?m)^host\.web\[\d\] exec failed: failed \(status [13]\)$`).FindAllString(junit, -1)); n != 2 {
+			t.Errorf("%d failed exec cases, want 2:\n%s", n, junit)
+		}
+		wantIn(t, "junit", junit, `(?m)^host\.web\[\d\] exec passed$`)
 	})
 
 	t.Run("group", func(t *testing.T) {
