@@ -97,15 +97,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 	cli.stdin, cli.stdout, cli.stderr, cli.lookupEnv = stdin, stdout, stderr, lookupEnv
 	cli.secrets = redact.New()
 	exit := -1
-	parser, err := kong.New(&cli,
-		kong.Name("broker"),
-		kong.Description(description),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
-		kong.UsageOnError(),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true, Summary: true}),
-		kong.Vars{"version": version},
-	)
+	parser, err := newParser(&cli, stdout, stderr, func(code int) { exit = code; panic(exitPanic{}) })
 	if err != nil {
 		return report(stderr, err, cli.secrets)
 	}
@@ -148,6 +140,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		return code
 	}
 	return exitOK
+}
+
+// newParser is broker's command line; exit is called where kong would
+// exit (after --help, --version).
+func newParser(cli *CLI, stdout, stderr io.Writer, exit func(int)) (*kong.Kong, error) {
+	return kong.New(cli,
+		kong.Name("broker"),
+		kong.Description(description),
+		kong.Writers(stdout, stderr),
+		kong.Exit(exit),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, Summary: true}),
+		kong.Vars{"version": version},
+	)
 }
 
 type exitPanic struct{}
