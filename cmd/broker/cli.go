@@ -201,8 +201,10 @@ func longFlags(n *kong.Node) map[string]bool {
 	var walk func(*kong.Node)
 	walk = func(n *kong.Node) {
 		for _, f := range n.Flags {
-			if len(f.Name) > 1 {
-				m[f.Name] = true
+			for _, name := range append([]string{f.Name}, f.Aliases...) {
+				if len(name) > 1 {
+					m[name] = true
+				}
 			}
 		}
 		for _, c := range n.Children {
