@@ -210,6 +210,7 @@ func TestMatch(t *testing.T) {
 
 func TestMatchValues(t *testing.T) {
 	v := Values{Address: "host.web[1]", Name: "web", Provider: "docker", Instance: "local",
+		Facts:  map[string]any{"os": "rhel9", "list": []any{"a", "b"}, "map": map[string]any{"k": 1}},
 		Labels: map[string]string{"tier": "front"}, Args: map[string]any{"image": "nginx"}, Index: 1}
 	tests := []struct {
 		src  string
@@ -230,6 +231,11 @@ func TestMatchValues(t *testing.T) {
 		{`"tier" in labels`, true},
 		{`"image" in args`, true},
 		{`"nope" in labels`, false},
+		// a value of unknown type is decided when the filter runs
+		{`"rh" in facts.os`, true},
+		{`"x86" in facts.arch`, false},
+		{`"b" in facts.list`, true},
+		{`"k" in facts.map`, true},
 	}
 	for _, tt := range tests {
 		f, err := Compile(tt.src)
