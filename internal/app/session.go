@@ -177,7 +177,7 @@ func sshHint(err error, h *state.Host, cfg remote.SSHConfig) error {
 			ref = h.Address
 		}
 		return Hint(err, fmt.Sprintf("broker pinned %s's key when it first reached it (`broker state show %s` shows it as host_key); "+
-			"if the host was rebuilt on purpose, replace it (`broker apply -replace`, or check it in and out again); "+
+			"if the host was rebuilt on purpose, replace it (`broker apply -f MANIFEST --replace ADDRESS`, or check it in and out again); "+
 			"--insecure-ignore-host-key skips the check for a throwaway host", h.Label(), ref))
 	case errors.As(err, &ce) && ce.Stage == remote.StageAuth:
 		keys := make([]string, 0, len(cfg.Auth.PrivateKeyFiles))
