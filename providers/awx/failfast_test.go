@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -199,5 +200,27 @@ func TestServerErrorsAreWaitedFor(t *testing.T) {
 	s.FailNext(3, http.StatusServiceUnavailable)
 	if _, err := p.Checkout(context.Background(), providers.CheckoutRequest{Args: deployArgs()}); err != nil {
 		t.Fatalf("Checkout after 503s: %v", err)
+	}
+}
+
+// A certificate the client does not trust will not become trusted by
+// asking again.
+func TestUntrustedCertificateFailsAtOnce(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	ct, hc := counting(nil)
+	set := awx.Settings{URL: srv.URL, Token: adminToken, HTTPClient: hc, PollInterval: time.Millisecond, MaxResilientWait: time.Hour}
+	_, err := awx.Open(context.Background(), set, slog.New(slog.DiscardHandler))
+	var ue *awx.UnreachableError
+	if !errors.As(err, &ue) {
+		t.Fatalf("Open with an untrusted certificate = %v, want *awx.UnreachableError", err)
+	}
+	if n := ct.n.Load(); n != 1 {
+		t.Errorf("%d attempts, want 1", n)
+	}
+	if h := hintOf(err); !strings.Contains(h, "ca_file") {
+		t.Errorf("hint %q does not name ca_file", h)
 	}
 }
