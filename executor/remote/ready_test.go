@@ -15,7 +15,7 @@ import (
 // waitCounted runs WaitReadyNotify through a proxy to srv with a deadline
 // no test reaches, and stops it after a few retries: the old behaviour
 // (retrying what will not heal) shows as more than one connection.
-func waitCounted(t *testing.T, srv *sshdtest.Server, edit func(*SSHConfig)) (error, int) {
+func waitCounted(t *testing.T, srv *sshdtest.Server, edit func(*SSHConfig)) (int, error) {
 	t.Helper()
 	proxy := startProxy(t, srv.Addr)
 	cfg := config(srv)
@@ -28,14 +28,14 @@ func waitCounted(t *testing.T, srv *sshdtest.Server, edit func(*SSHConfig)) (err
 			cancel()
 		}
 	})
-	return err, proxy.Connections()
+	return proxy.Connections(), err
 }
 
 func TestWaitReadyWrongHostKeyFailsAtOnce(t *testing.T) {
 	srv := sshdtest.Start(t, sshdtest.Options{})
 	other := sshdtest.Start(t, sshdtest.Options{})
 	var addr string
-	err, n := waitCounted(t, srv, func(c *SSHConfig) {
+	n, err := waitCounted(t, srv, func(c *SSHConfig) {
 		c.HostKey.Pinned = other.HostPublicKey
 		addr = c.Addr
 	})
@@ -61,7 +61,7 @@ func TestWaitReadyAuthFailureFailsAtOnce(t *testing.T) {
 		"wrong user": func(c *SSHConfig) { c.User = "no-such-user-b7" },
 	} {
 		t.Run(name, func(t *testing.T) {
-			err, n := waitCounted(t, srv, edit)
+			n, err := waitCounted(t, srv, edit)
 			if n != 1 {
 				t.Errorf("%d connections, want 1: a refused login is final", n)
 			}
