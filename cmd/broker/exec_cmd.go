@@ -228,6 +228,9 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 			}
 			if r.Err != nil {
 				fmt.Fprintf(g.stderr, "[%s] broker: %s: %v\n", labels[r.Index], r.Outcome, r.Err)
+				for _, h := range hints(r.Err) {
+					fmt.Fprintf(g.stderr, "[%s] hint: %s\n", labels[r.Index], h)
+				}
 			}
 		}
 	}
