@@ -27,7 +27,7 @@ var version = "dev"
 type Globals struct {
 	BrokerDirectory string `name:"broker-directory" env:"BROKER_DIRECTORY" placeholder:"DIR" help:"Where broker keeps its settings (broker.hcl), state and logs (default: ~/.broker)."`
 	Environment     string `short:"e" env:"BROKER_ENVIRONMENT" placeholder:"NAME" help:"Environment (namespace of hosts) to act on; overrides the manifest's environment attribute. Without it, commands act on the manifest's environment (-f), else \"default\"; inventory lists every environment."`
-	LogLevel        string `name:"log-level" placeholder:"LEVEL" help:"How much to log to the log file: debug, info, warning, error or silent (default: the settings' logging block, else info)."`
+	LogLevel        string `name:"log-level" placeholder:"LEVEL" help:"How much to log to the log file: trace, debug, info, warning, error or silent (default: the settings' logging block, else info)."`
 	LogFile         string `name:"log-file" placeholder:"FILE" help:"Log file (default: <broker-directory>/logs/broker.log)."`
 	OutputFile      string `name:"output-file" placeholder:"FILE" help:"Write a JSON record of what the command did to FILE (overwritten)."`
 	NoColor         bool   `name:"no-color" help:"Never colour output (also: NO_COLOR in the environment)."`
@@ -102,6 +102,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		return report(stderr, err, cli.secrets)
 	}
 	args = terraformStyle(args, longFlags(parser.Model.Node))
+	args = versionFlag(args, parser.Model.Node)
 
 	code, done := func() (code int, done bool) {
 		defer func() {

@@ -153,7 +153,13 @@ func (c *InventoryCmd) importFile(ctx context.Context, g *Globals, a *app.App, p
 	for _, h := range res.Skipped {
 		g.warn("%s is already in the state; skipped", listName(h))
 	}
+	for _, u := range res.Unsupported {
+		g.warn("%s: %s; not imported", path, u)
+	}
 	fmt.Fprintf(g.stdout, "imported %d host(s) into environment %q\n", len(res.Added), env)
+	if len(res.Unsupported) > 0 {
+		fmt.Fprintf(g.stdout, "left out %d host(s) this build cannot manage\n", len(res.Unsupported))
+	}
 	return writeOutput(g, res.Added)
 }
 

@@ -67,6 +67,9 @@ var ErrNoPrompt = errors.New("no terminal to ask on")
 type App struct {
 	Dir      string
 	Settings *manifest.Config
+	// SettingsSource is where Settings came from (nil when handed in
+	// through Options.Settings).
+	SettingsSource *SettingsSource
 	Logger   *slog.Logger
 	opts     Options
 	origin   state.Origin
@@ -232,7 +235,7 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 				return nil, err
 			}
 			a.store = st
-			return st, nil
+			return st, a.adoptPythonInventory(ctx, st)
 		default:
 			return nil, fmt.Errorf("state backend %q is not available in this build", s.Backend)
 		}
@@ -245,7 +248,7 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 		return nil, err
 	}
 	a.store = st
-	return st, nil
+	return st, a.adoptPythonInventory(ctx, st)
 }
 
 // Close closes providers that hold resources (temporary tokens), the state
