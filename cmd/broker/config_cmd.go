@@ -263,11 +263,21 @@ func (c *ConfigEditCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	out := edited
 	if c.Chunk != "" {
-		if out, err = app.ReplaceChunk(src, path, c.Chunk, edited); err != nil {
-			return printDiagnostics(g, err)
-		}
+		out, err = app.ReplaceChunk(src, path, c.Chunk, edited)
 	}
-	return saveSettings(g, a, out)
+	if err == nil {
+		err = saveSettings(g, a, out)
+	}
+	if err != nil {
+		// Keep the user's work: the edited text is saved beside the
+		// settings.
+		rej := path + ".rejected"
+		if werr := os.WriteFile(rej, edited, 0o600); werr == nil {
+			fmt.Fprintf(g.stderr, "broker: your edited text is in %s\n", rej)
+		}
+		return printDiagnostics(g, err)
+	}
+	return nil
 }
 
 // ConfigRestoreCmd puts the backup back.

@@ -48,6 +48,9 @@ type Chunk struct {
 	Attr string
 	// Blocks are the blocks found.
 	Blocks []*hclwrite.Block
+	// Seconds is set when the chunk's Python key holds seconds, which
+	// this broker's attribute takes as a duration.
+	Seconds bool
 }
 
 // BlockChunk reports whether the chunk names whole blocks.
@@ -94,11 +97,11 @@ func ResolveChunk(body *hclwrite.Body, chunk string, create bool) (*Chunk, error
 		case 1:
 			return c, nil
 		case 2:
-			attr, err := chunkAttr(head, segs[1])
+			attr, secs, err := chunkAttr(head, segs[1])
 			if err != nil {
 				return nil, fmt.Errorf("chunk %q: %w", chunk, err)
 			}
-			c.Attr, c.Name = attr, head+"."+attr
+			c.Attr, c.Name, c.Seconds = attr, head+"."+attr, secs
 			return c, nil
 		}
 		return nil, Hint(fmt.Errorf("chunk %q: too many parts", chunk), errChunkHelp)
@@ -174,11 +177,11 @@ func ResolveChunk(body *hclwrite.Body, chunk string, create bool) (*Chunk, error
 	case 0:
 		return c, nil
 	case 1:
-		attr, err := chunkAttr(t.Name, rest[0])
+		attr, secs, err := chunkAttr(t.Name, rest[0])
 		if err != nil {
 			return nil, fmt.Errorf("chunk %q: %w", chunk, err)
 		}
-		c.Attr, c.Name = attr, c.Name+"."+attr
+		c.Attr, c.Name, c.Seconds = attr, c.Name+"."+attr, secs
 		return c, nil
 	}
 	return nil, Hint(fmt.Errorf("chunk %q: too many parts", chunk), errChunkHelp)
@@ -186,18 +189,18 @@ func ResolveChunk(body *hclwrite.Body, chunk string, create bool) (*Chunk, error
 
 // chunkAttr translates a Python key of block (ssh, logging, a provider
 // type) to this broker's attribute name.
-func chunkAttr(block, key string) (string, error) {
+func chunkAttr(block, key string) (name string, seconds bool, err error) {
 	if k, ok := pyconfig.PythonKey(block, key); ok {
 		if k.Ignore != "" {
-			return "", fmt.Errorf("%s has no counterpart here: %s", key, k.Ignore)
+			return "", false, fmt.Errorf("%s has no counterpart here: %s", key, k.Ignore)
 		}
-		return k.To, nil
+		return k.To, k.Seconds, nil
 	}
-	name := strings.ToLower(key)
+	name = strings.ToLower(key)
 	if !hclsyntax.ValidIdentifier(name) {
-		return "", fmt.Errorf("%q is not an attribute name", key)
+		return "", false, fmt.Errorf("%q is not an attribute name", key)
 	}
-	return name, nil
+	return name, false, nil
 }
 
 // ViewChunk returns the text of chunk in the settings source src (already
@@ -295,6 +298,8 @@ func SetChunk(src []byte, filename, chunk, value string, data any) ([]byte, *Chu
 			var err error
 			if data != nil {
 				b.Body().SetAttributeValue(attrName(b.Body(), c.Attr), toCty(data))
+			} else if c.Seconds {
+				err = setAttr(b.Body(), c.Attr, pyconfig.SecondsValue(value))
 			} else {
 				err = setAttr(b.Body(), c.Attr, value)
 			}
@@ -343,6 +348,14 @@ func SetChunk(src []byte, filename, chunk, value string, data any) ([]byte, *Chu
 		if a, ok := m["args"].(map[string]any); ok && len(m) <= 2 {
 			args = a
 		}
+		if findAttr(body, "provider") == nil {
+			p := pyconfig.NickProvider(args)
+			if p == "" {
+				return nil, nil, Hint(fmt.Errorf("chunk %q: the nick's provider is not told by its arguments", chunk),
+					"add provider: TYPE to the file (workflow or job_template tell awx, container_host docker, test_action sim)")
+			}
+			body.SetAttributeValue("provider", cty.StringVal(p))
+		}
 		body.SetAttributeValue("args", toCty(args))
 		return hclwrite.Format(f.Bytes()), c, nil
 	}
@@ -355,7 +368,7 @@ func SetChunk(src []byte, filename, chunk, value string, data any) ([]byte, *Chu
 		if v == nil {
 			continue
 		}
-		name, err := chunkAttr(block, k)
+		name, _, err := chunkAttr(block, k)
 		if err != nil {
 			continue // no counterpart: left out, as config import does
 		}

@@ -449,8 +449,8 @@ func (c *converter) fields(n *yaml.Node) {
 	c.body.AppendNewBlock("inventory", nil).Body().SetAttributeValue("fields", cty.ListVal(vals))
 }
 
-// nickProvider guesses a nick's provider from its arguments.
-func nickProvider(args map[string]any) string {
+// NickProvider guesses a nick's provider from its arguments.
+func NickProvider(args map[string]any) string {
 	for _, k := range []string{"workflow", "job_template"} {
 		if _, ok := args[k]; ok {
 			return "awx"
@@ -477,7 +477,7 @@ func (c *converter) nicks(n *yaml.Node) {
 	for _, p := range pairs(n) {
 		args, _ := p.v.(map[string]any)
 		c.sep()
-		prov := nickProvider(args)
+		prov := NickProvider(args)
 		body := c.body
 		var scratch *hclwrite.File
 		switch {
