@@ -367,7 +367,7 @@ func (c *ConfigValidateCmd) Run(g *Globals, ctx *interruptContext) error {
 		typ, inst, _ := strings.Cut(strings.Replace(c.Chunk, ".", ":", 1), ":")
 		t, ok := providers.Lookup(typ)
 		if !ok {
-			return app.Hint(fmt.Errorf("I don't know how to validate %q", c.Chunk),
+			return app.Hint(fmt.Errorf("no way to validate %q: it is not a settings block nor a provider", c.Chunk),
 				"give all, base, ssh, logging, a provider type ("+strings.Join(providers.Names(), ", ")+") or TYPE:INSTANCE")
 		}
 		for _, p := range a.Settings.Providers {

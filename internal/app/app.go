@@ -70,9 +70,9 @@ type App struct {
 	// SettingsSource is where Settings came from (nil when handed in
 	// through Options.Settings).
 	SettingsSource *SettingsSource
-	Logger   *slog.Logger
-	opts     Options
-	origin   state.Origin
+	Logger         *slog.Logger
+	opts           Options
+	origin         state.Origin
 
 	mu        sync.Mutex
 	store     state.Store

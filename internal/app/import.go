@@ -191,6 +191,7 @@ func (a *App) ImportInventory(ctx context.Context, src []byte, env string) (*Inv
 	if err != nil {
 		return nil, err
 	}
+	a.defaultInstances(hosts)
 	out := &InventoryImport{Added: []state.Host{}, Unsupported: unsupported}
 	for _, h := range hosts {
 		if slices.ContainsFunc(existing, func(e state.Host) bool {
@@ -232,6 +233,7 @@ func (a *App) adoptPythonInventory(ctx context.Context, st state.Store) error {
 	if err != nil {
 		return Hint(fmt.Errorf("%s: %w", path, err), "fix it, or move it away and run broker inventory import on a fixed copy")
 	}
+	a.defaultInstances(hosts)
 	marker := path + adoptedSuffix
 	done := map[string]bool{}
 	if b, err := os.ReadFile(marker); err == nil {
@@ -292,4 +294,19 @@ func (a *App) adoptPythonInventory(ctx context.Context, st state.Store) error {
 		fmt.Fprintf(a.opts.Stderr, "broker: note: %s: %s; left out\n", path, u)
 	}
 	return nil
+}
+
+// defaultInstances gives the hosts of a Python inventory that name no
+// provider instance the type's default instance, as the Python broker
+// would use.
+func (a *App) defaultInstances(hosts []state.Host) {
+	for i := range hosts {
+		if hosts[i].Instance != "" {
+			continue
+		}
+		hosts[i].Instance = "default"
+		if inst, err := a.DefaultInstance(nil, hosts[i].Provider); err == nil && inst != "" {
+			hosts[i].Instance = inst
+		}
+	}
 }

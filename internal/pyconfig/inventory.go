@@ -13,7 +13,8 @@ import (
 
 // ConvertInventory turns a Python broker inventory.yaml (a list of host
 // dicts: hostname, name, _broker_provider, _broker_provider_instance,
-// _broker_args, …) into records of environment env. Keys other than the
+// _broker_args, …) into records of environment env (Instance empty when
+// the file names none: the caller picks the type's default instance). Keys other than the
 // known ones become facts; _broker_args is the recipe. Hosts that cannot
 // be recorded (their provider is not in this build, or they have no
 // _broker_provider) are left out, each with why in skipped.
@@ -35,8 +36,7 @@ func ConvertInventory(src []byte, env string, origin state.Origin, now time.Time
 			skipped = append(skipped, fmt.Sprintf("host %d (%v): provider %s is not available in this build", i, hostLabel(m), prov))
 			continue
 		}
-		h.Provider = t.Name
-		h.Instance = "default"
+		h.Provider = t.Name // Instance stays empty unless _broker_provider_instance names one
 		for k, v := range m {
 			s, _ := v.(string)
 			switch k {
