@@ -88,9 +88,15 @@ func (c *ConfigViewCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	defer a.Close()
 	ovs := app.SettingsOverrides(os.Environ())
-	out, _, err := app.ApplyOverrides(ss.Src, ss.Name, ovs)
+	out, notes, err := app.ApplyOverrides(ss.Src, ss.Name, ovs)
 	if err != nil {
 		return err
+	}
+	ignored := map[string]bool{}
+	for _, n := range notes {
+		if v, rest, ok := strings.Cut(n, ": "); ok && strings.HasPrefix(rest, "ignored") {
+			ignored[v] = true
+		}
 	}
 	masked := app.MaskSettings(out, ss.Name)
 	if c.Chunk != "" {
@@ -109,7 +115,11 @@ func (c *ConfigViewCmd) Run(g *Globals, ctx *interruptContext) error {
 		fmt.Fprint(g.stderr, " (absent)")
 	}
 	for _, o := range ovs {
-		fmt.Fprintf(g.stderr, "\n# overridden by %s", o.Var)
+		if ignored[o.Var] {
+			fmt.Fprintf(g.stderr, "\n# ignored: %s", o.Var)
+		} else {
+			fmt.Fprintf(g.stderr, "\n# overridden by %s", o.Var)
+		}
 	}
 	fmt.Fprintln(g.stderr, "\n# sensitive values are shown as \"(sensitive)\"")
 	_, err = g.stdout.Write(masked)

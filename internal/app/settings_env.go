@@ -137,7 +137,7 @@ func ExpandOneLineBlocks(src []byte, filename string) []byte {
 		out = append(out, '\n')
 		prev = i
 	}
-	return append(out, src[prev:]...)
+	return hclwrite.Format(append(out, src[prev:]...))
 }
 
 // translate maps a Python broker variable to this broker's path and value:
