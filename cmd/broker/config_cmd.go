@@ -200,7 +200,9 @@ func (c *ConfigSetCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	if chunk.Kind == "provider" && chunk.Attr != "" {
 		if t, ok := providers.Lookup(chunk.Type); ok && t.IsSensitive(chunk.Attr) {
-			g.note("%s is a secret: it is now in %s in clear; env(\"VARIABLE\") there reads it from the environment instead", chunk.Name, app.SettingsFile)
+			if !strings.HasPrefix(strings.TrimSpace(c.Value), "env(") {
+				g.note("%s is a secret: it is now in %s in clear; broker config set %s 'env(\"VARIABLE\")' reads it from the environment instead", chunk.Name, app.SettingsFile, chunk.Name)
+			}
 		}
 	}
 	if err := saveSettings(g, a, out); err != nil {

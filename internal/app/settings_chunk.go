@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -298,6 +299,15 @@ func SetChunk(src []byte, filename, chunk, value string, data any) ([]byte, *Chu
 			var err error
 			if data != nil {
 				b.Body().SetAttributeValue(attrName(b.Body(), c.Attr), toCty(data))
+			} else if m := envCallValue.FindStringSubmatch(strings.TrimSpace(value)); m != nil {
+				b.Body().SetAttributeRaw(attrName(b.Body(), c.Attr), hclwrite.Tokens{
+					{Type: hclsyntax.TokenIdent, Bytes: []byte("env")},
+					{Type: hclsyntax.TokenOParen, Bytes: []byte("(")},
+					{Type: hclsyntax.TokenOQuote, Bytes: []byte(`"`)},
+					{Type: hclsyntax.TokenQuotedLit, Bytes: []byte(m[1])},
+					{Type: hclsyntax.TokenCQuote, Bytes: []byte(`"`)},
+					{Type: hclsyntax.TokenCParen, Bytes: []byte(")")},
+				})
 			} else if c.Seconds {
 				err = setAttr(b.Body(), c.Attr, pyconfig.SecondsValue(value))
 			} else {
@@ -379,6 +389,10 @@ func SetChunk(src []byte, filename, chunk, value string, data any) ([]byte, *Chu
 	}
 	return hclwrite.Format(f.Bytes()), c, nil
 }
+
+// envCallValue is a value given as env("NAME"): written as the call, so
+// that a secret is read from the environment.
+var envCallValue = regexp.MustCompile(`^env\("([A-Za-z_][A-Za-z0-9_]*)"\)$`)
 
 func attrName(body *hclwrite.Body, key string) string {
 	for n := range body.Attributes() {
