@@ -30,6 +30,19 @@ type ConfigCmd struct {
 	Validate ConfigValidateCmd `cmd:"" help:"Check the settings file (and the environment overrides), or one CHUNK of it."`
 	Init     ConfigInitCmd     `cmd:"" help:"Write a commented starter broker.hcl (refuses to overwrite one), or one CHUNK of it from a FILE."`
 	Import   ConfigImportCmd   `cmd:"" help:"Convert a Python broker_settings.yaml to broker.hcl."`
+	Migrate  ConfigMigrateCmd  `cmd:"" hidden:"" help:"The Python broker's settings migration: nothing to do here."`
+}
+
+// ConfigMigrateCmd is the Python broker's `config migrate`, kept so that
+// scripts calling it do not fail.
+type ConfigMigrateCmd struct {
+	ForceVersion string `name:"force-version" short:"f" hidden:"" help:"Ignored."`
+}
+
+// Run says there is nothing to migrate.
+func (c *ConfigMigrateCmd) Run(g *Globals) error {
+	g.note("nothing to migrate: broker.hcl has a single format; a Python broker_settings.yaml is converted by broker config import")
+	return nil
 }
 
 // Help is shown by `broker config --help`.
