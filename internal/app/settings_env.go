@@ -75,6 +75,13 @@ func SettingsOverrides(environ []string) []Override {
 
 var settingsBlocks = []string{"ssh", "logging", "inventory", "state"}
 
+// pythonEnvOnly are Python settings sections an environment variable may
+// set there and not here, with what to do instead.
+var pythonEnvOnly = map[string]string{
+	"inventory_fields": `inventory columns are set with BROKER_INVENTORY__FIELDS='["Title:field|fallback", …]'`,
+	"nicks":            "nicks are set in broker.hcl (broker config set nicks.NAME FILE)",
+}
+
 // ApplyOverrides rewrites the settings source src with the overrides. It
 // returns the new source and notes on variables it translated from the
 // Python broker's names or ignored, or an error naming a variable it
@@ -148,6 +155,9 @@ func translate(ov Override) (path []string, value, ignore string) {
 	path, value = append([]string{}, ov.Path...), ov.Value
 	head := strings.ToLower(path[0])
 	if why, ok := pyconfig.PythonOnlyBlocks[head]; ok {
+		return nil, "", "ignored: " + why
+	}
+	if why, ok := pythonEnvOnly[head]; ok {
 		return nil, "", "ignored: " + why
 	}
 	block := head
