@@ -235,7 +235,8 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 				return nil, err
 			}
 			a.store = st
-			return st, a.adoptPythonInventory(ctx, st)
+			a.adoptPythonInventory(ctx, st)
+			return st, nil
 		default:
 			return nil, fmt.Errorf("state backend %q is not available in this build", s.Backend)
 		}
@@ -248,7 +249,8 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 		return nil, err
 	}
 	a.store = st
-	return st, a.adoptPythonInventory(ctx, st)
+	a.adoptPythonInventory(ctx, st)
+	return st, nil
 }
 
 // Close closes providers that hold resources (temporary tokens), the state

@@ -222,8 +222,16 @@ const adoptedSuffix = ".adopted"
 // place: the hosts it lists that were never adopted (by provider,
 // instance and id) are recorded in the default environment, as broker
 // inventory import would, and noted on stderr. Hosts of providers this
-// build lacks are noted and left out. Called with the store just opened.
-func (a *App) adoptPythonInventory(ctx context.Context, st state.Store) error {
+// build lacks are noted and left out. Called with the store just opened;
+// a failure is a warning (the next run tries again), never the command's.
+func (a *App) adoptPythonInventory(ctx context.Context, st state.Store) {
+	if err := a.adoptPythonInventoryErr(ctx, st); err != nil {
+		fmt.Fprintf(a.opts.Stderr, "broker: warning: the Python broker's %s was not adopted (the next command tries again): %v\n",
+			filepath.Join(a.Dir, PythonInventoryFile), err)
+	}
+}
+
+func (a *App) adoptPythonInventoryErr(ctx context.Context, st state.Store) error {
 	path := filepath.Join(a.Dir, PythonInventoryFile)
 	src, err := os.ReadFile(path)
 	if err != nil {
@@ -231,7 +239,7 @@ func (a *App) adoptPythonInventory(ctx context.Context, st state.Store) error {
 	}
 	hosts, unsupported, err := pyconfig.ConvertInventory(src, DefaultEnvironment, a.Origin(), a.Now())
 	if err != nil {
-		return Hint(fmt.Errorf("%s: %w", path, err), "fix it, or move it away and run broker inventory import on a fixed copy")
+		return fmt.Errorf("%w; fix it, or move it away and run broker inventory import on a fixed copy", err)
 	}
 	a.defaultInstances(hosts)
 	marker := path + adoptedSuffix
