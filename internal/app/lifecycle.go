@@ -157,7 +157,7 @@ func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h st
 			if diags.HasErrors() {
 				errs = append(errs, diagErr(diags))
 			} else {
-				errs = append(errs, a.runCommands(ctx, h, td.Run, td.Timeout, conn, emit))
+				errs = append(errs, a.runCommands(ctx, h, td.Run, td.Timeout, conn, executor.PhaseTeardown, emit))
 			}
 		}
 		return errors.Join(errs...)
@@ -242,12 +242,17 @@ func (a *App) runHooks(ctx context.Context, cfg *manifest.Config, event string, 
 		if diags.HasErrors() {
 			return hookError(hk, diagErr(diags))
 		}
-		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseHooks, Message: fmt.Sprintf("hook %q (%s)", hk.Name, event)})
-		if err := a.runCommands(ctx, h, run, 0, conn, emit); err != nil {
+		// What the hook prints is labelled with its name.
+		hemit := func(e executor.Event) {
+			e.Hook = hk.Name
+			emit(e)
+		}
+		hemit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseHooks, Message: "starts (" + event + ")"})
+		if err := a.runCommands(ctx, h, run, 0, conn, executor.PhaseHooks, hemit); err != nil {
 			return hookError(hk, err)
 		}
 		for _, cmd := range local {
-			if err := a.runLocal(ctx, h, cmd, emit); err != nil {
+			if err := a.runLocal(ctx, h, cmd, hemit); err != nil {
 				return hookError(hk, err)
 			}
 		}

@@ -205,7 +205,11 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		}
 	}
 	out.Approved = true
+	a.Logger.Info(op+" starts", "environment", env, "changes", len(out.Plan.Changes))
 	out.Result, err = executor.Apply(ctx, out.Plan, a.executorOptions(req))
+	if out.Result != nil {
+		a.Logger.Info(op+" ends", "environment", env, "summary", out.Result.Summary(), "interrupted", out.Result.Interrupted)
+	}
 	if cause := context.Cause(ctx); errors.Is(cause, ErrLockLost) && err == nil {
 		err = cause
 	}
@@ -223,7 +227,7 @@ func (a *App) executorOptions(req ApplyRequest) executor.Options {
 		MaxConcurrency: func(typ, instance string) int {
 			return a.MaxConcurrency(cfg, typ, instance)
 		},
-		Observer:      req.Observer,
+		Observer:      a.logEvents(req.Observer),
 		Stop:          req.Stop,
 		AfterCheckout: a.afterCheckout(cfg),
 		BeforeCheckin: a.beforeCheckin(cfg),
