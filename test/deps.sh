@@ -18,6 +18,8 @@ have podman      || need+=(podman)
 # Podman 4.3's CNI networks resolve container names through this plugin.
 [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
 [ -x /bin/busybox ] || need+=(busybox-static)
+# The terminal view is tested in a real terminal (cmd/broker/terminal_test.go).
+have tmux        || need+=(tmux)
 if [ "${1:-}" = "--bench" ]; then
   have parallel-ssh || have pssh || need+=(pssh)
   have ansible     || need+=(ansible)
