@@ -340,16 +340,48 @@ func clean(s string) string {
 		s = s[i+1:]
 	}
 	var b strings.Builder
-	esc := false
+	const (
+		text = iota
+		esc  // after ESC
+		csi  // ESC [ …, ends with a byte in @–~
+		osc  // ESC ] …, ends with BEL or ESC \
+		one  // ESC ( and the like: one more character
+	)
+	state := text
 	for _, r := range s {
-		switch {
+		switch state {
 		case esc:
-			// An escape sequence ends with a letter.
-			if r >= '@' && r <= '~' && r != '[' {
-				esc = false
+			switch r {
+			case '[':
+				state = csi
+			case ']':
+				state = osc
+			case '(', ')', '*', '+', '#', '%':
+				state = one
+			default:
+				state = text // a two-character sequence
 			}
+			continue
+		case one:
+			state = text
+			continue
+		case csi:
+			if r >= '@' && r <= '~' {
+				state = text
+			}
+			continue
+		case osc:
+			switch r {
+			case '\a':
+				state = text
+			case '\x1b':
+				state = esc // ESC \ ends it
+			}
+			continue
+		}
+		switch {
 		case r == '\x1b':
-			esc = true
+			state = esc
 		case r == '\t':
 			b.WriteString("  ")
 		case r < ' ' || r == 0x7f:
