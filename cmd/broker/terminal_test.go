@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -110,7 +111,8 @@ func (tm *tmuxTerm) run(line string, answer func()) (string, int) {
 	tm.t.Helper()
 	tm.n++
 	ch := fmt.Sprintf("done-%d", tm.n)
-	tm.keys(fmt.Sprintf("clear; tmux -S %s clear-history; %s; echo \"exit=$?\"; tmux -S %s wait-for -S %s", tm.sock, line, tm.sock, ch), "Enter")
+	// Each command on a clean screen, without the scrollback of the last.
+	tm.keys(fmt.Sprintf(`printf '\033[H\033[2J'; tmux -S %s clear-history; %s; echo "exit=$?"; tmux -S %s wait-for -S %s`, tm.sock, line, tm.sock, ch), "Enter")
 	if answer != nil {
 		answer()
 	}
@@ -120,12 +122,11 @@ func (tm *tmuxTerm) run(line string, answer func()) (string, int) {
 		tm.t.Fatalf("%s did not finish: %v %s\n%s", line, err, out, tm.screen())
 	}
 	s := tm.screen()
-	m := regexp.MustCompile(`(?m)^exit=(\d+)$`).FindStringSubmatch(s)
+	m := regexp.MustCompile(`(?m)^exit=(\d+)$`).FindAllStringSubmatch(s, -1)
 	if m == nil {
 		tm.t.Fatalf("no exit status on the screen:\n%s", s)
 	}
-	var code int
-	fmt.Sscan(m[1], &code)
+	code, _ := strconv.Atoi(m[len(m)-1][1])
 	return s, code
 }
 
