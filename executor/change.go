@@ -144,13 +144,16 @@ func (j *job) create(ctx context.Context) (*state.Host, error) {
 		s.Checkpoint = maps.Clone(in.Checkpoint)
 		return s
 	}
-	labels := make(map[string]string, len(d.Labels)+7)
+	labels := make(map[string]string, len(d.Labels)+8)
 	maps.Copy(labels, d.Labels)
 	labels[providers.LabelID] = j.hostID
 	labels[providers.LabelEnvironment] = a.env
 	labels[providers.LabelAddress] = j.c.Address
 	labels[providers.LabelIntent] = in.ID
 	labels[providers.LabelUser] = a.opts.User
+	if a.opts.StateID != "" {
+		labels[providers.LabelState] = a.opts.StateID
+	}
 	labels[providers.LabelOrigin] = originLabel(a.opts.Origin)
 	if d.Lease > 0 {
 		labels[providers.LabelExpires] = now.Add(d.Lease).UTC().Format(time.RFC3339)
