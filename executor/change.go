@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -275,9 +276,10 @@ func (j *job) record(info providers.HostInfo, d *planner.Desired, now time.Time)
 		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User,
 		Transport: info.Transport,
 		Recipe:    maps.Clone(d.Args), Nick: d.Nick, Facts: maps.Clone(info.Facts),
-		Labels: maps.Clone(d.Labels),
-		Lease:  state.Lease{Duration: d.Lease},
-		Status: state.StatusPending, Origin: a.opts.Origin,
+		Labels:    maps.Clone(d.Labels),
+		DependsOn: slices.Clone(d.DependsOn),
+		Lease:     state.Lease{Duration: d.Lease},
+		Status:    state.StatusPending, Origin: a.opts.Origin,
 		Created: now, Updated: now,
 	}
 	if info.Recipe != nil {

@@ -84,6 +84,8 @@ func ReapPlan(in ReapInput) *Reap {
 		}
 		out.Plan.Changes = append(out.Plan.Changes, c)
 	}
+	// Expired hosts that depend on others go first, as in destroy.
+	OrderDestroys(out.Plan.Changes, nil)
 	out.Plan.Changes = append(out.Plan.Changes, cleanups...)
 	return out
 }
