@@ -46,7 +46,7 @@ func (c *checkins) Event(e executor.Event) {
 	c.log = append(c.log, fmt.Sprintf("%s %s", e.Kind, e.Address))
 }
 
-// before reports whether every web host's check-in ended before db's began.
+// webBeforeDB checks that every web host's check-in ended before db's began.
 func (c *checkins) webBeforeDB(t *testing.T) {
 	t.Helper()
 	c.mu.Lock()
