@@ -18,6 +18,8 @@ const (
 	PhaseTeardown Phase = "teardown"
 	PhaseCheckin  Phase = "checkin"
 	PhaseExtend   Phase = "extend"
+	// PhaseExec is `broker exec`'s command on one host.
+	PhaseExec Phase = "exec"
 )
 
 // EventKind says what happened.

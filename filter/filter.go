@@ -3,6 +3,7 @@ package filter
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -105,6 +106,36 @@ var compileOptions = []expr.Option{
 	expr.Env(env{}),
 	expr.AsBool(),
 	expr.DisableBuiltin("now"),
+	// `"test" in hostname` means contains, as in Python: expr's own `in`
+	// is for lists and maps, and would refuse two strings.
+	// A map read of unknown type (facts.os) is decided when it is run.
+	expr.Function("_in_string", func(p ...any) (any, error) {
+		return inValue(p[0].(string), p[1])
+	}, new(func(string, string) bool), new(func(string, any) bool)),
+	expr.Operator("in", "_in_string"),
+}
+
+// inValue is `needle in v` for a v known only when the filter runs:
+// contains for a string, membership for a list, a key for a map; false
+// for nil (a missing fact).
+func inValue(needle string, v any) (bool, error) {
+	switch v := v.(type) {
+	case nil:
+		return false, nil
+	case string:
+		return strings.Contains(v, needle), nil
+	case []any:
+		return slices.Contains(v, any(needle)), nil
+	case []string:
+		return slices.Contains(v, needle), nil
+	case map[string]any:
+		_, ok := v[needle]
+		return ok, nil
+	case map[string]string:
+		_, ok := v[needle]
+		return ok, nil
+	}
+	return false, fmt.Errorf("operator \"in\" not defined on %T", v)
 }
 
 func compileExpr(src string) (*vm.Program, error) {

@@ -210,6 +210,7 @@ func TestMatch(t *testing.T) {
 
 func TestMatchValues(t *testing.T) {
 	v := Values{Address: "host.web[1]", Name: "web", Provider: "docker", Instance: "local",
+		Facts:  map[string]any{"os": "rhel9", "list": []any{"a", "b"}, "map": map[string]any{"k": 1}},
 		Labels: map[string]string{"tier": "front"}, Args: map[string]any{"image": "nginx"}, Index: 1}
 	tests := []struct {
 		src  string
@@ -220,6 +221,21 @@ func TestMatchValues(t *testing.T) {
 		{`labels.tier == "front" && _broker_args.image == "nginx"`, true},
 		{`status == ""`, true},
 		{`labels.tier == "back"`, false},
+		// `in` between strings is contains, as the README and Python write it.
+		{`"we" in name && provider == "docker"`, true},
+		{`"xx" in name`, false},
+		{`"xx" not in name`, true},
+		{`"front" in labels.tier`, true},
+		// and `in` keeps its list and map meanings
+		{`provider in ["docker", "sim"]`, true},
+		{`"tier" in labels`, true},
+		{`"image" in args`, true},
+		{`"nope" in labels`, false},
+		// a value of unknown type is decided when the filter runs
+		{`"rh" in facts.os`, true},
+		{`"x86" in facts.arch`, false},
+		{`"b" in facts.list`, true},
+		{`"k" in facts.map`, true},
 	}
 	for _, tt := range tests {
 		f, err := Compile(tt.src)

@@ -93,8 +93,13 @@ type Provider struct {
 	// UnlimitedLease is max_lease = "none": any lease, and "none", are allowed.
 	MaxLease       time.Duration
 	UnlimitedLease bool
-	// Settings is decoded with the type's Settings spec.
-	Settings  cty.Value
+	// Settings is decoded with the type's Settings spec. Where a setting
+	// reads an unset environment variable (Unset), it is unknown.
+	Settings cty.Value
+	// Unset are the environment variables the settings read with env()
+	// (no default) that are not set: the instance cannot be made until
+	// they are (UnsetErr), though everything else in the file works.
+	Unset     []UnsetVar
 	DeclRange hcl.Range
 	TypeRange hcl.Range
 	// Implicit is true for an instance broker made up: a manifest named a

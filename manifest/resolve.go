@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -21,6 +22,19 @@ func (c *Config) Provider(ref string) *Provider {
 		}
 	}
 	return nil
+}
+
+// AllProviders lists the provider instances a manifest can use: its own
+// (including implicit ones), then the known ones (the settings') it does
+// not redeclare.
+func (c *Config) AllProviders() []*Provider {
+	out := append([]*Provider(nil), c.Providers...)
+	for _, p := range c.knownProviders {
+		if !slices.ContainsFunc(c.Providers, func(q *Provider) bool { return q.Ref() == p.Ref() }) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Nick finds a nick by name, the manifest's own first.

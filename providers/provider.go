@@ -24,6 +24,10 @@ const (
 	LabelOrigin      = "broker.origin"
 	LabelUser        = "broker.user"
 	LabelExpires     = "broker.lease.expires" // RFC 3339
+	// LabelState is the identity of the state that made the resource
+	// (state.Identifier): `reap` takes only its own state's resources for
+	// orphans; another state's are foreign.
+	LabelState = "broker.state"
 )
 
 // Transports: how broker reaches a host to run commands. The values are

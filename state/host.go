@@ -145,6 +145,12 @@ type Host struct {
 	// authorized_keys format.
 	HostKey string `json:"host_key,omitempty"`
 
+	// DependsOn names the host blocks this host's setup, teardown or
+	// connection refer to (a manifest's depends-on, recorded so that a
+	// check-in without the manifest knows it): this host is checked in
+	// before any host of those blocks.
+	DependsOn []string `json:"depends_on,omitempty"`
+
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
 }

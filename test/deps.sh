@@ -18,6 +18,8 @@ have podman      || need+=(podman)
 # Podman 4.3's CNI networks resolve container names through this plugin.
 [ -x /usr/lib/cni/dnsname ] || need+=(golang-github-containernetworking-plugin-dnsname)
 [ -x /bin/busybox ] || need+=(busybox-static)
+# --report's JUnit files are read back by a real JUnit reader.
+/usr/bin/python3 -c 'import junitparser' 2>/dev/null || need+=(python3-junitparser)
 # The terminal view is tested in a real terminal (cmd/broker/terminal_test.go).
 have tmux        || need+=(tmux)
 if [ "${1:-}" = "--bench" ]; then

@@ -17,7 +17,7 @@ import (
 
 // runFlags control how changes are carried out.
 type runFlags struct {
-	AutoApprove bool          `name:"auto-approve" help:"Apply without asking for confirmation (needed when stdin is not a terminal)."`
+	Yes         bool          `name:"yes" short:"y" aliases:"auto-approve" help:"Do not ask for confirmation (needed when stdin is not a terminal). --auto-approve, as Terraform spells it, is the same flag."`
 	Parallelism int           `default:"10" help:"How many changes to carry out at once."`
 	LockTimeout time.Duration `name:"lock-timeout" default:"0s" help:"How long to wait for another broker holding the environment's lock (e.g. 5m); 0 fails at once, naming the holder."`
 }
@@ -86,7 +86,7 @@ func (c *ApplyCmd) Run(g *Globals, ctx *interruptContext) error {
 		}
 		req.Config = cfg
 		req.PlanRequest = c.request(cfg, a.Environment(cfg))
-		req.Approve = approver(g, c.AutoApprove, "Apply")
+		req.Approve = approver(g, c.Yes, "Apply")
 	}
 	return finishApply(ctx, g, a, req, "apply", &c.reportFlags)
 }
@@ -142,7 +142,7 @@ func finishApply(ctx context.Context, g *Globals, a *app.App, req app.ApplyReque
 	return err
 }
 
-// approver asks on the terminal unless --auto-approve.
+// approver asks on the terminal unless --yes (--auto-approve).
 func approver(g *Globals, auto bool, verb string) func(*planner.Plan) (bool, error) {
 	return func(p *planner.Plan) (bool, error) {
 		_ = views.NewPlanHuman(g.stdout, g.color(g.stdout)).Plan(p)
@@ -150,7 +150,7 @@ func approver(g *Globals, auto bool, verb string) func(*planner.Plan) (bool, err
 			return true, nil
 		}
 		if !isTerminal(g.stdin) {
-			return false, app.Hint(errNoConfirm, "pass --auto-approve to "+strings.ToLower(verb)+" without asking")
+			return false, app.Hint(errNoConfirm, "pass --yes (or --auto-approve) to "+strings.ToLower(verb)+" without asking")
 		}
 		fmt.Fprintf(g.stdout, "\n%s these changes to environment %q? Only 'yes' is accepted: ", verb, p.Environment)
 		line, err := bufio.NewReader(g.stdin).ReadString('\n')

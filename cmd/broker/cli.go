@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -99,15 +100,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 	cli.secrets = redact.New()
 	cli.console = newConsole(stderr)
 	exit := -1
-	parser, err := kong.New(&cli,
-		kong.Name("broker"),
-		kong.Description(description),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
-		kong.UsageOnError(),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true, Summary: true}),
-		kong.Vars{"version": version},
-	)
+	parser, err := newParser(&cli, stdout, stderr, func(code int) { exit = code; panic(exitPanic{}) })
 	if err != nil {
 		return report(stderr, err, cli.secrets)
 	}
@@ -126,8 +119,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		kctx, err := parser.Parse(args)
 		if err != nil {
 			fmt.Fprintf(stderr, "broker: error: %s\n", err)
-			if kctx != nil && kctx.Command() != "" {
-				fmt.Fprintf(stderr, "hint: run `broker %s --help` for its usage\n", strings.Fields(kctx.Command())[0])
+			if cmd := commandOf(kctx, parser.Model.Node, args); cmd != "" {
+				fmt.Fprintf(stderr, "hint: run `broker %s --help` for its usage\n", cmd)
 			} else {
 				fmt.Fprintln(stderr, "hint: run `broker --help` for the list of commands")
 			}
@@ -152,7 +145,58 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 	return exitOK
 }
 
+// newParser is broker's command line; exit is called where kong would
+// exit (after --help, --version).
+func newParser(cli *CLI, stdout, stderr io.Writer, exit func(int)) (*kong.Kong, error) {
+	return kong.New(cli,
+		kong.Name("broker"),
+		kong.Description(description),
+		kong.Writers(stdout, stderr),
+		kong.Exit(exit),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true, Summary: true}),
+		kong.Vars{"version": version},
+	)
+}
+
 type exitPanic struct{}
+
+// commandOf names the command a failed parse was for, with its
+// subcommand ("state rm"): from kong's context when it got that far, else
+// the leading words of args that name commands.
+func commandOf(kctx *kong.Context, root *kong.Node, args []string) string {
+	if kctx != nil && kctx.Command() != "" {
+		var words []string
+		for _, w := range strings.Fields(kctx.Command()) {
+			if !strings.HasPrefix(w, "<") {
+				words = append(words, w)
+			}
+		}
+		return strings.Join(words, " ")
+	}
+	var words []string
+	n := root
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		var next *kong.Node
+		for _, c := range n.Children {
+			if c.Type == kong.CommandNode && (c.Name == a || slices.Contains(c.Aliases, a)) {
+				next = c
+			}
+		}
+		if next == nil {
+			continue // a flag's value
+		}
+		words = append(words, next.Name)
+		n = next
+	}
+	return strings.Join(words, " ")
+}
 
 // longFlags collects every long flag name in the command tree.
 func longFlags(n *kong.Node) map[string]bool {
@@ -160,8 +204,10 @@ func longFlags(n *kong.Node) map[string]bool {
 	var walk func(*kong.Node)
 	walk = func(n *kong.Node) {
 		for _, f := range n.Flags {
-			if len(f.Name) > 1 {
-				m[f.Name] = true
+			for _, name := range append([]string{f.Name}, f.Aliases...) {
+				if len(name) > 1 {
+					m[name] = true
+				}
 			}
 		}
 		for _, c := range n.Children {

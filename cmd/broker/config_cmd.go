@@ -11,6 +11,7 @@ import (
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/pyconfig"
 	"github.com/labbroker/broker/internal/views"
+	"github.com/labbroker/broker/manifest"
 )
 
 // ConfigCmd views, validates, creates or imports broker's settings.
@@ -95,6 +96,9 @@ func (c *ConfigValidateCmd) Run(g *Globals, ctx *interruptContext) error {
 		if diags.HasErrors() {
 			return printDiagnostics(g, &app.DiagnosticsError{Diags: diags, Files: a.Settings.Files})
 		}
+	}
+	if w := a.UnsetWarnings(nil); len(w) > 0 {
+		_ = manifest.WriteDiagnostics(g.stderr, w, a.Settings.Files, g.color(g.stderr), 100)
 	}
 	n := len(a.Settings.Providers)
 	fmt.Fprintf(g.stdout, "%s is valid: %d provider instance(s), %d nick(s).\n", path, n, len(a.Settings.Nicks))

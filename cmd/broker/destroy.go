@@ -29,7 +29,7 @@ func (c *DestroyCmd) Run(g *Globals, ctx *interruptContext) error {
 	req := app.ApplyRequest{
 		Config:      cfg,
 		PlanRequest: app.PlanRequest{Config: cfg, Environment: a.Environment(cfg), Targets: c.Target, Excludes: c.Exclude, Destroy: true},
-		Approve:     approver(g, c.AutoApprove, "Destroy"),
+		Approve:     approver(g, c.Yes, "Destroy"),
 		Observer:    g.progress(),
 		Stop:        ctx.Stop,
 		Parallelism: c.Parallelism,

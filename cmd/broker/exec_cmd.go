@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labbroker/broker/executor"
 	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/app"
@@ -35,6 +36,7 @@ type ExecCmd struct {
 	Stdin       bool          `help:"Read standard input once and send it to every host's command."`
 	Group       bool          `help:"Print each host's output as one block when it finishes, instead of interleaved [host]-prefixed lines."`
 	JSON        bool          `name:"json" help:"Print one JSON object per host (host, address, status, exit_status, stdout, stderr, duration, error) as a JSON array."`
+	reportFlags
 }
 
 // Help is shown by `broker exec --help`.
@@ -178,6 +180,11 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 		return err
 	}
 	req := app.ExecRequest{Hosts: hosts, Command: command, Parallelism: c.Parallelism, Timeout: c.Timeout, Manifest: cfg}
+	obs, finishReport, err := c.reportFlags.observer(nil, g.secrets, "exec", execEnvironment(hosts))
+	if err != nil {
+		return err
+	}
+	defer func() { _ = finishReport() }()
 	if c.Stdin {
 		b, err := io.ReadAll(g.stdin)
 		if err != nil {
@@ -187,6 +194,12 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	labels := app.HostLabels(hosts)
 	var mu sync.Mutex // one host's block or line at a time
+	started := time.Now()
+	if obs != nil {
+		for i, h := range hosts {
+			obs.Event(executor.Event{Time: started, Kind: executor.EventPhaseStart, Address: labels[i], HostID: h.ID, Phase: executor.PhaseExec, Message: command})
+		}
+	}
 	switch {
 	case c.JSON:
 	case c.Group:
@@ -215,6 +228,9 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 			}
 			if r.Err != nil {
 				fmt.Fprintf(g.stderr, "[%s] broker: %s: %v\n", labels[r.Index], r.Outcome, r.Err)
+				for _, h := range hints(r.Err) {
+					fmt.Fprintf(g.stderr, "[%s] hint: %s\n", labels[r.Index], h)
+				}
 			}
 		}
 	}
@@ -229,6 +245,15 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 		case <-runCtx.Done():
 		}
 	}()
+	if obs != nil {
+		done := req.Done
+		req.Done = func(r app.ExecResult) {
+			if done != nil {
+				done(r)
+			}
+			reportExec(obs, labels[r.Index], r)
+		}
+	}
 	results := a.Exec(runCtx, req)
 	sum := app.Summarize(results)
 	if c.JSON {
@@ -240,10 +265,49 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 	if err := writeOutput(g, execRecords(labels, results)); err != nil {
 		return err
 	}
+	if err := finishReport(); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
 	if sum.ExitCode != 0 {
 		return withCode(sum.ExitCode, nil)
 	}
 	return nil
+}
+
+// reportExec tells a --report what one host's command did: a test case
+// per host (phase exec), failed with the status and the last line of its
+// stderr when the command failed or the host was out of reach.
+func reportExec(obs executor.Observer, label string, r app.ExecResult) {
+	e := executor.Event{Time: time.Now(), Kind: executor.EventPhaseDone, Address: label, HostID: r.Host.ID, Phase: executor.PhaseExec, Duration: r.Duration}
+	if r.Outcome != app.ExecOK {
+		msg := fmt.Sprintf("%s (status %d)", r.Outcome, r.ExitCode())
+		if r.Err != nil {
+			msg += ": " + r.Err.Error()
+		} else if last := lastLine(r.Stderr); last != "" {
+			msg += ": " + last
+		}
+		e.Err = msg
+	}
+	obs.Event(e)
+	e.Kind, e.Phase = executor.EventDone, ""
+	if e.Err != "" {
+		e.Kind = executor.EventFailed
+	}
+	obs.Event(e)
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// execEnvironment names the hosts' environment for a report, or "" when
+// they span several.
+func execEnvironment(hosts []state.Host) string {
+	if envs, _ := app.ByEnvironment(hosts); len(envs) == 1 {
+		return envs[0]
+	}
+	return ""
 }
 
 // prefixWriter writes whole lines, each with its prefix, under a shared

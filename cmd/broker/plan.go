@@ -38,10 +38,10 @@ func (c *PlanCmd) Help() string {
 	return `Compares the manifest with the hosts the environment holds and shows
 each change with its reason:
 
-  +    check out a new host
-  ~    extend a host's lease
-  -    check a host in
-  -/+  replace a host (recipe changed, tainted, failed, or gone)
+  check out a new host                                         +
+  extend a host's lease                                        ~
+  check a host in                                              -
+  replace a host (recipe changed, tainted, failed, or gone)    -/+
 
 Nothing is changed. Save the plan with --out and apply exactly it later.`
 }

@@ -17,6 +17,7 @@ import (
 type ProvidersCmd struct {
 	Provider string   `placeholder:"TYPE[.INSTANCE]" help:"A provider (or alias, e.g. AnsibleTower) to describe."`
 	JSON     bool     `name:"json" help:"Print the description as JSON."`
+	File     string   `short:"f" placeholder:"PATH" help:"Manifest: list the provider instances it declares and uses (with the settings' ones), or describe a provider as the manifest configures it."`
 	Rest     []string `arg:"" optional:"" passthrough:"" name:"provider-and-listing" help:"PROVIDER [--LISTING | --ITEM NAME], e.g. AnsibleTower --workflows, AnsibleTower --workflow remove-vm."`
 }
 
@@ -28,6 +29,7 @@ listing flag asks the provider's service (AWX workflows, job templates,
 inventories), an item flag describes one of them.
 
   broker providers
+  broker providers -f lab.hcl
   broker providers AnsibleTower --help
   broker providers AnsibleTower --workflows
   broker providers AnsibleTower --workflow remove-vm
@@ -40,6 +42,7 @@ func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context
 	r, err := parseRaw(c.Rest, []rawFlag{
 		{names: []string{"--json"}, bool: true, set: setBool(&c.JSON)},
 		{names: []string{"--provider"}, set: setString(&c.Provider)},
+		{names: []string{"--file", "-f"}, set: setString(&c.File)},
 	})
 	if err != nil {
 		return err
@@ -53,6 +56,9 @@ func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context
 	if c.Provider == "" {
 		if r.Help {
 			return kctx.PrintUsage(false)
+		}
+		if c.File != "" {
+			return c.instances(ctx, g)
 		}
 		return c.list(g)
 	}
@@ -88,12 +94,16 @@ func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context
 		return printDiagnostics(g, err)
 	}
 	defer a.Close()
+	cfg, err := scopeToManifest(g, a, c.File)
+	if err != nil {
+		return err
+	}
 	if inst == "" {
-		if inst, err = a.DefaultInstance(nil, t.Name); err != nil {
+		if inst, err = a.DefaultInstance(cfg, t.Name); err != nil {
 			return err
 		}
 	}
-	p, perr := a.Provider(ctx, nil, t.Name, inst)
+	p, perr := a.Provider(ctx, cfg, t.Name, inst)
 	if perr != nil {
 		if req.Listing != "" {
 			return perr
@@ -115,6 +125,59 @@ func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context
 	if req.Listing == "" {
 		printSettings(g, t)
 	}
+	return nil
+}
+
+// instances lists the provider instances of the manifest of -f (and of
+// the settings), with where each is declared and which host blocks use it.
+func (c *ProvidersCmd) instances(ctx *interruptContext, g *Globals) error {
+	a, err := g.open(ctx, "providers")
+	if err != nil {
+		return printDiagnostics(g, err)
+	}
+	defer a.Close()
+	cfg, err := scopeToManifest(g, a, c.File)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Instance string   `json:"instance"`
+		Type     string   `json:"type"`
+		Declared string   `json:"declared,omitempty"`
+		Default  bool     `json:"default"`
+		Hosts    []string `json:"hosts"`
+	}
+	var rows []row
+	for _, p := range cfg.AllProviders() {
+		r := row{Instance: p.Ref(), Type: p.Type, Default: p.Default, Hosts: []string{}}
+		if !p.Implicit {
+			r.Declared = fmt.Sprintf("%s:%d", p.DeclRange.Filename, p.DeclRange.Start.Line)
+		}
+		for _, h := range cfg.Hosts {
+			if h.Provider == p.Ref() {
+				r.Hosts = append(r.Hosts, fmt.Sprintf("host.%s (%d)", h.Name, h.Count))
+			}
+		}
+		rows = append(rows, r)
+	}
+	if c.JSON {
+		return printJSON(g, rows)
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tTYPE\tDEFAULT\tDECLARED\tHOSTS")
+	for _, r := range rows {
+		def := "-"
+		if r.Default {
+			def = "yes"
+		}
+		decl := r.Declared
+		if decl == "" {
+			decl = "(implicit)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Instance, r.Type, def, decl, dash(strings.Join(r.Hosts, ", ")))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(g.stdout, "\nbroker providers -f "+c.File+" TYPE.INSTANCE describes one as the manifest configures it.")
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/labbroker/broker/internal/app"
+	"github.com/labbroker/broker/internal/suggest"
 	"github.com/labbroker/broker/providers"
 )
 
@@ -121,6 +122,9 @@ func parseRaw(tokens []string, flags []rawFlag) (*rawResult, error) {
 			if key == "" {
 				return nil, fmt.Errorf("cannot read %q", tok)
 			}
+			if err := nearFlag(name, key, flags); err != nil {
+				return nil, err
+			}
 			v, ok := next()
 			if t, isProv := providers.Lookup(key); isProv && ok {
 				r.Instances[t.Name] = v
@@ -138,6 +142,46 @@ func parseRaw(tokens []string, flags []rawFlag) (*rawResult, error) {
 		}
 	}
 	return r, finishArgs(r)
+}
+
+// nearFlag refuses --key when it is a misspelling of one of broker's own
+// flags (--leese for --lease) rather than an argument some provider
+// declares: silently sending it to the provider would lose the flag. The
+// key=value form is always an argument, the way to say "I mean it".
+func nearFlag(name, key string, flags []rawFlag) error {
+	if len([]rune(key)) < 4 || providerArgument(argName(key)) {
+		return nil
+	}
+	var long []string
+	for _, f := range flags {
+		for _, n := range f.names {
+			if strings.HasPrefix(n, "--") {
+				long = append(long, strings.TrimPrefix(n, "--"))
+			}
+		}
+	}
+	best := suggest.Within(key, long, 2)
+	if best == "" {
+		return nil
+	}
+	return app.Hint(fmt.Errorf("unknown flag %s, did you mean --%s?", name, best),
+		fmt.Sprintf("to pass %q to the provider as an argument, write %s=VALUE", argName(key), key))
+}
+
+// providerArgument reports whether some provider type declares name as a
+// checkout argument.
+func providerArgument(name string) bool {
+	for _, t := range providers.Types() {
+		if t.ArgsSchema == nil {
+			continue
+		}
+		for _, n := range t.ArgsSchema.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // finishArgs reads file-valued arguments.

@@ -20,6 +20,33 @@ import (
 	"github.com/labbroker/broker/test/sshdtest"
 )
 
+// readJUnit reads a JUnit file with junitparser (python3-junitparser) and
+// returns "SUITE: N tests, M failures" and one "CLASS NAME passed|failed:
+// MESSAGE" line per case. In CI a missing reader fails the test.
+func readJUnit(t *testing.T, path string) string {
+	t.Helper()
+	script := `import sys
+from junitparser import JUnitXml, Failure
+xml = JUnitXml.fromfile(sys.argv[1])
+for suite in xml:
+    print(f"{suite.name}: {suite.tests} tests, {suite.failures} failures")
+    for case in suite:
+        fails = [r for r in case.result if isinstance(r, Failure)]
+        print(case.classname, case.name, "failed: " + fails[0].message if fails else "passed")
+`
+	if err := exec.Command("/usr/bin/python3", "-c", "import junitparser").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no JUnit reader (/usr/bin/python3 -c 'import junitparser': %v), and CI=true forbids skipping", err)
+		}
+		t.Skipf("no JUnit reader: %v (apt-get install python3-junitparser)", err)
+	}
+	out, err := exec.Command("/usr/bin/python3", "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("junitparser: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
 // remoteLab is a broker directory whose settings log in to sshdtest
 // servers with their client key, and a manifest of static pools of them.
 type remoteLab struct {
@@ -178,12 +205,32 @@ host "dead" {
 		wantIn(t, "stderr", r.stderr, `3 hosts: 3 ok, 0 failed, 0 unreachable`)
 	})
 
+	t.Run("words", func(t *testing.T) {
+		// Words after -- are one command line, as ssh joins them.
+		l := l.in(t)
+		r := l.must(0, "exec", "-e", "remote", "host.web[0]", "--", "echo", "x", "y")
+		wantIn(t, "stdout", r.stdout, `(?m)^\[host\.web\[0\]\] x y$`)
+		r = l.must(0, "exec", "-e", "remote", "host.web[0]", "--", "echo", "a  b", "$HOME")
+		wantIn(t, "stdout", r.stdout, `(?m)^\[host\.web\[0\]\] a  b \$HOME$`)
+		r = l.must(0, "ssh", "-e", "remote", "host.web[0]", "--", "echo", "x", "y")
+		wantIn(t, "stdout", r.stdout, `(?m)^x y$`)
+	})
+
 	t.Run("worst exit code", func(t *testing.T) {
 		l := l.in(t)
 		cmd := fmt.Sprintf(`case %s in %d) exit 3;; %d) exit 1;; esac; echo fine`, serverPort, srv.Ports[0], srv.Ports[1])
-		r := l.must(3, "exec", "--all", "-e", "remote", "--", cmd)
+		r := l.must(3, "exec", "--all", "-e", "remote", "--report", "exec.xml", "--", cmd)
 		wantIn(t, "stderr", r.stderr, `3 hosts: 1 ok, 2 failed, 0 unreachable`)
 		wantIn(t, "stdout", r.stdout, `\] fine`)
+
+		// --report on exec, read back by a JUnit reader: a case per host,
+		// the failed ones with their status and last stderr line.
+		junit := readJUnit(t, filepath.Join(l.dir, "exec.xml"))
+		wantIn(t, "junit", junit, `(?m)^broker exec remote: 3 tests, 2 failures$`)
+		if n := len(regexp.MustCompile(`(?m)^host\.web\[\d\] exec failed: failed \(status [13]\)$`).FindAllString(junit, -1)); n != 2 {
+			t.Errorf("%d failed exec cases, want 2:\n%s", n, junit)
+		}
+		wantIn(t, "junit", junit, `(?m)^host\.web\[\d\] exec passed$`)
 	})
 
 	t.Run("group", func(t *testing.T) {
@@ -347,11 +394,36 @@ func TestExecRefusesChangedHostKey(t *testing.T) {
 	srv.Restart(true)
 	r := l.must(255, "exec", "--all", "--", "true")
 	wantIn(t, "stderr", r.stderr, regexp.QuoteMeta(old), regexp.QuoteMeta(srv.HostKeyFingerprint), `pinned key`, `1 unreachable`)
+	wantIn(t, "stderr", r.stderr, "broker state show host.box\\[0\\]")
+	// The command the hint names shows the pinned key.
+	wantIn(t, "state show", l.must(0, "state", "show", "host.box[0]").stdout, `"host_key": "ssh-`)
 	if !strings.Contains(rec.stdout+rec.stderr, "ssh-ed25519") && !strings.Contains(rec.stdout, "host_key") {
 		t.Logf("show does not print the pinned key:\n%s", rec.stdout)
 	}
 	// Knowingly accepting any key gets through.
 	l.must(0, "--insecure-ignore-host-key", "exec", "--all", "--", "true")
+}
+
+// A login the host refuses is not a host still booting: setup's wait for
+// SSH ends at the first refusal, with what to check.
+func TestSetupRefusedLoginFailsAtOnce(t *testing.T) {
+	srv := sshdtest.Start(t, sshdtest.Options{})
+	l := newRemoteLab(t, srv)
+	l.write("lab.hcl", fmt.Sprintf(`environment = "refused"
+provider "static" "one" {
+  hosts = ["127.0.0.1:%d"]
+  user  = "nobody-b7"
+}
+host "box" {
+  provider = "static.one"
+  setup { run = ["true"] }
+}
+`, srv.Port))
+	r := l.must(1, "apply", "-f", "lab.hcl", "--auto-approve")
+	wantIn(t, "stderr", r.stderr, `auth`, `refused user "nobody-b7"`, `private_key_file`)
+	if n := strings.Count(srv.Log(), "Invalid user nobody-b7"); n != 1 {
+		t.Errorf("%d login attempts, want 1:\n%s", n, srv.Log())
+	}
 }
 
 func TestExecThroughBastion(t *testing.T) {
@@ -486,4 +558,11 @@ host "box" {
 	if r.stdout != "x=1\n" {
 		t.Errorf("copied file reads %q", r.stdout)
 	}
+
+	// exec behaves like ssh on this transport too: words are one command
+	// line, and --timeout ends with 124 as timeout(1) does.
+	r = l.must(0, "exec", "-e", "dockerexec", "host.box[0]", "--", "echo", "x", "y")
+	wantIn(t, "stdout", r.stdout, `(?m)^\[host\.box\[0\]\] x y$`)
+	r = l.must(124, "exec", "-e", "dockerexec", "--timeout", "2s", "host.box[0]", "--", "sleep 600")
+	wantIn(t, "stderr", r.stderr, `timed out after 2s`)
 }

@@ -279,9 +279,9 @@ func (c *StateMigrateCmd) Help() string {
 environment's serial, from one backend to another. The source is not
 changed. A typical move of one runner's state to a shared etcd:
 
-  1. add the etcd state block to broker.hcl (endpoints, prefix, tls, user)
-  2. broker state migrate --from bolt:~/.broker/state.db --to etcd
-  3. broker state list          # now reads etcd
+  # first, add the etcd state block to broker.hcl (endpoints, prefix, tls, user)
+  broker state migrate --from bolt:~/.broker/state.db --to etcd
+  broker state list          # now reads etcd
 
 Run it while no broker applies (migrate takes no locks across backends).
 The target must be empty unless --force. Serials on an etcd target are set
@@ -308,6 +308,9 @@ func (c *StateMigrateCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	if !res.SerialsCopied {
 		g.note("serials of %s count its own writes: make plans saved before the migration again", res.Target)
+	}
+	if !res.IdentityCopied {
+		g.note("%s keeps its own identity: what broker made under %s is foreign to it (reap lists it apart)", res.Target, res.Source)
 	}
 	fmt.Fprintf(g.stdout, "Copied %d host records, %d intents and %d reservations in %d environments from %s to %s.\n",
 		res.Hosts, res.Intents, res.Reservations, res.Environments, res.Source, res.Target)

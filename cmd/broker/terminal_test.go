@@ -203,7 +203,7 @@ func TestTerminalShowsFailedOutput(t *testing.T) {
 		t.Errorf("the failed output comes after the summary:\n%s", s)
 	}
 
-	s, code = tm.run("broker destroy -f m.hcl --auto-approve", nil)
+	s, code = tm.run("broker destroy -f m.hcl --yes", nil)
 	if code != 0 {
 		t.Fatalf("destroy: exit %d:\n%s", code, s)
 	}
@@ -245,7 +245,7 @@ func TestTerminalInterruptNotice(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "m.hcl"), fmt.Sprintf(interruptTerminalLab, shQuote(fifo)))
 	tm := newTmux(t, dir)
 	notice := "broker: interrupted: finishing what is in flight, starting nothing new (press Ctrl-C again to cancel it)"
-	s, code := tm.run("broker apply -f m.hcl --auto-approve --parallelism 1", func() {
+	s, code := tm.run("broker apply -f m.hcl --yes --parallelism 1", func() {
 		tm.waitScreen(`waiting for the fifo`)
 		tm.keys("C-c")
 		tm.waitScreen(regexp.QuoteMeta(notice))
@@ -279,7 +279,7 @@ func TestPipeLabelsOutput(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "m.hcl"), fmt.Sprintf(terminalLab, env, env))
 
-	code, _, errs := runBroker(t, dir, "apply", "-f", "m.hcl", "--auto-approve")
+	code, _, errs := runBroker(t, dir, "apply", "-f", "m.hcl", "--yes")
 	if code != 1 {
 		t.Fatalf("apply: exit %d, want 1:\n%s", code, errs)
 	}
@@ -292,7 +292,7 @@ func TestPipeLabelsOutput(t *testing.T) {
 		t.Errorf("a failed setup reported done, or the live view's output block in plain output:\n%s", errs)
 	}
 
-	code, _, errs = runBroker(t, dir, "destroy", "-f", "m.hcl", "--auto-approve")
+	code, _, errs = runBroker(t, dir, "destroy", "-f", "m.hcl", "--yes")
 	if code != 0 {
 		t.Fatalf("destroy: exit %d:\n%s", code, errs)
 	}

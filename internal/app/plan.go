@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/labbroker/broker/executor"
@@ -74,13 +75,27 @@ func (a *App) Plan(ctx context.Context, req PlanRequest) (*planner.Plan, error) 
 func compileAll(flag string, srcs []string) ([]*filter.Filter, error) {
 	var out []*filter.Filter
 	for _, s := range srcs {
-		f, _, err := filter.Parse(s)
+		f, _, err := filter.Parse(addressFilter(s))
 		if err != nil {
 			return nil, fmt.Errorf("%s %q: %w", flag, s, err)
 		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// addressFilter lets --target and --exclude take an address as Terraform
+// users write it: host.web[2] is one instance, host.web every instance of
+// the block. Anything else is a filter expression.
+func addressFilter(s string) string {
+	t := strings.TrimSpace(s)
+	if _, _, ok := planner.ParseAddress(t); ok {
+		return fmt.Sprintf("address == %q", t)
+	}
+	if isBlockRef(t) {
+		return fmt.Sprintf("address startsWith %q", t+"[")
+	}
+	return s
 }
 
 // refresh asks each provider instance that can tell whether its hosts

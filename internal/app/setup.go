@@ -35,8 +35,15 @@ func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.Resolved
 			return err
 		}
 		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseSetup, Message: "waiting for ssh on " + cfg.Addr})
-		if err := remote.WaitReady(ctx, cfg, readyDeadline(rs.Timeout)); err != nil {
-			return err
+		err = remote.WaitReadyNotify(ctx, cfg, readyDeadline(rs.Timeout), func(attempt int, err error) {
+			if attempt&(attempt-1) != 0 {
+				return // attempts 1, 2, 4, 8…: a booting host's wait is not a flood
+			}
+			emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseSetup,
+				Message: fmt.Sprintf("waiting for ssh on %s (attempt %d: %v)", cfg.Addr, attempt, err)})
+		})
+		if err != nil {
+			return sshHint(err, h, cfg)
 		}
 	}
 	sess, err := a.SessionWith(ctx, h, o)

@@ -8,11 +8,17 @@ import "strings"
 // Closest returns the candidate nearest to name (case-insensitive edit
 // distance at most 3, and less than the candidate's length), or "".
 func Closest(name string, candidates []string) string {
-	best, bestD := "", 4
+	return Within(name, candidates, 3)
+}
+
+// Within is Closest with a smaller reach: edit distance at most max.
+// For guesses that turn an otherwise accepted word into an error.
+func Within(name string, candidates []string, max int) string {
+	best, bestD := "", max+1
 	for _, c := range candidates {
 		d := editDistance(strings.ToLower(name), strings.ToLower(c))
 		if d < bestD || (d == bestD && best == "") {
-			if d <= 3 && d < len(c) {
+			if d <= max && d < len(c) {
 				best, bestD = c, d
 			}
 		}

@@ -256,11 +256,22 @@ func shortID(id string) string {
 	return id
 }
 
-// containerName is <name_prefix>-<req.Name or a random suffix>.
+// stateSuffixLen is how much of the state's identity a container name
+// carries: enough that two broker directories on one engine do not clash
+// (32^6 ≈ 10^9), short enough to read.
+const stateSuffixLen = 6
+
+// containerName is <name_prefix>-<req.Name or a random suffix>-<the first
+// characters of the state's identity (label broker.state)>, such as
+// broker-lab-web-0-k3x9q2: two states applying the same manifest on one
+// engine make different names.
 func (p *Provider) containerName(req providers.CheckoutRequest) string {
 	n := sanitizeName(req.Name)
 	if n == "" {
 		n = randomSuffix()
+	}
+	if st := sanitizeName(req.Labels[providers.LabelState]); st != "" {
+		n += "-" + st[:min(len(st), stateSuffixLen)]
 	}
 	return p.set.NamePrefix + "-" + n
 }

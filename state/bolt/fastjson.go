@@ -312,6 +312,27 @@ func (d *fastDecoder) strMap() map[string]string {
 	return m
 }
 
+// strList decodes an array of strings; null gives nil.
+func (d *fastDecoder) strList() []string {
+	v, ok := d.value().([]any)
+	if !ok {
+		if v != nil {
+			d.fail()
+		}
+		return nil
+	}
+	out := make([]string, 0, len(v))
+	for _, e := range v {
+		s, ok := e.(string)
+		if !ok {
+			d.fail()
+			return nil
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 func (d *fastDecoder) host() (state.Host, bool) {
 	var h state.Host
 	d.object(func(key []byte) {
@@ -390,6 +411,8 @@ func (d *fastDecoder) host() (state.Host, bool) {
 			})
 		case "host_key":
 			h.HostKey = d.str()
+		case "depends_on":
+			h.DependsOn = d.strList()
 		case "created":
 			h.Created = d.time()
 		case "updated":

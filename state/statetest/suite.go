@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"ForceUnlock", testForceUnlock},
 		{"Pools", testPools},
 		{"SetSerial", testSetSerial},
+		{"Identity", testIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
