@@ -309,27 +309,43 @@ func (p *progress) startTicker() {
 	}(p.ticker, p.stop)
 }
 
-// fit cuts s (which may hold colour codes at its ends) to the terminal's
-// width, so that every line of the block takes one row.
+// fit cuts s (which may hold broker's own colour codes) to less than the
+// terminal's width, so that every line of the block takes one row (a line
+// of the full width wraps on some terminals).
 func fit(s string, width int) string {
-	if width < 10 {
-		width = 10
+	limit := max(width, 10) - 1
+	if columns(s, -1) <= limit {
+		return s
 	}
-	visible := 0
+	cut := s[:columns(s, limit-1)] + "…"
+	if strings.Contains(s, "\x1b[") {
+		cut += ansiReset
+	}
+	return cut
+}
+
+// columns counts the columns s takes (colour codes take none); with n >=
+// 0, it returns instead the byte offset where column n+1 starts.
+func columns(s string, n int) int {
+	visible, esc := 0, false
 	for i, r := range s {
-		if r == '\x1b' {
+		switch {
+		case esc:
+			esc = r < '@' || r > '~' || r == '['
+			continue
+		case r == '\x1b':
+			esc = true
 			continue
 		}
-		visible++
-		if visible == width {
-			cut := s[:i] + "…"
-			if strings.HasPrefix(s, "\x1b[") {
-				cut += ansiReset
-			}
-			return cut
+		if visible == n {
+			return i
 		}
+		visible++
 	}
-	return s
+	if n >= 0 {
+		return len(s)
+	}
+	return visible
 }
 
 // clean makes a line of remote output safe to draw in the live block: no

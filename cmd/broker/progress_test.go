@@ -154,3 +154,18 @@ func TestCleanLine(t *testing.T) {
 		}
 	}
 }
+
+// TestFitCountsWhatShows: colour codes take no columns, and a line stays
+// narrower than the terminal.
+func TestFitCountsWhatShows(t *testing.T) {
+	painted := ansiDim + strings.Repeat("x", 19) + ansiReset
+	if got := fit(painted, 20); got != painted {
+		t.Errorf("fit cut a painted line of 19 columns on 20: %q", got)
+	}
+	if got, want := fit(painted+"y", 20), ansiDim+strings.Repeat("x", 18)+"…"+ansiReset; got != want {
+		t.Errorf("fit(20 columns, 20) = %q, want %q", got, want)
+	}
+	if got, want := fit("héllo wörld, a line of 31 cols", 12), "héllo wörl…"; got != want {
+		t.Errorf("fit = %q, want %q", got, want)
+	}
+}
