@@ -39,7 +39,7 @@ func Values(h state.Host) manifest.HostValues {
 	}
 	return manifest.HostValues{
 		"id": h.ID, "address": h.Address, "name": h.Name, "hostname": h.Hostname,
-		"ip": h.IP, "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
+		"ip": h.IP, "connect_host": h.ConnectAddress(), "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
 		"provider": h.Provider, "instance": h.Instance,
 	}
 }
@@ -89,7 +89,8 @@ func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
 	return cfg.HostBlock(name), idx
 }
 
-// afterCheckout runs a new host's setup, then its hooks.
+// afterCheckout records a new host's connection block (without secrets),
+// runs its setup, then its hooks.
 func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *state.Host, c planner.Change, emit func(executor.Event)) error {
 	return func(ctx context.Context, h *state.Host, c planner.Change, emit func(executor.Event)) error {
 		blk, idx := hostBlock(cfg, h.Address)
@@ -97,7 +98,7 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 			return nil
 		}
 		needHooks := a.hooksFor(cfg, HookAfterCheckout) || a.hooksFor(cfg, HookAfterSetup)
-		if blk.Setup == nil && !needHooks {
+		if blk.Setup == nil && !needHooks && blk.Connection == nil {
 			return nil
 		}
 		hosts, err := a.neighboursFor(ctx, blk, needHooks, h.Environment)
@@ -108,6 +109,10 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 		conn, diags := cfg.ResolveConnection(blk, idx, self, hosts)
 		if diags.HasErrors() {
 			return diagErr(diags)
+		}
+		h.Connection = recordConnection(conn)
+		if blk.Setup == nil && !needHooks {
+			return nil
 		}
 		if err := a.runHooks(ctx, cfg, HookAfterCheckout, *h, self, hosts, conn, emit); err != nil {
 			return err

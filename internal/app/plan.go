@@ -196,6 +196,9 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		}
 	}
 	if !out.Plan.HasChanges() {
+		if op == "apply" {
+			a.refreshConnections(ctx, req.Config, env)
+		}
 		return out, nil
 	}
 	if req.Approve != nil {
@@ -206,6 +209,9 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 	}
 	out.Approved = true
 	out.Result, err = executor.Apply(ctx, out.Plan, a.executorOptions(req))
+	if op == "apply" && context.Cause(ctx) == nil {
+		a.refreshConnections(ctx, req.Config, env)
+	}
 	if cause := context.Cause(ctx); errors.Is(cause, ErrLockLost) && err == nil {
 		err = cause
 	}
