@@ -65,7 +65,7 @@ func parseColumns(specs []string) []column {
 }
 
 // inventoryFields are the plain field names fieldValue knows.
-var inventoryFields = []string{"index", "id", "address", "name", "hostname", "ip", "port", "user",
+var inventoryFields = []string{"index", "id", "address", "name", "hostname", "ip", "connect_host", "port", "user",
 	"transport", "provider", "instance", "provider_ref", "provider_id", "environment", "status",
 	"reason", "nick", "lease", "expires", "created", "updated", "origin.user", "origin.machine", "origin.ci",
 	"_broker_provider", "_broker_provider_instance"}
@@ -112,6 +112,8 @@ func fieldValue(h *state.Host, index int, field string, now time.Time) string {
 		return h.Hostname
 	case "ip":
 		return h.IP
+	case "connect_host":
+		return h.ConnectHost
 	case "port":
 		if h.Port == 0 {
 			return ""
@@ -289,7 +291,7 @@ func leaseColor(h *state.Host, o InventoryOptions) string {
 }
 
 var detailFields = []string{
-	"id", "address", "environment", "name", "hostname", "ip", "port", "user", "transport",
+	"id", "address", "environment", "name", "hostname", "ip", "connect_host", "port", "user", "transport",
 	"provider", "instance", "provider_id", "nick", "status", "reason", "lease", "expires",
 	"created", "updated", "origin.user", "origin.machine", "origin.ci",
 }

@@ -122,7 +122,7 @@ func hostFromSummary(c container.Summary, pubHost string) providers.HostInfo {
 		key := fmt.Sprintf("%d/%s", pt.PrivatePort, pt.Type)
 		ports[key] = fmt.Sprintf("%s:%d", pubHost, pt.PublicPort)
 		if pt.PrivatePort == 22 && pt.Type == "tcp" {
-			h.Hostname, h.Port, h.Transport, h.User = pubHost, int(pt.PublicPort), "ssh", "root"
+			h.ConnectHost, h.Port, h.Transport, h.User = pubHost, int(pt.PublicPort), "ssh", "root"
 		}
 	}
 	var nets []any
