@@ -50,11 +50,29 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 // without the manifest: the block's user, port, key file and known-hosts
 // file are recorded with the host (paths made absolute, so a command run
 // from elsewhere finds them). The pool's own port is closed and its user
-// wrong: only the block gets in.
+// wrong: only the block gets in. A block added to hosts applied before
+// is recorded by the next apply, though it changes nothing else.
 func TestExecAfterApplyUsesRecordedConnection(t *testing.T) {
 	srv := sshdtest.Start(t, sshdtest.Options{})
 	l := &remoteLab{t: t, dir: t.TempDir()}
 	copyFile(t, srv.KeyFile, filepath.Join(l.dir, "keys", "lab_key"), 0o600)
+	closed := closedPort(t)
+	// First without a block: the pool's closed port is all there is.
+	l.write("lab.hcl", fmt.Sprintf(`environment = "lab"
+
+provider "static" "pool" {
+  hosts = ["127.0.0.1:%d"]
+  user  = "nobody"
+}
+
+host "web" {
+  provider = "static.pool"
+}
+`, closed))
+	l.must(0, "apply", "-f", "lab.hcl", "--auto-approve")
+	l.must(255, "exec", "-e", "lab", "--all", "--", "true")
+
+	// The block added: apply has nothing to change, yet records it.
 	l.write("lab.hcl", fmt.Sprintf(`environment = "lab"
 
 provider "static" "pool" {
@@ -72,8 +90,8 @@ host "web" {
     timeout          = "20s"
   }
 }
-`, closedPort(t), srv.User, srv.Port))
-	l.must(0, "apply", "-f", "lab.hcl", "--auto-approve")
+`, closed, srv.User, srv.Port))
+	wantIn(t, "apply", l.must(0, "apply", "-f", "lab.hcl", "--auto-approve").stdout+"", `(?i)no changes`)
 
 	elsewhere := t.TempDir()
 	r := l.runIn(elsewhere, nil, "exec", "-e", "lab", "--all", "--", "echo $(id -un):"+serverPort)

@@ -17,7 +17,7 @@ type InventoryCmd struct {
 	Details  bool          `help:"Show every field of every host."`
 	List     bool          `help:"Print host names only, one per line (hostname, else name)."`
 	JSON     bool          `name:"json" help:"Print the hosts as JSON (same as --format json)."`
-	Format   string        `enum:"table,json,yaml,ansible,ssh-config" default:"table" help:"Output format: ${enum}."`
+	Format   string        `enum:"table,json,yaml,ansible,ssh-config" default:"table" help:"Output format: ${enum}. ssh-config and ansible log in as broker does and check the host keys pinned in the records (written to <broker directory>/ssh/known_hosts)."`
 	Filter   string        `placeholder:"EXPR" help:"Only hosts matching this filter expression, e.g. 'provider == \"docker\"' (the Python broker's 'hostname<test' form is accepted too)."`
 	Sync     string        `placeholder:"PROVIDER[:USER][::INSTANCE]" help:"First ask the provider what it holds and merge it into the state (e.g. AnsibleTower, AnsibleTower:alice, Container::remote)."`
 	Expiring time.Duration `placeholder:"DURATION" help:"Only hosts whose lease ends within this (e.g. 1h); highlighted in the table."`
@@ -36,7 +36,8 @@ is given. The Id column is the inventory index other commands accept
   broker inventory --sync AnsibleTower:alice
   broker inventory --sync Container::remote
   broker inventory --expiring 1h
-  broker inventory --format ansible > hosts.yaml
+  broker inventory --format ansible > hosts.yaml     # ansible -i hosts.yaml all -m raw -a uptime
+  broker inventory --format ssh-config > ssh_config  # ssh -F ssh_config NAME
   broker --output-file inventory.json inventory
   broker inventory import ~/broker/inventory.yaml`
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -34,7 +35,7 @@ func recordConnection(c *manifest.Connection) *state.Connection {
 		Manifest:       c.DeclRange.Filename,
 	}
 	if c.Password != "" {
-		sc.PasswordFrom = c.PasswordSource()
+		sc.PasswordFrom = cmp.Or(c.PasswordSource(), "a literal")
 	}
 	return sc
 }

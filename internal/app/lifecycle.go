@@ -304,6 +304,7 @@ func HostEnv(h state.Host) []string {
 		"BROKER_HOST_NAME=" + h.Name,
 		"BROKER_HOST_HOSTNAME=" + h.Hostname,
 		"BROKER_HOST_IP=" + h.IP,
+		"BROKER_HOST_CONNECT_HOST=" + h.ConnectAddress(),
 		"BROKER_HOST_PORT=" + strconv.Itoa(h.Port),
 		"BROKER_HOST_USER=" + h.User,
 		"BROKER_HOST_PROVIDER=" + h.Provider + "." + h.Instance,
