@@ -113,7 +113,8 @@ func hostFromSummary(c container.Summary, pubHost string) providers.HostInfo {
 	if len(c.Names) > 0 {
 		h.Name = strings.TrimPrefix(c.Names[0], "/")
 	}
-	h.Hostname = h.Name
+	// A listing does not say the container's hostname (it may be the
+	// hostname argument): left empty, so that a sync keeps the record's.
 	ports := map[string]any{}
 	for _, pt := range c.Ports {
 		if pt.PublicPort == 0 || (pt.IP.IsValid() && pt.IP.Is6()) {
