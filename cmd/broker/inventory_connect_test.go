@@ -161,8 +161,8 @@ host "web" {
 
 // Containers are named by their own hostname, not by 127.0.0.1 where
 // their SSH port is published: --list names each once, a hostname
-// selects one host, and the inventory formats work with real ssh and
-// ansible.
+// selects one host, and the inventory formats work with real ssh (the
+// SSH hosts) and ansible (all four).
 func TestInventoryFormatsWithSSHAndAnsibleDocker(t *testing.T) {
 	env := dockerEnv(t)
 	l := &remoteLab{t: t, dir: t.TempDir()}
@@ -176,6 +176,10 @@ host "ssh" {
   args     = { image = "broker-sshd:bookworm", ports = ["22"] }
   setup { run = ["true"] }
 }
+host "plain" {
+  provider = "docker.local"
+  args     = { image = "broker-busybox:latest" }
+}
 `, env, env))
 	l.must(0, "apply", "-f", "lab.hcl", "--auto-approve")
 
@@ -187,8 +191,8 @@ host "ssh" {
 		}
 		seen[name] = true
 	}
-	if len(list) != 3 {
-		t.Fatalf("inventory --list: %v, want 3 names", list)
+	if len(list) != 4 {
+		t.Fatalf("inventory --list: %v, want 4 names", list)
 	}
 	// A hostname names one host: the container whose hostname it is.
 	r := l.must(0, "exec", "-e", env, list[1], "--", "hostname")
@@ -197,5 +201,7 @@ host "ssh" {
 	}
 
 	t.Run("ssh", func(t *testing.T) { checkSSHConfig(t, l.in(t), env, 3) })
-	t.Run("ansible", func(t *testing.T) { checkAnsible(t, l.in(t), env, 3) })
+	// The busybox container has no SSH: Ansible reaches it through the
+	// engine (ansible_connection docker).
+	t.Run("ansible", func(t *testing.T) { checkAnsible(t, l.in(t), env, 4) })
 }

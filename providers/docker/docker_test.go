@@ -97,8 +97,8 @@ func TestCheckoutSSHHosts(t *testing.T) {
 			}
 			// The record names the container, not the address it is
 			// reached at.
-			if h.Hostname != h.Name {
-				t.Errorf("host %d hostname %q, want its container name %q", i, h.Hostname, h.Name)
+			if h.Hostname != containerHostname(h.Name) {
+				t.Errorf("host %d hostname %q, want its container name's %q", i, h.Hostname, containerHostname(h.Name))
 			}
 			if want := run.Prefix + "-client-" + strconv.Itoa(i); h.Name != want {
 				t.Errorf("host %d name %q, want %q", i, h.Name, want)
