@@ -58,7 +58,7 @@ func TestExecAfterApplyUsesRecordedConnection(t *testing.T) {
 	copyFile(t, srv.KeyFile, filepath.Join(l.dir, "keys", "lab_key"), 0o600)
 	closed := closedPort(t)
 	// First without a block: the pool's closed port is all there is.
-	l.write("lab.hcl", fmt.Sprintf(`environment = "lab"
+	l.write("noblock.hcl", fmt.Sprintf(`environment = "lab"
 
 provider "static" "pool" {
   hosts = ["127.0.0.1:%d"]
@@ -69,7 +69,7 @@ host "web" {
   provider = "static.pool"
 }
 `, closed))
-	l.must(0, "apply", "-f", "lab.hcl", "--auto-approve")
+	l.must(0, "apply", "-f", "noblock.hcl", "--auto-approve")
 	l.must(255, "exec", "-e", "lab", "--all", "--", "true")
 
 	// The block added: apply has nothing to change, yet records it.
@@ -134,6 +134,10 @@ host "web" {
 	r = l.run("", "exec", "-f", "other.hcl", "--all", "--", "true")
 	if r.code != 255 {
 		t.Errorf("exec -f with the block's port closed: exit %d, want 255\n%s", r.code, r.stderr)
+	}
+	// A manifest that declares the host without a block wins too.
+	if r = l.run("", "exec", "-f", "noblock.hcl", "--all", "--", "true"); r.code != 255 {
+		t.Errorf("exec -f with no block for the host: exit %d, want 255\n%s", r.code, r.stderr)
 	}
 }
 

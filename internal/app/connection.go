@@ -16,12 +16,32 @@ import (
 // its secrets, so that exec, ssh and cp reach the host the same way
 // without the manifest. With the manifest (-f) its current block wins.
 
+// noConnection is what resolveConnection gives for a host the manifest
+// declares without a connection block: not nil, so that the manifest's
+// "no block" wins over a block recorded earlier.
+var noConnection = &manifest.Connection{}
+
+// resolveConnection resolves blk's connection block for instance idx;
+// noConnection when blk has none. Every caller holding the manifest goes
+// through it, so that with a manifest its current block (or its absence)
+// counts, never the recorded one.
+func resolveConnection(cfg *manifest.Config, blk *manifest.Host, idx int, self manifest.HostValues, hosts map[string][]manifest.HostValues) (*manifest.Connection, error) {
+	if blk.Connection == nil {
+		return noConnection, nil
+	}
+	c, diags := cfg.ResolveConnection(blk, idx, self, hosts)
+	if diags.HasErrors() {
+		return nil, diagErr(diags)
+	}
+	return c, nil
+}
+
 // recordConnection is c as a record keeps it: file paths made absolute
 // (they were read relative to the working directory of the apply), a
 // bastion's password dropped, and the password replaced by where it comes
 // from. nil for nil.
 func recordConnection(c *manifest.Connection) *state.Connection {
-	if c == nil {
+	if c == nil || c == noConnection {
 		return nil
 	}
 	sc := &state.Connection{

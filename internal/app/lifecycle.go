@@ -106,9 +106,9 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 			return err
 		}
 		self := Values(*h)
-		conn, diags := cfg.ResolveConnection(blk, idx, self, hosts)
-		if diags.HasErrors() {
-			return diagErr(diags)
+		conn, err := resolveConnection(cfg, blk, idx, self, hosts)
+		if err != nil {
+			return err
 		}
 		h.Connection = recordConnection(conn)
 		if blk.Setup == nil && !needHooks {
@@ -149,9 +149,9 @@ func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h st
 		self := Values(h)
 		var conn *manifest.Connection
 		if blk != nil {
-			c, diags := cfg.ResolveConnection(blk, idx, self, hosts)
-			if diags.HasErrors() {
-				return diagErr(diags)
+			c, err := resolveConnection(cfg, blk, idx, self, hosts)
+			if err != nil {
+				return err
 			}
 			conn = c
 		}
