@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,20 +14,7 @@ import (
 // runIn runs broker in dir (not the lab's) with extra environment.
 func (l *remoteLab) runIn(dir string, env []string, args ...string) brokerRun {
 	l.t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), asBroker+"=1", "BROKER_DIRECTORY="+filepath.Join(l.dir, ".broker"), "NO_COLOR=1", "HOME="+l.dir)
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Dir = dir
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := brokerRun{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		l.t.Fatal(err)
-	}
-	return r
+	return l.runWith(dir, env, "", args...)
 }
 
 func copyFile(t *testing.T, from, to string, mode os.FileMode) {
@@ -57,8 +42,10 @@ func TestExecAfterApplyUsesRecordedConnection(t *testing.T) {
 	l := &remoteLab{t: t, dir: t.TempDir()}
 	copyFile(t, srv.KeyFile, filepath.Join(l.dir, "keys", "lab_key"), 0o600)
 	closed := closedPort(t)
-	// First without a block: the pool's closed port is all there is.
-	l.write("noblock.hcl", fmt.Sprintf(`environment = "lab"
+	// The pool's member is a closed port with the wrong user; block is
+	// the host's connection block.
+	manifest := func(block string) string {
+		return fmt.Sprintf(`environment = "lab"
 
 provider "static" "pool" {
   hosts = ["127.0.0.1:%d"]
@@ -67,30 +54,26 @@ provider "static" "pool" {
 
 host "web" {
   provider = "static.pool"
-}
-`, closed))
-	l.must(0, "apply", "-f", "noblock.hcl", "--auto-approve")
-	l.must(255, "exec", "-e", "lab", "--all", "--", "true")
-
-	// The block added: apply has nothing to change, yet records it.
-	l.write("lab.hcl", fmt.Sprintf(`environment = "lab"
-
-provider "static" "pool" {
-  hosts = ["127.0.0.1:%d"]
-  user  = "nobody"
-}
-
-host "web" {
-  provider = "static.pool"
-  connection {
+%s}
+`, closed, block)
+	}
+	blockWithPort := func(port int) string {
+		return fmt.Sprintf(`  connection {
     user             = %q
     port             = %d
     private_key_file = "keys/lab_key"
     known_hosts_file = "keys/known_hosts"
     timeout          = "20s"
   }
-}
-`, closed, srv.User, srv.Port))
+`, srv.User, port)
+	}
+	// First without a block: the pool's closed port is all there is.
+	l.write("noblock.hcl", manifest(""))
+	l.must(0, "apply", "-f", "noblock.hcl", "--auto-approve")
+	l.must(255, "exec", "-e", "lab", "--all", "--", "true")
+
+	// The block added: apply has nothing to change, yet records it.
+	l.write("lab.hcl", manifest(blockWithPort(srv.Port)))
 	wantIn(t, "apply", l.must(0, "apply", "-f", "lab.hcl", "--auto-approve").stdout+"", `(?i)no changes`)
 
 	elsewhere := t.TempDir()
@@ -130,7 +113,7 @@ host "web" {
 
 	// With -f the manifest's current block wins: a wrong port there
 	// fails although the record's is right.
-	l.write("other.hcl", strings.Replace(mustRead(t, filepath.Join(l.dir, "lab.hcl")), fmt.Sprintf("port             = %d", srv.Port), fmt.Sprintf("port             = %d", closedPort(t)), 1))
+	l.write("other.hcl", manifest(blockWithPort(closedPort(t))))
 	r = l.run("", "exec", "-f", "other.hcl", "--all", "--", "true")
 	if r.code != 255 {
 		t.Errorf("exec -f with the block's port closed: exit %d, want 255\n%s", r.code, r.stderr)
@@ -139,15 +122,6 @@ host "web" {
 	if r = l.run("", "exec", "-f", "noblock.hcl", "--all", "--", "true"); r.code != 255 {
 		t.Errorf("exec -f with no block for the host: exit %d, want 255\n%s", r.code, r.stderr)
 	}
-}
-
-func mustRead(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // A password is never recorded: without the manifest, exec says which
