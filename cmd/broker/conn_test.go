@@ -163,11 +163,13 @@ host "db" {
 
 	show := l.must(0, "state", "show", "-e", "lab", "host.db[0]")
 	wantIn(t, "state show", show.stdout, `"password_from": ?"var\.lab_password"`)
+	details := l.must(0, "show", "-e", "lab", "host.db[0]")
+	wantIn(t, "show", details.stdout, `(?m)^  connection\.password_from +var\.lab_password$`, `(?m)^  connection\.manifest +lab\.hcl$`)
 	db, err := os.ReadFile(filepath.Join(l.dir, ".broker", "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for what, text := range map[string]string{"state show": show.stdout, "state.db": string(db), "exec stderr": r.stderr} {
+	for what, text := range map[string]string{"state show": show.stdout, "show": details.stdout, "state.db": string(db), "exec stderr": r.stderr} {
 		if strings.Contains(text, password) {
 			t.Errorf("%s holds the password", what)
 		}

@@ -315,6 +315,15 @@ func writeDetails(w *bufio.Writer, h *state.Host, i int, o InventoryOptions, p p
 			kvs = append(kvs, kv{f, v})
 		}
 	}
+	if c := h.Connection; c != nil {
+		for _, x := range []kv{{"user", c.User}, {"port", portText(c.Port)}, {"private_key_file", c.PrivateKeyFile},
+			{"known_hosts_file", c.KnownHostsFile}, {"bastion", c.Bastion}, {"timeout", durationText(c.Timeout)},
+			{"password_from", c.PasswordFrom}, {"manifest", c.Manifest}} {
+			if x.v != "" {
+				kvs = append(kvs, kv{"connection." + x.k, x.v})
+			}
+		}
+	}
 	for _, k := range sortedKeys(h.Labels) {
 		kvs = append(kvs, kv{"labels." + k, strconv.Quote(h.Labels[k])})
 	}
@@ -403,4 +412,18 @@ func setBlockStyle(n *yaml.Node) {
 	for _, c := range n.Content {
 		setBlockStyle(c)
 	}
+}
+
+func portText(p int) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.Itoa(p)
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
