@@ -9,6 +9,11 @@ import (
 
 // SchemaVersion is the version of the JSON encoding of records written by
 // this build. Backends store it beside the data and refuse a newer one.
+//
+// Fields added with omitempty and a meaning for their absence (Host's
+// ConnectHost and Connection) do not change it: older records read as
+// before, and older builds ignore the new keys, so a state shared by
+// runners of both versions keeps working.
 const SchemaVersion = 1
 
 // Status is where a host is in its life.
