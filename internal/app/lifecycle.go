@@ -39,7 +39,7 @@ func Values(h state.Host) manifest.HostValues {
 	}
 	return manifest.HostValues{
 		"id": h.ID, "address": h.Address, "name": h.Name, "hostname": h.Hostname,
-		"ip": h.IP, "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
+		"ip": h.IP, "connect_host": h.ConnectAddress(), "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
 		"provider": h.Provider, "instance": h.Instance,
 	}
 }
@@ -89,7 +89,8 @@ func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
 	return cfg.HostBlock(name), idx
 }
 
-// afterCheckout runs a new host's setup, then its hooks.
+// afterCheckout records a new host's connection block (without secrets),
+// runs its setup, then its hooks.
 func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *state.Host, c planner.Change, emit func(executor.Event)) error {
 	return func(ctx context.Context, h *state.Host, c planner.Change, emit func(executor.Event)) error {
 		blk, idx := hostBlock(cfg, h.Address)
@@ -97,7 +98,7 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 			return nil
 		}
 		needHooks := a.hooksFor(cfg, HookAfterCheckout) || a.hooksFor(cfg, HookAfterSetup)
-		if blk.Setup == nil && !needHooks {
+		if blk.Setup == nil && !needHooks && blk.Connection == nil {
 			return nil
 		}
 		hosts, err := a.neighboursFor(ctx, blk, needHooks, h.Environment)
@@ -105,9 +106,13 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 			return err
 		}
 		self := Values(*h)
-		conn, diags := cfg.ResolveConnection(blk, idx, self, hosts)
-		if diags.HasErrors() {
-			return diagErr(diags)
+		conn, err := resolveConnection(cfg, blk, idx, self, hosts)
+		if err != nil {
+			return err
+		}
+		h.Connection = recordConnection(conn)
+		if blk.Setup == nil && !needHooks {
+			return nil
 		}
 		if err := a.runHooks(ctx, cfg, HookAfterCheckout, *h, self, hosts, conn, emit); err != nil {
 			return err
@@ -144,9 +149,9 @@ func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h st
 		self := Values(h)
 		var conn *manifest.Connection
 		if blk != nil {
-			c, diags := cfg.ResolveConnection(blk, idx, self, hosts)
-			if diags.HasErrors() {
-				return diagErr(diags)
+			c, err := resolveConnection(cfg, blk, idx, self, hosts)
+			if err != nil {
+				return err
 			}
 			conn = c
 		}
@@ -304,6 +309,7 @@ func HostEnv(h state.Host) []string {
 		"BROKER_HOST_NAME=" + h.Name,
 		"BROKER_HOST_HOSTNAME=" + h.Hostname,
 		"BROKER_HOST_IP=" + h.IP,
+		"BROKER_HOST_CONNECT_HOST=" + h.ConnectAddress(),
 		"BROKER_HOST_PORT=" + strconv.Itoa(h.Port),
 		"BROKER_HOST_USER=" + h.User,
 		"BROKER_HOST_PROVIDER=" + h.Provider + "." + h.Instance,
