@@ -193,6 +193,7 @@ type Connection struct {
 	Port           int
 	Password       string // sensitive
 	PrivateKeyFile string
+	KnownHostsFile string
 	Agent          *bool
 	Bastion        string
 	Timeout        time.Duration

@@ -102,7 +102,7 @@ func (a *App) Import(ctx context.Context, req ImportRequest) (*ImportResult, err
 	h := state.Host{
 		ID: state.NewID(), Environment: req.Environment, Address: req.Address,
 		Provider: typ, Instance: inst, ProviderID: info.ProviderID,
-		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User,
+		Name: info.Name, Hostname: info.Hostname, IP: info.IP, ConnectHost: info.ConnectHost, Port: info.Port, User: info.User,
 		Transport: info.Transport, Nick: want.Nick,
 		Facts: maps.Clone(info.Facts), Labels: maps.Clone(want.Labels),
 		Lease: state.Lease{
