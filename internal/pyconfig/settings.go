@@ -207,8 +207,11 @@ func (c *converter) provider(typ, pyName string, n *yaml.Node, attr attrFunc) {
 			if p.v == nil {
 				continue
 			}
-			if s, ok := p.v.(string); ok && isPlaceholder(s) {
-				if sensitive.MatchString(p.k) {
+			if k, ok := PythonKey(typ, p.k); ok && k.Ignore != "" {
+				// No counterpart here, placeholder or not: attr says why.
+			} else if s, ok := p.v.(string); ok && isPlaceholder(s) {
+				if t, ok := providers.Lookup(typ); ok && sensitive.MatchString(p.k) && t.SettingsSchema != nil && slices.Contains(t.SettingsSchema.Names(), p.k) {
+					c.note("%s.%s: %s is a placeholder (%s); left out: set it with broker config set %s.%s.%s 'env(\"VARIABLE\")'", pyName, in.name, p.k, s, typ, in.name, p.k)
 					continue
 				}
 				// A placeholder ("https://<ansible tower host>/") of
