@@ -103,6 +103,10 @@ func Open(ctx context.Context, opts Options) (*Client, error) {
 	return &Client{app: a, env: env, held: map[string]*Host{}, envs: map[string]*Environment{}}, nil
 }
 
+func init() {
+	app.LibraryApp = func(c any) *app.App { return c.(*Client).app }
+}
+
 // Directory is the client's broker directory.
 func (c *Client) Directory() string { return c.app.Dir }
 

@@ -170,6 +170,16 @@ func (h *Host) Run(ctx context.Context, cmd string) Result {
 	return h.run(ctx, cmd, remote.RunOptions{})
 }
 
+// RunOptions control one command of RunWith: input, environment,
+// timeout, and writers for its output (nil: captured).
+type RunOptions = remote.RunOptions
+
+// RunWith runs a shell command line with options. A command stopped by
+// opts.Timeout is a Result whose Err is a *remote.TimeoutError.
+func (h *Host) RunWith(ctx context.Context, cmd string, opts RunOptions) Result {
+	return h.run(ctx, cmd, opts)
+}
+
 // RunStream runs a command line with its output copied to stdout and
 // stderr as it comes (nil discards), not captured in the Result.
 func (h *Host) RunStream(ctx context.Context, cmd string, stdout, stderr io.Writer) Result {

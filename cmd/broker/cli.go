@@ -67,6 +67,7 @@ type CLI struct {
 	Providers  ProvidersCmd  `cmd:"" help:"List providers, their actions and arguments."`
 	Config     ConfigCmd     `cmd:"" help:"View, validate, create or import broker's settings (broker.hcl)."`
 	Version    VersionCmd    `cmd:"" help:"Print broker's version."`
+	RPC        RPCCmd        `cmd:"" name:"rpc" help:"Serve broker over JSON-RPC on stdin/stdout (for the Python package)."`
 	Completion CompletionCmd `cmd:"" help:"Print a shell completion script (bash, zsh or fish)."`
 
 	// Leases and cleanup.

@@ -102,3 +102,10 @@ func (a *App) RecordHostKey(ctx context.Context, h state.Host, lockTimeout time.
 	rec.HostKey = h.HostKey
 	return st.Put(ctx, rec)
 }
+
+// LibraryApp returns the App of a Go library Client (the module root sets
+// it), so that `broker rpc`, which serves the library's hosts and
+// sessions, reaches the operations the library does not expose (provider
+// actions, the secrets to mask) through the same App. Nil until the
+// module root is linked in.
+var LibraryApp func(client any) *App
