@@ -22,6 +22,11 @@ have podman      || need+=(podman)
 [ -x /bin/busybox ] || need+=(busybox-static)
 # --report's JUnit files are read back by a real JUnit reader.
 /usr/bin/python3 -c 'import junitparser' 2>/dev/null || need+=(python3-junitparser)
+# The Python package (python/) is tested with Debian's pytest, and
+# benchmarked against paramiko; setuptools builds it for pip install.
+/usr/bin/python3 -c 'import pytest' 2>/dev/null || need+=(python3-pytest)
+/usr/bin/python3 -c 'import paramiko' 2>/dev/null || need+=(python3-paramiko)
+/usr/bin/python3 -c 'import setuptools' 2>/dev/null || need+=(python3-setuptools)
 # The terminal view is tested in a real terminal (cmd/broker/terminal_test.go).
 have tmux        || need+=(tmux)
 if [ "${1:-}" = "--bench" ]; then
