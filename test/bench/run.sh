@@ -2,7 +2,7 @@
 # broker's benchmarks, as whole processes where the issue asks for that, next
 # to the peer tools. Prints a Markdown table per section; BENCHMARKS.md keeps
 # the figures of a run. Usage: test/bench/run.sh [section…]
-#   sections: core docker ssh etcd go   (default: all that can run here)
+#   sections: core docker ssh python etcd go   (default: all that can run here)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BROKER=${BROKER:-$PWD/bin/broker}
@@ -92,6 +92,11 @@ section_ssh() {
 	[ -f test/bench/ssh.sh ] && bash test/bench/ssh.sh
 }
 
+section_python() {
+	docker info >/dev/null 2>&1 || { echo "## python: skipped (no engine)"; return; }
+	bash test/bench/python.sh
+}
+
 section_etcd() {
 	command -v etcd >/dev/null || { echo "## etcd: skipped (no etcd; apt-get install etcd-server)"; return; }
 	[ -f test/bench/etcd.sh ] && bash test/bench/etcd.sh
@@ -106,5 +111,5 @@ section_go() {
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(core docker ssh etcd go)
+[ ${#sections[@]} -gt 0 ] || sections=(core docker ssh python etcd go)
 for s in "${sections[@]}"; do "section_$s"; done
