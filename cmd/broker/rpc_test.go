@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -340,4 +341,34 @@ func TestRPCDocker(t *testing.T) {
 	if got := inventory(t, dir); len(got) != 0 {
 		t.Errorf("%d records left after checkin", len(got))
 	}
+}
+
+// TestRPCMasksSecrets: an operation failing against a provider whose
+// settings hold a token and a password in its URL answers an error that
+// carries neither, and the log has neither.
+func TestRPCMasksSecrets(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ".broker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	port := closedPort(t)
+	writeFile(t, filepath.Join(dir, ".broker", "broker.hcl"), `
+provider "awx" "lab" {
+  url   = "http://admin:Sup3rS3cretPass@127.0.0.1:`+strconv.Itoa(port)+`/api/v2/"
+  token = "T0kenValue1234567"
+}
+`)
+	p := startRPC(t, dir)
+	r := p.fail("checkout", map[string]any{"provider": "awx.lab", "args": map[string]any{"workflow": "deploy", "password": "Sup3rS3cretPass"}})
+	if r.Error.Message == "" {
+		t.Fatalf("no message: %+v", r.Error)
+	}
+	p.close()
+	logs, _ := os.ReadFile(filepath.Join(dir, ".broker", "logs", "broker.log"))
+	for _, secret := range []string{"Sup3rS3cretPass", "T0kenValue1234567"} {
+		if strings.Contains(r.Error.Message+r.Error.Data.Hint, secret) || strings.Contains(string(logs), secret) {
+			t.Errorf("%q in the error or the log:\n%s\n%s", secret, r.Error.Message, logs)
+		}
+	}
+	t.Logf("error: %s", r.Error.Message)
 }
