@@ -38,6 +38,9 @@ type pyLab struct {
 	t   *testing.T
 	dir string
 	env []string
+	// installed: the package comes from pip install, whose entry point
+	// registers the plugin (no -p broker.pytest).
+	installed bool
 }
 
 func newPyLab(t *testing.T, settings string, env ...string) *pyLab {
@@ -65,7 +68,10 @@ func newPyLab(t *testing.T, settings string, env ...string) *pyLab {
 // process group.
 func (l *pyLab) pytest(extra []string, args ...string) *exec.Cmd {
 	root, _ := filepath.Abs("../..")
-	argv := []string{"-m", "pytest", "-p", "broker.pytest", "-p", "no:cacheprovider", "-q", "-rs", "--rootdir", filepath.Join(root, "python")}
+	argv := []string{"-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs", "--rootdir", filepath.Join(root, "python")}
+	if !l.installed {
+		argv = append(argv, "-p", "broker.pytest")
+	}
 	argv = append(argv, args...)
 	cmd := exec.Command(python(l.t), argv...)
 	cmd.Dir = l.dir
@@ -272,5 +278,46 @@ func TestPythonInterruptChecksIn(t *testing.T) {
 		if h.ID == id {
 			t.Fatalf("host %s still checked out after Ctrl-C", id)
 		}
+	}
+}
+
+// TestPythonPipInstall: pip installs the package offline (no index: its
+// build backend is in-tree and needs nothing), and the installed package
+// registers the pytest plugin by its entry point.
+func TestPythonPipInstall(t *testing.T) {
+	py := python(t)
+	target := t.TempDir()
+	root, _ := filepath.Abs("../..")
+	out, err := exec.Command(py, "-m", "pip", "install", "--no-index", "--no-cache-dir", "--disable-pip-version-check",
+		"--target", target, filepath.Join(root, "python")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pip install --no-index ./python: %v\n%s", err, out)
+	}
+	l := newPyLab(t, simSettings, "BROKER_TEST_TARGET=sim")
+	l.installed = true
+	for i, e := range l.env {
+		if strings.HasPrefix(e, "PYTHONPATH=") {
+			l.env[i] = "PYTHONPATH=" + target
+		}
+	}
+	// The tests run from a copy, away from python/, so that only the
+	// installed package can be imported.
+	b, err := os.ReadFile(testsDir("test_sim.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(l.dir, "test_installed.py"), string(b))
+	out2 := l.mustPass(filepath.Join(l.dir, "test_installed.py"), "--broker-nick", "rhel7", "-k", "fixture or checkout_inventory")
+	if !strings.Contains(out2, "3 passed") {
+		t.Errorf("pytest with the installed package:\n%s", out2)
+	}
+}
+
+// TestRPCRefusesLogFlags: broker rpc says it does not take the flags it
+// would otherwise ignore.
+func TestRPCRefusesLogFlags(t *testing.T) {
+	code, _, errs := runBroker(t, t.TempDir(), "rpc", "--log-level", "debug")
+	if code != 1 || !strings.Contains(errs, "broker rpc does not take --log-level") || !strings.Contains(errs, "hint:") {
+		t.Errorf("rpc --log-level: exit %d\n%s", code, errs)
 	}
 }

@@ -29,6 +29,12 @@ hosts stay in the inventory for broker checkin, destroy or reap.`
 
 // Run serves until stdin ends.
 func (RPCCmd) Run(g *Globals, ctx *interruptContext) error {
+	for flag, set := range map[string]bool{"--log-level": g.LogLevel != "", "--log-file": g.LogFile != "", "--output-file": g.OutputFile != ""} {
+		if set {
+			return app.Hint(fmt.Errorf("broker rpc does not take %s", flag),
+				"it logs to <broker-directory>/logs/broker.log at the level of the settings' logging block, and answers on stdout")
+		}
+	}
 	c, err := broker.Open(ctx, broker.Options{Directory: g.BrokerDirectory, Environment: g.Environment, Command: "broker rpc"})
 	if err != nil {
 		return err
