@@ -232,6 +232,16 @@ func TestRPCSim(t *testing.T) {
 		}
 	}
 
+	var ex struct {
+		Provider string
+		Result   map[string]any
+		Stdout   string
+	}
+	p.call("execute", map[string]any{"provider": "sim", "args": map[string]any{"test_action": "ping"}, "command": []string{"echo", "hi"}}, &ex)
+	if ex.Provider != "sim.default" || ex.Result["args"].(map[string]any)["test_action"] != "ping" || !strings.Contains(ex.Stdout, `"command":["echo","hi"]`) {
+		t.Errorf("execute: %+v", ex)
+	}
+
 	var ci struct {
 		CheckedIn []string `json:"checked_in"`
 	}

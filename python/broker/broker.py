@@ -48,7 +48,9 @@ class Broker:
         self.count: int = int(count or _count or 1)
         self.environment: Optional[str] = kwargs.pop("environment", None)
         self.lease: Optional[str] = kwargs.pop("lease", None)
-        labels = kwargs.pop("labels", None) or kwargs.pop("provider_labels", None)
+        labels = kwargs.pop("labels", None)
+        provider_labels = kwargs.pop("provider_labels", None)
+        labels = labels or provider_labels
         self.labels: Dict[str, str] = _labels(labels)
         hosts = kwargs.pop("hosts", None) or []
         self._hosts: List[Host] = list(hosts) if isinstance(hosts, (list, tuple)) else [hosts]

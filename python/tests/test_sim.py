@@ -78,3 +78,10 @@ def test_fixture_checks_in_after_the_test(broker_host, request):
 def test_fixture_host_was_checked_in(request):
     held = getattr(request.config, "_broker_sim_held", None)
     assert held and held not in [h.id for h in Broker.from_inventory()]
+
+
+def test_provider_action():
+    res = Broker(provider="sim", test_action="ping", extra_arg="x").execute(command=["echo", "hi"])
+    assert res["provider"] == "sim.default"
+    assert res["result"]["args"] == {"test_action": "ping", "extra_arg": "x"}
+    assert res["result"]["command"] == ["echo", "hi"]
