@@ -160,6 +160,11 @@ func TestPythonFixtureFailingTests(t *testing.T) {
 // told, the host it holds and the pid of its broker rpc, once the test is
 // blocked.
 func (l *pyLab) blocked() (*exec.Cmd, chan error, string, int) {
+	return l.blockedIn("scenarios/scenario_block.py")
+}
+
+// blockedIn is blocked with another scenario.
+func (l *pyLab) blockedIn(scenario string) (*exec.Cmd, chan error, string, int) {
 	t := l.t
 	t.Helper()
 	ready, release := filepath.Join(l.dir, "ready"), filepath.Join(l.dir, "release")
@@ -168,7 +173,7 @@ func (l *pyLab) blocked() (*exec.Cmd, chan error, string, int) {
 			t.Fatal(err)
 		}
 	}
-	cmd := l.pytest([]string{"BROKER_TEST_READY=" + ready, "BROKER_TEST_RELEASE=" + release}, testsDir("scenarios/scenario_block.py"), "--broker-nick", "rhel7")
+	cmd := l.pytest([]string{"BROKER_TEST_READY=" + ready, "BROKER_TEST_RELEASE=" + release}, testsDir(scenario), "--broker-nick", "rhel7")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -319,5 +324,29 @@ func TestRPCRefusesLogFlags(t *testing.T) {
 	code, _, errs := runBroker(t, t.TempDir(), "rpc", "--log-level", "debug")
 	if code != 1 || !strings.Contains(errs, "broker rpc does not take --log-level") || !strings.Contains(errs, "hint:") {
 		t.Errorf("rpc --log-level: exit %d\n%s", code, errs)
+	}
+}
+
+// TestPythonInterruptedCheckout: Ctrl-C while a checkout is under way (a
+// sim provider that takes seconds per host): the hosts it makes are
+// checked in before Python exits. (If the interrupt came before the
+// request left, nothing was checked out: the outcome is the same.)
+func TestPythonInterruptedCheckout(t *testing.T) {
+	l := newPyLab(t, simSettings+`
+provider "sim" "slow" {
+  latency = "3s"
+}
+nick "slow" {
+  provider = "sim.slow"
+}
+`)
+	cmd, exited, _, rpcPid := l.blockedIn("scenarios/scenario_interrupt_checkout.py")
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	waitExit(t, rpcPid)
+	if left := inventory(t, l.dir); len(left) != 0 {
+		t.Errorf("%d hosts left checked out after Ctrl-C during the checkout", len(left))
 	}
 }

@@ -110,7 +110,16 @@ class Client:
             with self._lock:
                 self._pending.pop(rid, None)
             raise RPCUnavailable(f"broker rpc has ended: {err}", kind="ended", hint=self._exit_hint()) from err
-        p.event.wait()
+        try:
+            p.event.wait()
+        except BaseException:
+            # Interrupted (Ctrl-C) while broker checks hosts out: they
+            # would be made with nobody to check them in. A thread that
+            # is not a daemon (the interpreter waits for it at exit) waits
+            # for them and checks them in.
+            if method == "checkout":
+                threading.Thread(target=self._undo_checkout, args=(p,), name="broker-undo-checkout").start()
+            raise
         msg = p.response
         if msg is None:
             raise RPCUnavailable(f"broker rpc ended before answering {method}", kind="ended", hint=self._exit_hint())
@@ -121,6 +130,15 @@ class Client:
             cls = _KINDS.get(kind, BrokerError)
             raise cls(err.get("message", "error"), code=err.get("code", -32000), kind=kind, hint=data.get("hint") or None)
         return msg.get("result")
+
+    def _undo_checkout(self, p: _Pending) -> None:
+        p.event.wait()
+        hosts = ((p.response or {}).get("result") or {}).get("hosts") or []
+        if hosts:
+            try:
+                self.call("checkin", {"hosts": [h["id"] for h in hosts]})
+            except BrokerError:
+                pass  # they stay in the inventory, for broker checkin or reap
 
     def _exit_hint(self) -> str:
         code = self._proc.poll()
