@@ -249,6 +249,15 @@ func TestRPCSim(t *testing.T) {
 	if len(ci.CheckedIn) != 1 {
 		t.Errorf("checkin: %+v", ci)
 	}
+	// Twice is harmless: the host is reported unknown.
+	var again struct {
+		CheckedIn []string `json:"checked_in"`
+		Unknown   []string `json:"unknown"`
+	}
+	p.call("checkin", map[string]any{"hosts": []string{co.Hosts[0].ID}}, &again)
+	if len(again.CheckedIn) != 0 || len(again.Unknown) != 1 {
+		t.Errorf("second checkin: %+v", again)
+	}
 	// Stdin closes with two hosts held: nothing is checked in.
 	p.close()
 	left := inventory(t, dir)

@@ -239,7 +239,9 @@ func checkout(ctx context.Context, s *Server, params json.RawMessage) (any, erro
 	return map[string]any{"hosts": s.remember(hs)}, nil
 }
 
-// checkin: {hosts: [id…]} → {checked_in: [id…]}.
+// checkin: {hosts: [id…]} → {checked_in: [id…], unknown: [id…]}. A host
+// no longer recorded (checked in already) is listed as unknown, not an
+// error: checking in twice is harmless.
 func checkin(ctx context.Context, s *Server, params json.RawMessage) (any, error) {
 	var p struct {
 		Hosts []string `json:"hosts"`
@@ -247,19 +249,35 @@ func checkin(ctx context.Context, s *Server, params json.RawMessage) (any, error
 	if err := decode(params, &p); err != nil {
 		return nil, err
 	}
-	hs, err := s.hostsOf(ctx, p.Hosts)
-	if err != nil {
-		return nil, err
+	if len(p.Hosts) == 0 {
+		return nil, invalid("hosts: want one or more host ids")
 	}
-	if err := s.client.Checkin(ctx, hs...); err != nil {
-		return nil, err
+	var hs []*broker.Host
+	ids, unknown := []string{}, []string{}
+	for _, id := range p.Hosts {
+		h, err := s.host(ctx, id)
+		var e *Error
+		if errors.As(err, &e) && e.Code == CodeUnknownHost {
+			unknown = append(unknown, id)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		hs = append(hs, h)
+		ids = append(ids, id)
+	}
+	if len(hs) > 0 {
+		if err := s.client.Checkin(ctx, hs...); err != nil {
+			return nil, err
+		}
 	}
 	s.mu.Lock()
 	for _, h := range hs {
 		delete(s.hosts, h.ID)
 	}
 	s.mu.Unlock()
-	return map[string]any{"checked_in": p.Hosts}, nil
+	return map[string]any{"checked_in": ids, "unknown": unknown}, nil
 }
 
 // extend: {hosts: [id…], lease} → {hosts}.
