@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/labbroker/broker/test/libvirttest"
+)
+
+const libvirtLab = `
+environment = "virt"
+provider "libvirt" "local" {
+  uri             = "%s"
+  pool            = "%s"
+  network         = "user"
+  console_log_dir = "%s"
+  name_prefix     = "cli"
+}
+host "vm" {
+  provider = "libvirt.local"
+  lease    = "1h"
+  args = {
+    base_image  = "%s"
+    kernel      = "%s"
+    initrd      = "%s"
+    kernel_args = "%s"
+    memory      = "256M"
+  }
+  setup { run = ["echo set-up > /tmp/marker"] }
+}
+`
+
+// TestLibvirtApplyExecDestroy boots a real guest on a private libvirtd
+// with `broker apply`, runs a command on it with `broker exec` over SSH
+// (broker's own key, put on the guest's kernel command line), and destroys
+// it, leaving no domain and no volume but the base image.
+func TestLibvirtApplyExecDestroy(t *testing.T) {
+	d := libvirttest.Start(t)
+	g := d.Guest(t)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "lab.hcl"), fmt.Sprintf(libvirtLab, d.URI, d.Pool, d.ConsoleDir(), g.BaseImage, g.Kernel, g.Initrd, g.KernelArgs))
+
+	if code, _, errs := runBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve"); code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, errs)
+	}
+	hosts := inventory(t, dir)
+	if len(hosts) != 1 || hosts[0].Transport != "ssh" || hosts[0].Hostname != "127.0.0.1" {
+		t.Fatalf("inventory = %+v, want one host reached over SSH at 127.0.0.1", hosts)
+	}
+	if doms := d.Domains(t); len(doms) != 1 || !strings.HasPrefix(doms[0], "cli-virt-vm-0-") {
+		t.Errorf("domains = %v, want one named cli-virt-vm-0-<state>", doms)
+	}
+	code, out, errs := runBroker(t, dir, "exec", "-f", "lab.hcl", "host.vm", "--", "cat /tmp/marker; uname -r")
+	if code != 0 {
+		t.Fatalf("exec: exit %d\n%s\n%s", code, out, errs)
+	}
+	if !strings.Contains(out, "set-up") || !strings.Contains(out, g.KernelVersion) {
+		t.Errorf("exec printed %q, want the setup's marker and the guest's kernel %s", out, g.KernelVersion)
+	}
+
+	if code, _, errs := runBroker(t, dir, "destroy", "-f", "lab.hcl", "--auto-approve"); code != 0 {
+		t.Fatalf("destroy: exit %d\n%s", code, errs)
+	}
+	if doms := d.Domains(t); len(doms) != 0 {
+		t.Errorf("domains after destroy = %v", doms)
+	}
+	if vols := d.Volumes(t); len(vols) != 1 || vols[0] != g.BaseImage {
+		t.Errorf("volumes after destroy = %v, want only the base image", vols)
+	}
+}
