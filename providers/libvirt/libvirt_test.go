@@ -188,3 +188,30 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("second checkin = %+v, %v; want gone", r, err)
 	}
 }
+
+// TestFailedCheckoutLeavesNothing: a domain that cannot start (its kernel
+// is missing) is reported with libvirt's reason, and neither it nor its
+// overlay stays.
+func TestFailedCheckoutLeavesNothing(t *testing.T) {
+	d := libvirttest.Start(t)
+	g := d.Guest(t)
+	p, _ := newProvider(t, d, nil)
+	a := g.Args()
+	a["kernel"] = d.Dir + "/no-such-kernel"
+	_, err := p.Checkout(context.Background(), providers.CheckoutRequest{Args: a, Name: "bad", Labels: map[string]string{providers.LabelID: "b"}})
+	if err == nil || !strings.Contains(err.Error(), "start domain t-bad") {
+		t.Fatalf("checkout = %v, want a start error naming the domain", err)
+	}
+	if doms := d.Domains(t); len(doms) != 0 {
+		t.Errorf("domains = %v, want none", doms)
+	}
+	if vols := d.Volumes(t); !slices.Equal(vols, []string{g.BaseImage}) {
+		t.Errorf("volumes = %v, want only the base image", vols)
+	}
+	// A base image the pool lacks is named, with where to look.
+	a = g.Args()
+	a["base_image"] = "nope.qcow2"
+	if _, err := p.Checkout(context.Background(), providers.CheckoutRequest{Args: a, Name: "bad2"}); err == nil || !strings.Contains(err.Error(), `base image "nope.qcow2" is not a volume of pool broker-test`) {
+		t.Errorf("checkout with a missing base image = %v", err)
+	}
+}
