@@ -22,7 +22,7 @@ import (
 
 // newProvider makes a provider for the test daemon, with a fresh key that
 // may log in.
-func newProvider(t *testing.T, d *libvirttest.Daemon, extra map[string]cty.Value) (*libvirt.Provider, ssh.Signer) {
+func newProvider(t testing.TB, d *libvirttest.Daemon, extra map[string]cty.Value) (*libvirt.Provider, ssh.Signer) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
