@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/labbroker/broker/test/libvirttest"
@@ -33,26 +34,43 @@ host "vm" {
 `
 
 // TestLibvirtApplyExecDestroy boots a real guest on a private libvirtd
-// with `broker apply`, runs a command on it with `broker exec` over SSH
-// (broker's own key, put on the guest's kernel command line), and destroys
-// it, leaving no domain and no volume but the base image.
+// with `broker apply`, killed while it waits for the guest's SSH and run
+// again (which adopts the domain rather than making another), runs a
+// command on it with `broker exec` over SSH (broker's own key, put on the
+// guest's kernel command line), and destroys it, leaving no domain and no
+// volume but the base image.
 func TestLibvirtApplyExecDestroy(t *testing.T) {
 	d := libvirttest.Start(t)
 	g := d.Guest(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "lab.hcl"), fmt.Sprintf(libvirtLab, d.URI, d.Pool, d.ConsoleDir(), g.BaseImage, g.Kernel, g.Initrd, g.KernelArgs))
 
-	if code, _, errs := runBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve"); code != 0 {
+	p := startBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve")
+	p.waitLine(t, "waiting for SSH on cli-virt-vm-0-")
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait()
+	if doms := d.Domains(t); len(doms) != 1 {
+		t.Fatalf("domains after the killed apply = %v, want the one it started", doms)
+	}
+	killed := d.Domains(t)[0]
+
+	code, out, errs := runBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve")
+	if code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, errs)
+	}
+	if !strings.Contains(errs, "adopted domain "+killed) {
+		t.Errorf("the second apply did not say it adopted %s:\n%s", killed, errs)
 	}
 	hosts := inventory(t, dir)
 	if len(hosts) != 1 || hosts[0].Transport != "ssh" || hosts[0].Hostname != "127.0.0.1" {
 		t.Fatalf("inventory = %+v, want one host reached over SSH at 127.0.0.1", hosts)
 	}
-	if doms := d.Domains(t); len(doms) != 1 || !strings.HasPrefix(doms[0], "cli-virt-vm-0-") {
-		t.Errorf("domains = %v, want one named cli-virt-vm-0-<state>", doms)
+	if doms := d.Domains(t); len(doms) != 1 || doms[0] != killed || hosts[0].Name != killed {
+		t.Errorf("domains = %v, recorded %s; want only %s, adopted", doms, hosts[0].Name, killed)
 	}
-	code, out, errs := runBroker(t, dir, "exec", "-f", "lab.hcl", "host.vm", "--", "cat /tmp/marker; uname -r")
+	code, out, errs = runBroker(t, dir, "exec", "-f", "lab.hcl", "host.vm", "--", "cat /tmp/marker; uname -r")
 	if code != 0 {
 		t.Fatalf("exec: exit %d\n%s\n%s", code, out, errs)
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"net"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,9 +109,13 @@ func TestLifecycle(t *testing.T) {
 		providers.LabelUser:   "tester",
 		providers.LabelState:  "st4te9xyz",
 	}
+	// With user data, a cloud-init seed goes with the host (the test guest
+	// has no cloud-init: it reads the key from its command line).
+	args := g.Args()
+	args["user_data"] = "#cloud-config\npackages: [python3]\n"
 	start := time.Now()
 	resp, err := p.Checkout(ctx, providers.CheckoutRequest{
-		Args:   g.Args(),
+		Args:   args,
 		Labels: labels,
 		Name:   "web",
 		Checkpoint: func(_ context.Context, cp providers.Checkpoint) error {
@@ -138,8 +144,31 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("guest says %q, want its kernel, a 64 MiB vda (the overlay of the base image) and its host name", got)
 	}
 	vols := d.Volumes(t)
-	if !slices.Contains(vols, h.Name+".qcow2") {
-		t.Errorf("volumes %v lack the overlay %s.qcow2", vols, h.Name)
+	if !slices.Contains(vols, h.Name+".qcow2") || !slices.Contains(vols, h.Name+"-seed.iso") {
+		t.Errorf("volumes %v lack the overlay %s.qcow2 or the seed", vols, h.Name)
+	}
+	iso := filepath.Join(d.PoolDir, h.Name+"-seed.iso")
+	if ud := isoFile(t, iso, "/user-data"); ud != "#cloud-config\npackages: [python3]\n" {
+		t.Errorf("seed user-data = %q", ud)
+	}
+	key := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	if md := isoFile(t, iso, "/meta-data"); !strings.Contains(md, "instance-id: "+h.Name) || !strings.Contains(md, strconv.Quote(key)) {
+		t.Errorf("seed meta-data lacks the instance id or the key:\n%s", md)
+	}
+	if lbl := isoLabel(t, iso); lbl != "cidata" {
+		t.Errorf("seed volume label = %q, want cidata (NoCloud)", lbl)
+	}
+	// broker providers libvirt --images lists the pool.
+	desc, err := p.Describe(ctx, providers.DescribeRequest{Listing: "images"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, it := range desc.Items {
+		names = append(names, it.Name)
+	}
+	if !slices.Contains(names, g.BaseImage) {
+		t.Errorf("images listing = %v, want %s in it", names, g.BaseImage)
 	}
 
 	// Sync finds it by its labels; another user's view does not.
@@ -179,7 +208,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("domains after check-in = %v", doms)
 	}
 	if vols := d.Volumes(t); !slices.Equal(vols, []string{g.BaseImage}) {
-		t.Errorf("volumes after check-in = %v, want only the base image", vols)
+		t.Errorf("volumes after check-in = %v, want only the base image (overlay and seed gone)", vols)
 	}
 	if r, _ := p.Refresh(ctx, providers.RefreshRequest{Hosts: []providers.HostRef{ref}}); r.Hosts["h1"] != providers.PresenceGone {
 		t.Errorf("refresh = %v, want gone", r.Hosts)
@@ -214,4 +243,28 @@ func TestFailedCheckoutLeavesNothing(t *testing.T) {
 	if _, err := p.Checkout(context.Background(), providers.CheckoutRequest{Args: a, Name: "bad2"}); err == nil || !strings.Contains(err.Error(), `base image "nope.qcow2" is not a volume of pool broker-test`) {
 		t.Errorf("checkout with a missing base image = %v", err)
 	}
+}
+
+// isoFile reads a file of an ISO 9660 image with isoinfo (genisoimage).
+func isoFile(t *testing.T, iso, name string) string {
+	t.Helper()
+	out, err := exec.Command("isoinfo", "-R", "-i", iso, "-x", name).Output()
+	if err != nil {
+		t.Fatalf("isoinfo -x %s: %v", name, err)
+	}
+	return string(out)
+}
+
+func isoLabel(t *testing.T, iso string) string {
+	t.Helper()
+	out, err := exec.Command("isoinfo", "-d", "-i", iso).Output()
+	if err != nil {
+		t.Fatalf("isoinfo -d: %v", err)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if v, ok := strings.CutPrefix(l, "Volume id: "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
