@@ -56,7 +56,7 @@ func TestLibvirtApplyExecDestroy(t *testing.T) {
 	}
 	killed := d.Domains(t)[0]
 
-	code, out, errs := runBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve")
+	code, _, errs := runBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve")
 	if code != 0 {
 		t.Fatalf("apply: exit %d\n%s", code, errs)
 	}
@@ -70,7 +70,7 @@ func TestLibvirtApplyExecDestroy(t *testing.T) {
 	if doms := d.Domains(t); len(doms) != 1 || doms[0] != killed || hosts[0].Name != killed {
 		t.Errorf("domains = %v, recorded %s; want only %s, adopted", doms, hosts[0].Name, killed)
 	}
-	code, out, errs = runBroker(t, dir, "exec", "-f", "lab.hcl", "host.vm", "--", "cat /tmp/marker; uname -r")
+	code, out, errs := runBroker(t, dir, "exec", "-f", "lab.hcl", "host.vm", "--", "cat /tmp/marker; uname -r")
 	if code != 0 {
 		t.Fatalf("exec: exit %d\n%s\n%s", code, out, errs)
 	}
