@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,6 +77,36 @@ func TestLibvirtApplyExecDestroy(t *testing.T) {
 	}
 	if !strings.Contains(out, "set-up") || !strings.Contains(out, g.KernelVersion) {
 		t.Errorf("exec printed %q, want the setup's marker and the guest's kernel %s", out, g.KernelVersion)
+	}
+
+	// An orphan: a domain labelled with this state's identity that no
+	// record knows (made here from the live domain's metadata, never
+	// started). reap lists it, and removes it with --orphans.
+	l := d.Connect(t)
+	live, err := l.DomainLookupByName(killed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := l.DomainGetXMLDesc(live, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := x[strings.Index(x, "<metadata>"):strings.Index(x, "</metadata>")+len("</metadata>")]
+	md = regexp.MustCompile(`(key="broker\.(id|intent|address)">)[^<]*`).ReplaceAllString(md, "${1}orphan")
+	md = regexp.MustCompile(`<broker:volume>[^<]*</broker:volume>`).ReplaceAllString(md, "")
+	orphanXML := "<domain type='qemu'><name>cli-orphan</name>" + md + "<memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"
+	if _, err := l.DomainDefineXML(orphanXML); err != nil {
+		t.Fatalf("define the orphan: %v", err)
+	}
+	code, out, errs = runBroker(t, dir, "reap", "-f", "lab.hcl", "--dry-run")
+	if code != 0 || !strings.Contains(out+errs, "cli-orphan") || strings.Contains(out+errs, "orphan "+killed) {
+		t.Fatalf("reap --dry-run: exit %d, want cli-orphan listed:\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := runBroker(t, dir, "reap", "-f", "lab.hcl", "--orphans"); code != 0 {
+		t.Fatalf("reap --orphans: exit %d\n%s\n%s", code, out, errs)
+	}
+	if doms := d.Domains(t); len(doms) != 1 || doms[0] != killed {
+		t.Errorf("domains after reap --orphans = %v, want only %s", doms, killed)
 	}
 
 	if code, _, errs := runBroker(t, dir, "destroy", "-f", "lab.hcl", "--auto-approve"); code != 0 {

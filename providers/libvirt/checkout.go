@@ -88,6 +88,7 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 	m := newMeta(req.Labels)
 	m.Labels = append(m.Labels, metaLabel{Key: LabelProvider, Value: "libvirt"}, metaLabel{Key: LabelInstance, Value: p.instance})
 	m.Pool, m.User, m.Network = p.set.Pool, a.User, a.Network
+	m.Created = time.Now().UTC().Format(time.RFC3339)
 	dom, err := p.create(ctx, l, req, a, name, &m, progress)
 	var h providers.HostInfo
 	if err == nil {
@@ -565,6 +566,9 @@ func (p *Provider) hostInfo(l *golibvirt.Libvirt, dom golibvirt.Domain, d domain
 		m = *d.Metadata.Host
 	}
 	h.Labels = m.labels()
+	if t, err := time.Parse(time.RFC3339, m.Created); err == nil {
+		h.Created = t
+	}
 	if m.User != "" {
 		h.User = m.User
 	}

@@ -27,6 +27,8 @@ type meta struct {
 	SSHPort int    `xml:"ssh_port,attr,omitempty"`
 	User    string `xml:"user,attr,omitempty"`
 	Network string `xml:"network,attr,omitempty"`
+	// Created is when the domain was made (RFC 3339), for orphans' age.
+	Created string `xml:"created,attr,omitempty"`
 }
 
 type metaLabel struct {
@@ -58,6 +60,9 @@ func (m meta) marshal() string {
 	}
 	if m.Network != "" {
 		fmt.Fprintf(&b, " network=\"%s\"", esc(m.Network))
+	}
+	if m.Created != "" {
+		fmt.Fprintf(&b, " created=\"%s\"", esc(m.Created))
 	}
 	b.WriteString(">")
 	for _, l := range m.Labels {

@@ -37,14 +37,14 @@ func TestParseURI(t *testing.T) {
 func TestMetadataRoundTrip(t *testing.T) {
 	m := newMeta(map[string]string{"broker.id": "a<b>&\"c", "broker.intent": "i1"})
 	m.Volumes = []string{"x.qcow2", "x-seed.iso"}
-	m.Pool, m.SSHPort, m.User, m.Network = "default", 2222, "root", "user"
+	m.Pool, m.SSHPort, m.User, m.Network, m.Created = "default", 2222, "root", "user", "2026-01-02T03:04:05Z"
 	s := spec{Type: "qemu", Name: "n", Meta: m, MemoryMiB: 256, VCPUs: 1, Disk: "/p/x.qcow2", SSHPort: 2222, MAC: "52:54:00:00:00:01"}
 	d, err := parseDomain(s.xml())
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := d.Metadata.Host
-	if got == nil || got.labels()["broker.id"] != "a<b>&\"c" || got.labels()["broker.intent"] != "i1" || len(got.Volumes) != 2 || got.SSHPort != 2222 || got.Pool != "default" {
+	if got == nil || got.labels()["broker.id"] != "a<b>&\"c" || got.labels()["broker.intent"] != "i1" || len(got.Volumes) != 2 || got.SSHPort != 2222 || got.Pool != "default" || got.Created != "2026-01-02T03:04:05Z" {
 		t.Fatalf("metadata read back = %+v", got)
 	}
 	if !strings.Contains(s.xml(), "hostfwd=tcp:127.0.0.1:2222-:22") {
