@@ -95,8 +95,14 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 		h, err = p.waitReady(ctx, l, dom, m, progress)
 	}
 	if err != nil {
+		// Nothing half made stays: the domain if this checkout defined it,
+		// and the volumes it made.
 		cctx := context.WithoutCancel(ctx)
-		if rerr := p.remove(cctx, l, name, m.Volumes); rerr != nil {
+		rerr := p.removeVolumes(l, m.Volumes)
+		if dom.Name != "" {
+			rerr = p.remove(cctx, l, name, m.Volumes)
+		}
+		if rerr != nil {
 			p.logger.Warn("remove failed domain", "domain", name, "err", rerr)
 		}
 		return providers.CheckoutResponse{}, err
@@ -105,7 +111,8 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 }
 
 // create makes the volumes and defines and starts the domain. m.Volumes
-// lists what it made, even on error, for the caller to remove.
+// lists what it made, even on error, for the caller to remove, and the
+// domain it returns, named once defined, is the caller's to remove too.
 func (p *Provider) create(ctx context.Context, l *golibvirt.Libvirt, req providers.CheckoutRequest, a args, name string, m *meta, progress func(string)) (golibvirt.Domain, error) {
 	var dom golibvirt.Domain
 	memory, err := parseSize(a.Memory)
@@ -138,6 +145,23 @@ func (p *Provider) create(ctx context.Context, l *golibvirt.Libvirt, req provide
 	}
 	if p.set.ConsoleLogDir != "" {
 		s.ConsoleLog = filepath.Join(p.set.ConsoleLogDir, name+".log")
+	}
+
+	// A domain of this name is another host's (names carry the host's
+	// address and the state's identity); volumes of this name without one
+	// are what a checkout killed before it defined its domain left.
+	if _, err := l.DomainLookupByName(name); err == nil {
+		return dom, fmt.Errorf("a domain named %s exists already at %s\nhint: `broker providers libvirt --domains` lists broker's domains; check the host in, or remove the domain (virsh destroy, undefine)", name, p.set.URI)
+	} else if !isNotFound(err) {
+		return dom, fmt.Errorf("look up domain %s: %w", name, err)
+	}
+	for _, v := range []string{name + ".qcow2", name + "-seed.iso"} {
+		if vol, err := l.StorageVolLookupByName(pool, v); err == nil {
+			progress(fmt.Sprintf("removing volume %s left by an interrupted checkout", v))
+			if err := l.StorageVolDelete(vol, 0); err != nil && !isNotFound(err) {
+				return dom, fmt.Errorf("remove leftover volume %s: %w", v, err)
+			}
+		}
 	}
 
 	// The overlay disk.
@@ -173,7 +197,7 @@ func (p *Provider) create(ctx context.Context, l *golibvirt.Libvirt, req provide
 	s.Meta = *m
 	dom, err = l.DomainDefineXML(s.xml())
 	if err != nil {
-		return dom, fmt.Errorf("define domain %s: %w", name, err)
+		return golibvirt.Domain{}, fmt.Errorf("define domain %s: %w", name, err)
 	}
 	if req.Checkpoint != nil {
 		if err := req.Checkpoint(ctx, providers.Checkpoint{ProviderID: uuidString(dom.UUID), Data: map[string]string{"domain": name}}); err != nil {

@@ -237,6 +237,37 @@ func TestFailedCheckoutLeavesNothing(t *testing.T) {
 	if vols := d.Volumes(t); !slices.Equal(vols, []string{g.BaseImage}) {
 		t.Errorf("volumes = %v, want only the base image", vols)
 	}
+	// Volumes a checkout killed before defining its domain left are
+	// removed by the next checkout of the same name, which goes on.
+	l := d.Connect(t)
+	pool, err := l.StoragePoolLookupByName(d.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.StorageVolCreateXML(pool, "<volume><name>t-left.qcow2</name><capacity>1048576</capacity><target><format type='qcow2'/></target></volume>", 0); err != nil {
+		t.Fatal(err)
+	}
+	a = g.Args()
+	a["kernel"] = d.Dir + "/no-such-kernel"
+	_, err = p.Checkout(context.Background(), providers.CheckoutRequest{Args: a, Name: "left"})
+	if err == nil || !strings.Contains(err.Error(), "start domain t-left") {
+		t.Fatalf("checkout over a leftover volume = %v, want it to get as far as starting", err)
+	}
+	if vols := d.Volumes(t); !slices.Equal(vols, []string{g.BaseImage}) {
+		t.Errorf("volumes = %v, want only the base image", vols)
+	}
+	// A domain of the same name is not broker's to take or remove.
+	if _, err := l.DomainDefineXML("<domain type='qemu'><name>t-dup</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Checkout(context.Background(), providers.CheckoutRequest{Args: g.Args(), Name: "dup"})
+	if err == nil || !strings.Contains(err.Error(), "a domain named t-dup exists already") {
+		t.Errorf("checkout onto an existing name = %v", err)
+	}
+	if doms := d.Domains(t); !slices.Equal(doms, []string{"t-dup"}) {
+		t.Errorf("domains = %v, want t-dup left alone", doms)
+	}
+
 	// A base image the pool lacks is named, with where to look.
 	a = g.Args()
 	a["base_image"] = "nope.qcow2"
