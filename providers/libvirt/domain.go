@@ -179,6 +179,9 @@ func (s spec) xml() string {
 	} else {
 		w("    <serial type=\"pty\"><target port=\"0\"/></serial>\n")
 	}
+	// Entropy from the host: under emulation a guest's own pool fills
+	// slowly, and sshd waits on it for its host keys.
+	w("    <rng model=\"virtio\"><backend model=\"random\">/dev/urandom</backend></rng>\n")
 	w("    <memballoon model=\"none\"/>\n")
 	w("  </devices>\n")
 	if s.Network == "" {

@@ -2,9 +2,11 @@ package libvirt_test
 
 import (
 	"context"
+	"fmt"
 	"crypto/ed25519"
 	"crypto/rand"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -124,12 +126,16 @@ func TestLifecycle(t *testing.T) {
 			checkpoints = append(checkpoints, cp)
 			return nil
 		},
-		Progress: func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() },
+		Progress: func(s string) {
+			mu.Lock()
+			lines = append(lines, fmt.Sprintf("%5.1fs %s", time.Since(start).Seconds(), s))
+			mu.Unlock()
+		},
 	})
 	if err != nil {
 		t.Fatalf("checkout: %v\nprogress:\n%s", err, strings.Join(lines, "\n"))
 	}
-	t.Logf("boot to SSH: %s", time.Since(start).Round(100*time.Millisecond))
+	t.Logf("boot to SSH: %s; the guest says: %s; progress:\n%s", time.Since(start).Round(100*time.Millisecond), readyLine(d), strings.Join(lines, "\n"))
 	h := resp.Hosts[0]
 	if h.Name != "t-web-st4te9" {
 		t.Errorf("name = %q, want t-web-st4te9 (prefix, name, state)", h.Name)
@@ -298,4 +304,18 @@ func isoLabel(t *testing.T, iso string) string {
 		}
 	}
 	return ""
+}
+
+// readyLine is the test guest's "ready" line from its console log, which
+// tells how long the guest's own boot took.
+func readyLine(d *libvirttest.Daemon) string {
+	for _, f := range d.ConsoleLogs() {
+		b, _ := os.ReadFile(f)
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.Contains(l, "broker-guest: ready") {
+				return strings.TrimSpace(l)
+			}
+		}
+	}
+	return "(no ready line)"
 }

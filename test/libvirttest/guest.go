@@ -64,7 +64,7 @@ for w in $(cat /proc/cmdline); do
 done
 chmod 600 /root/.ssh/authorized_keys
 dropbear -R -E -p 22
-echo "broker-guest: ready"
+echo "broker-guest: ready, uptime $(cut -d" " -f1 /proc/uptime) s"
 while true; do sleep 3600; done
 `
 
@@ -81,7 +81,7 @@ exit 0
 `
 
 // modules the guest's initramfs loads, in order, with what they need.
-var guestModules = []string{"virtio_pci", "virtio_net", "virtio_blk"}
+var guestModules = []string{"virtio_pci", "virtio_net", "virtio_blk", "virtio-rng"}
 
 // findKernel returns the kernel to boot and its modules directory.
 func findKernel(t testing.TB) (kernel, version string) {
