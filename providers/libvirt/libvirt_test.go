@@ -2,9 +2,9 @@ package libvirt_test
 
 import (
 	"context"
-	"fmt"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
