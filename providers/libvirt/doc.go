@@ -37,8 +37,9 @@
 // machine (virtqemud's socket where there is one, else libvirtd's),
 // qemu+unix:///…?socket=PATH or the setting socket for a daemon on another
 // socket (the tests' private daemon), and qemu+ssh://[user@]host[:port]/…
-// through the ssh client, which runs virt-ssh-helper (or nc on the socket)
-// on that host as libvirt's own client does.
+// through the ssh client, which runs virt-ssh-helper on that host (or, with
+// ?socket=, nc -U on it) as libvirt's own client does; libvirt's URI
+// parameters keyfile, known_hosts, no_verify=1 and netcat are honoured.
 //
 // Client: github.com/digitalocean/go-libvirt, which speaks libvirt's RPC
 // protocol in pure Go. libvirt.org/go/libvirt binds the C library with cgo,

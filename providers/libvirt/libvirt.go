@@ -112,8 +112,10 @@ func (p *Provider) client(ctx context.Context) (*golibvirt.Libvirt, error) {
 		return p.conn, nil
 	}
 	var d interface{ Dial() (net.Conn, error) }
+	var sd *sshDialer
 	if p.target.Remote {
-		d = sshDialer{ctx: context.WithoutCancel(ctx), dest: p.target.SSH, port: p.target.SSHPort, open: p.target.Open, socket: p.target.Socket}
+		sd = &sshDialer{ctx: context.WithoutCancel(ctx), t: p.target}
+		d = sd
 	} else {
 		sock := p.target.Socket
 		if sock == "" {
@@ -123,6 +125,11 @@ func (p *Provider) client(ctx context.Context) (*golibvirt.Libvirt, error) {
 	}
 	l := golibvirt.NewWithDialer(d)
 	if err := l.ConnectToURI(golibvirt.ConnectURI(p.target.Open)); err != nil {
+		if sd != nil && sd.last != nil {
+			if msg := strings.TrimSpace(sd.last.stderr.String()); msg != "" {
+				err = fmt.Errorf("%w (ssh: %s)", err, msg)
+			}
+		}
 		return nil, &DaemonError{URI: p.set.URI, Err: err}
 	}
 	p.conn = l
@@ -161,30 +168,39 @@ func defaultSocket(open string) string {
 }
 
 // sshDialer reaches a remote daemon as libvirt's own client does: through
-// the ssh client, running virt-ssh-helper there (or nc on the daemon's
-// socket where the helper is missing).
+// the ssh client, running virt-ssh-helper there for the URI's driver and
+// path (or, with a socket parameter, nc -U on that socket, or the URI's
+// netcat program). The URI's keyfile, known_hosts and no_verify=1
+// parameters become ssh options, as with libvirt.
 type sshDialer struct {
-	ctx                      context.Context
-	dest, port, open, socket string
+	ctx  context.Context
+	t    target
+	last *pipeConn // the last connection made, for its stderr
 }
 
-func (d sshDialer) Dial() (net.Conn, error) {
-	sock := d.socket
-	if sock == "" {
-		sock = "/var/run/libvirt/libvirt-sock"
-		if strings.HasSuffix(d.open, "/session") {
-			sock = "$XDG_RUNTIME_DIR/libvirt/libvirt-sock"
+func (d *sshDialer) Dial() (net.Conn, error) {
+	remote := "virt-ssh-helper " + shellQuote(d.t.Open)
+	if d.t.Socket != "" {
+		nc := d.t.Netcat
+		if nc == "" {
+			nc = "nc"
 		}
+		remote = shellQuote(nc) + " -U " + shellQuote(d.t.Socket)
 	}
-	remote := fmt.Sprintf("sh -c 'if command -v virt-ssh-helper >/dev/null 2>&1; then exec virt-ssh-helper %s; else exec nc -U %s; fi'", d.open, sock)
-	if d.socket != "" {
-		remote = "nc -U " + d.socket
+	argv := []string{"-T", "-o", "BatchMode=yes", "-e", "none"}
+	if d.t.SSHPort != "" {
+		argv = append(argv, "-p", d.t.SSHPort)
 	}
-	argv := []string{"-T", "-o", "BatchMode=yes"}
-	if d.port != "" {
-		argv = append(argv, "-p", d.port)
+	if d.t.KeyFile != "" {
+		argv = append(argv, "-i", d.t.KeyFile)
 	}
-	argv = append(argv, "--", d.dest, remote)
+	if d.t.KnownHosts != "" {
+		argv = append(argv, "-o", "UserKnownHostsFile="+d.t.KnownHosts)
+	}
+	if d.t.NoVerify {
+		argv = append(argv, "-o", "StrictHostKeyChecking=no")
+	}
+	argv = append(argv, "--", d.t.SSH, remote)
 	cmd := exec.CommandContext(d.ctx, "ssh", argv...)
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -194,12 +210,36 @@ func (d sshDialer) Dial() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("ssh %s: %w", d.dest, err)
+		return nil, fmt.Errorf("ssh %s: %w", d.t.SSH, err)
 	}
-	return &pipeConn{cmd: cmd, in: in, out: out, stderr: &stderr}, nil
+	d.last = &pipeConn{cmd: cmd, in: in, out: out, stderr: stderr}
+	return d.last, nil
+}
+
+// shellQuote quotes s for the remote shell ssh runs the command with.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// lockedBuffer collects a command's stderr while it runs.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // pipeConn is a net.Conn over a command's stdin and stdout.
@@ -207,14 +247,16 @@ type pipeConn struct {
 	cmd    *exec.Cmd
 	in     io.WriteCloser
 	out    io.ReadCloser
-	stderr *strings.Builder
+	stderr *lockedBuffer
 	once   sync.Once
 }
 
 func (c *pipeConn) Read(b []byte) (int, error) {
 	n, err := c.out.Read(b)
-	if err == io.EOF && c.stderr.Len() > 0 {
-		return n, fmt.Errorf("ssh: %s", strings.TrimSpace(c.stderr.String()))
+	if err == io.EOF {
+		if msg := strings.TrimSpace(c.stderr.String()); msg != "" {
+			return n, fmt.Errorf("ssh: %s", msg)
+		}
 	}
 	return n, err
 }

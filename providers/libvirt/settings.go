@@ -155,6 +155,11 @@ type target struct {
 	SSHPort string
 	// Remote is true for qemu+ssh.
 	Remote bool
+	// KeyFile, KnownHosts, NoVerify and Netcat are libvirt's URI
+	// parameters of the ssh transport (keyfile, known_hosts, no_verify=1,
+	// netcat: the remote netcat that reaches socket).
+	KeyFile, KnownHosts, Netcat string
+	NoVerify                    bool
 }
 
 // parseURI reads a qemu connection URI.
@@ -187,6 +192,9 @@ func parseURI(s string) (target, error) {
 			t.SSH = u.User.Username() + "@" + t.SSH
 		}
 		t.SSHPort = u.Port()
+		q := u.Query()
+		t.KeyFile, t.KnownHosts, t.NoVerify = q.Get("keyfile"), q.Get("known_hosts"), q.Get("no_verify") == "1"
+		t.Netcat = q.Get("netcat")
 	default:
 		return target{}, fmt.Errorf("%q: transport %q is not supported (unix or ssh)", s, transport)
 	}

@@ -5,6 +5,16 @@ import (
 	"testing"
 )
 
+func TestParseURISSHParameters(t *testing.T) {
+	got, err := parseURI("qemu+ssh://me@lab1/system?keyfile=/k&known_hosts=/kh&no_verify=1&netcat=/bin/nc&socket=/s")
+	if err != nil || got.KeyFile != "/k" || got.KnownHosts != "/kh" || !got.NoVerify || got.Netcat != "/bin/nc" || got.Socket != "/s" {
+		t.Errorf("%+v, %v", got, err)
+	}
+	if q := shellQuote("it's"); q != `'it'\''s'` {
+		t.Errorf("shellQuote = %s", q)
+	}
+}
+
 func TestParseURI(t *testing.T) {
 	for _, c := range []struct {
 		in, open, socket, ssh, port string

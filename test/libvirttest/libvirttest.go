@@ -32,6 +32,9 @@ type Daemon struct {
 	// Socket is the daemon's unix socket; URI the connection URI for it.
 	Socket string
 	URI    string
+	// RuntimeDir is the daemon's XDG_RUNTIME_DIR: a session client that
+	// has it finds the daemon's socket (virt-ssh-helper qemu:///session).
+	RuntimeDir string
 	// Pool is the name of its directory storage pool; PoolDir the pool's
 	// directory.
 	Pool    string
@@ -115,6 +118,7 @@ func Start(t testing.TB) *Daemon {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	d.RuntimeDir = run
 	d.Socket = filepath.Join(run, "libvirt", "libvirt-sock")
 	d.URI = "qemu+unix:///session?socket=" + d.Socket
 
