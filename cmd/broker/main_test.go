@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/labbroker/broker/providers/awx/awxtest"
+	"github.com/labbroker/broker/providers/openstack/ostest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and testscript expectations")
@@ -44,7 +45,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"awx-emulator": awxEmulator,
+			"awx-emulator":       awxEmulator,
+			"openstack-emulator": openstackEmulator,
 		},
 		Condition: scriptCondition,
 	})
@@ -61,6 +63,21 @@ func awxEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(srv.Close)
 	ts.Setenv("AWX_URL", srv.URL())
 	ts.Setenv("AWX_TOKEN", "admin-token")
+}
+
+// openstackEmulator starts the OpenStack API emulator (Keystone, Nova,
+// Glance, Neutron) for a script and sets OS_AUTH_URL, OS_USERNAME,
+// OS_PASSWORD and OS_PROJECT_NAME for it; it stops with the script.
+func openstackEmulator(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! openstack-emulator")
+	}
+	srv := ostest.New(ostest.Options{})
+	ts.Defer(srv.Close)
+	ts.Setenv("OS_AUTH_URL", srv.AuthURL())
+	ts.Setenv("OS_USERNAME", ostest.DefaultUsername)
+	ts.Setenv("OS_PASSWORD", ostest.DefaultPassword)
+	ts.Setenv("OS_PROJECT_NAME", ostest.DefaultProject)
 }
 
 // scriptCondition answers [docker]: whether a Docker engine answers. In CI

@@ -25,7 +25,15 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 		Actions: []providers.Action{
 			{Name: "checkout", Summary: "create a server per host, wait for ACTIVE, reach it over SSH", Args: providers.HelpOf(argsSchema)},
 		},
-		Detail: map[string]any{"auth_url": p.set.AuthURL, "cloud": p.set.Cloud, "region": p.set.Region, "templates": p.set.templateNames()},
+		Detail: map[string]any{},
+	}
+	for k, v := range map[string]string{"auth_url": p.set.AuthURL, "cloud": p.set.Cloud, "region": p.set.Region} {
+		if v != "" {
+			resp.Detail[k] = v
+		}
+	}
+	if t := p.set.templateNames(); len(t) > 0 {
+		resp.Detail["templates"] = t
 	}
 	if req.Listing == "" {
 		return resp, nil
