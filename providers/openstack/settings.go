@@ -82,7 +82,8 @@ var argsSchema = &schema.Schema{
 	Fields: []schema.Field{
 		{Name: "image", Type: schema.String, Aliases: []string{"ostack_image"}, Doc: "image, by name or id; default the template's, else the setting default_image"},
 		{Name: "flavor", Type: schema.String, Aliases: []string{"ostack_flavor"}, Doc: "flavor, by name or id; default the template's, else default_flavor"},
-		{Name: "networks", Type: schema.StringList, Split: true, Aliases: []string{"network", "ostack_network"}, Doc: "networks (names or ids) to attach, the first one's address is the fixed address; default the template's, else default_network"},
+		{Name: "network", Type: schema.String, Aliases: []string{"ostack_network"}, Doc: "network (name or id) to attach; its address is the fixed address; default the template's, else default_network"},
+		{Name: "networks", Type: schema.StringList, Split: true, Doc: "networks (names or ids) to attach, after network if both are given; the first one's address is the fixed address"},
 		{Name: "key_name", Type: schema.String, Aliases: []string{"ostack_key_name"}, Doc: "key pair injected into the server; default the template's, else default_key_name"},
 		{Name: "template", Type: schema.String, Aliases: []string{"ostack_template"}, Doc: "a set of these arguments named in the setting templates; arguments given beside it win"},
 		{Name: "user_data", Type: schema.String, Doc: "cloud-init user data (plain text; sent base64-encoded)"},
@@ -121,8 +122,8 @@ func parseTemplates(v any) (map[string]args, error) {
 		if _, ok := tm["template"]; ok {
 			return nil, fmt.Errorf("template %s: a template cannot name another", name)
 		}
-		var a args
-		if err := argsSchema.DecodeArgs(tm, &a); err != nil {
+		a, err := decodeArgs(tm)
+		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
 		}
 		out[name] = a
@@ -190,6 +191,7 @@ func (s settings) templateNames() []string {
 type args struct {
 	Image            string            `schema:"image"`
 	Flavor           string            `schema:"flavor"`
+	Network          string            `schema:"network"`
 	Networks         []string          `schema:"networks"`
 	KeyName          string            `schema:"key_name"`
 	Template         string            `schema:"template"`
@@ -199,12 +201,30 @@ type args struct {
 	AvailabilityZone string            `schema:"availability_zone"`
 }
 
+// decodeArgs decodes arguments; network joins networks, first.
+func decodeArgs(m map[string]any) (args, error) {
+	var a args
+	if err := argsSchema.DecodeArgs(m, &a); err != nil {
+		return a, err
+	}
+	if a.Network != "" {
+		nets := []string{a.Network}
+		for _, n := range a.Networks {
+			if n != a.Network {
+				nets = append(nets, n)
+			}
+		}
+		a.Networks, a.Network = nets, ""
+	}
+	return a, nil
+}
+
 // resolveArgs decodes the arguments and fills what they leave out from
 // their template, then from the settings' defaults. Image, flavor and a
 // network are then required.
 func (s settings) resolveArgs(m map[string]any) (args, error) {
-	var a args
-	if err := argsSchema.DecodeArgs(m, &a); err != nil {
+	a, err := decodeArgs(m)
+	if err != nil {
 		return a, err
 	}
 	if a.Template != "" {

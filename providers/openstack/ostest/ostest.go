@@ -112,6 +112,8 @@ type Emulator struct {
 	creates    int
 	requests   map[string]int
 	authBodies []string
+	hold       chan struct{} // closed to release held creates
+	held       chan string   // ids of creates held
 }
 
 // New starts an emulator on 127.0.0.1 with an image "cirros" (and
@@ -207,6 +209,29 @@ func (e *Emulator) FailNextBuilds(messages ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.buildFails = append(e.buildFails, messages...)
+}
+
+// HoldCreates makes every server create take effect and then hold its
+// answer until ReleaseCreates (or until the client goes away), as a cloud
+// whose API is slow to answer; the returned channel receives each held
+// server's id. Tests kill the client there to leave a server whose id the
+// client never learnt.
+func (e *Emulator) HoldCreates() <-chan string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.hold = make(chan struct{})
+	e.held = make(chan string, 64)
+	return e.held
+}
+
+// ReleaseCreates answers the held creates and stops holding.
+func (e *Emulator) ReleaseCreates() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.hold != nil {
+		close(e.hold)
+		e.hold = nil
+	}
 }
 
 // SetQuota limits the number of servers the project may have; 0: no limit.
@@ -726,7 +751,19 @@ func (e *Emulator) createServer(w http.ResponseWriter, r *http.Request) {
 	if lose {
 		e.lose--
 	}
+	hold, held := e.hold, e.held
 	e.mu.Unlock()
+	if hold != nil {
+		select {
+		case held <- s.ID:
+		default:
+		}
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	if lose {
 		if hj, ok := w.(http.Hijacker); ok {
 			if c, _, err := hj.Hijack(); err == nil {
