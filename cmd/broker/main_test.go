@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -65,19 +67,52 @@ func awxEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Setenv("AWX_TOKEN", "admin-token")
 }
 
+// openstackEmulators are the scripts' running OpenStack emulators.
+var openstackEmulators sync.Map // *testscript.TestScript → *ostest.Emulator
+
 // openstackEmulator starts the OpenStack API emulator (Keystone, Nova,
 // Glance, Neutron) for a script and sets OS_AUTH_URL, OS_USERNAME,
-// OS_PASSWORD and OS_PROJECT_NAME for it; it stops with the script.
+// OS_PASSWORD and OS_PROJECT_NAME for it; it stops with the script. With
+// arguments it acts on the running one: "rm-server NAME" deletes a server
+// behind broker's back, "quota N" limits the servers, "fail-build FAULT"
+// sends the next server to ERROR with that fault.
 func openstackEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! openstack-emulator")
 	}
-	srv := ostest.New(ostest.Options{})
-	ts.Defer(srv.Close)
-	ts.Setenv("OS_AUTH_URL", srv.AuthURL())
-	ts.Setenv("OS_USERNAME", ostest.DefaultUsername)
-	ts.Setenv("OS_PASSWORD", ostest.DefaultPassword)
-	ts.Setenv("OS_PROJECT_NAME", ostest.DefaultProject)
+	if len(args) == 0 {
+		srv := ostest.New(ostest.Options{})
+		openstackEmulators.Store(ts, srv)
+		ts.Defer(func() { openstackEmulators.Delete(ts); srv.Close() })
+		ts.Setenv("OS_AUTH_URL", srv.AuthURL())
+		ts.Setenv("OS_USERNAME", ostest.DefaultUsername)
+		ts.Setenv("OS_PASSWORD", ostest.DefaultPassword)
+		ts.Setenv("OS_PROJECT_NAME", ostest.DefaultProject)
+		return
+	}
+	v, ok := openstackEmulators.Load(ts)
+	if !ok {
+		ts.Fatalf("openstack-emulator %s: no emulator started", args[0])
+	}
+	srv := v.(*ostest.Emulator)
+	switch {
+	case args[0] == "rm-server" && len(args) == 2:
+		for _, s := range srv.Servers() {
+			if s.Name == args[1] {
+				srv.RemoveServer(s.ID)
+				return
+			}
+		}
+		ts.Fatalf("openstack-emulator: no server %s", args[1])
+	case args[0] == "quota" && len(args) == 2:
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		srv.SetQuota(n)
+	case args[0] == "fail-build" && len(args) == 2:
+		srv.FailNextBuilds(args[1])
+	default:
+		ts.Fatalf("usage: openstack-emulator [rm-server NAME | quota N | fail-build FAULT]")
+	}
 }
 
 // scriptCondition answers [docker]: whether a Docker engine answers. In CI
