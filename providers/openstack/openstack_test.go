@@ -15,6 +15,7 @@ import (
 
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/providers/openstack/ostest"
+	"github.com/labbroker/broker/providers/providertest"
 )
 
 // newProvider starts an emulator and a provider on it, configured by the
@@ -448,5 +449,71 @@ func TestSettingsChecks(t *testing.T) {
 		if !strings.Contains(strings.ToLower(diags.Error()), strings.ToLower(tt.want)) {
 			t.Errorf("%s:\n got %v\nwant %q", tt.body, diags, tt.want)
 		}
+	}
+}
+
+// Every service answers 503 before it acts, once: token, image, flavor,
+// network, create, the build's polls, the delete and its polls. Each is
+// retried and nothing is made twice.
+func TestServiceUnavailableEverywhere(t *testing.T) {
+	ctx := context.Background()
+	p, e := newProvider(t, ostest.Options{BuildPolls: 2}, "")
+	for _, f := range []struct{ method, prefix string }{
+		{"POST", "/identity/v3/auth/tokens"},
+		{"GET", "/image/v2/images"},
+		{"GET", "/compute/v2.1/flavors"},
+		{"GET", "/network/v2.0/networks"},
+		{"POST", "/compute/v2.1/servers"},
+		{"GET", "/compute/v2.1/servers/"},
+		{"DELETE", "/compute/v2.1/servers/"},
+	} {
+		e.FailNext(f.method, f.prefix, 1)
+	}
+	resp, err := p.Checkout(ctx, providers.CheckoutRequest{Args: basicArgs, Labels: labels("i1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Checkin(ctx, providers.CheckinRequest{Host: providers.HostRef{ProviderID: resp.Hosts[0].ProviderID}}); err != nil {
+		t.Fatal(err)
+	}
+	if e.Creates() != 1 || len(e.Servers()) != 0 {
+		t.Errorf("creates %d, servers left %d; want 1 and 0", e.Creates(), len(e.Servers()))
+	}
+}
+
+// Retries end: a service that keeps failing is reported with its status.
+func TestServiceUnavailableTooLong(t *testing.T) {
+	p, e := newProvider(t, ostest.Options{}, "retries = 2")
+	e.FailNext("POST", "/compute/v2.1/servers", 3)
+	_, err := p.Checkout(context.Background(), providers.CheckoutRequest{Name: "w", Args: basicArgs, Labels: labels("i1")})
+	if err == nil || !strings.Contains(err.Error(), "create server w: 503 Service Unavailable") {
+		t.Fatalf("err = %v", err)
+	}
+	if e.Creates() != 0 {
+		t.Errorf("creates = %d", e.Creates())
+	}
+}
+
+// A checkout whose checkpoint cannot be written deletes its server.
+func TestCheckpointFailureDeletesServer(t *testing.T) {
+	p, e := newProvider(t, ostest.Options{}, "")
+	_, err := p.Checkout(context.Background(), providers.CheckoutRequest{Args: basicArgs, Labels: labels("i1"),
+		Checkpoint: func(context.Context, providers.Checkpoint) error { return errors.New("state is gone") }})
+	if err == nil || !strings.Contains(err.Error(), "state is gone") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(e.Servers()); n != 0 {
+		t.Errorf("%d servers left, want 0", n)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	p, e := newProvider(t, ostest.Options{BuildPolls: 2}, `floating_ip_network = "public"`)
+	providertest.Conformance(t, providertest.Subject{Provider: p, User: "tester", Args: basicArgs,
+		Remove: func(_ *testing.T, id string) { e.RemoveServer(id) }})
+	// The check-in of the server removed behind broker's back still
+	// released the floating IP broker allocated for it.
+	if n := e.FloatingIPs(); n != 0 {
+		t.Errorf("%d floating IPs left, want 0", n)
 	}
 }
