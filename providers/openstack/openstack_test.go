@@ -517,3 +517,16 @@ func TestConformance(t *testing.T) {
 		t.Errorf("%d floating IPs left, want 0", n)
 	}
 }
+
+// A server that never leaves BUILD fails the checkout after
+// server_timeout, and is deleted.
+func TestServerTimeout(t *testing.T) {
+	p, e := newProvider(t, ostest.Options{BuildPolls: 1 << 30}, `server_timeout = "20ms"`)
+	_, err := p.Checkout(context.Background(), providers.CheckoutRequest{Name: "slow", Args: basicArgs, Labels: labels("i1")})
+	if err == nil || !strings.Contains(err.Error(), "is not ACTIVE after 20ms (server_timeout); last status BUILD") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(e.Servers()); n != 0 {
+		t.Errorf("%d servers left, want 0", n)
+	}
+}
