@@ -1,6 +1,6 @@
 // Package openstack is broker's provider for servers on OpenStack. It
-// registers the type "openstack" with the alias "OpenStack" (the Python
-// broker's name) and talks to the cloud through gophercloud v2: Keystone
+// registers the type "openstack" (names are looked up without regard to
+// case, so the Python broker's "OpenStack" works) and talks to the cloud through gophercloud v2: Keystone
 // v3 (password or application credential; or a clouds.yaml cloud read
 // from the standard locations), Nova for servers, flavors and key pairs,
 // Glance for images, Neutron for networks, ports and floating IPs.

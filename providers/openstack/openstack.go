@@ -109,6 +109,21 @@ func (p *Provider) authOptions() (gophercloud.AuthOptions, gophercloud.EndpointO
 		if s.Interface != "" {
 			opts = append(opts, clouds.WithEndpointType(s.Interface))
 		}
+		// Settings given beside cloud override the cloud's (a password
+		// from env() for a clouds.yaml without secure.yaml).
+		for _, o := range []struct {
+			v  string
+			fn func(string) clouds.ParseOption
+		}{
+			{s.AuthURL, clouds.WithIdentityEndpoint}, {s.Username, clouds.WithUsername}, {s.Password, clouds.WithPassword},
+			{s.ProjectName, clouds.WithProjectName}, {s.ProjectID, clouds.WithProjectID},
+			{s.AppCredID, clouds.WithApplicationCredentialID}, {s.AppCredName, clouds.WithApplicationCredentialName},
+			{s.AppCredSecret, clouds.WithApplicationCredentialSecret},
+		} {
+			if o.v != "" {
+				opts = append(opts, o.fn(o.v))
+			}
+		}
 		var err error
 		ao, eo, tlsCfg, err = clouds.Parse(opts...)
 		if err != nil {

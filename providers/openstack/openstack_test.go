@@ -136,18 +136,18 @@ func TestCloudsYAML(t *testing.T) {
     auth:
       auth_url: %s
       username: admin
-      password: %s
       project_name: demo
       user_domain_name: Default
       project_domain_name: Default
     region_name: RegionOne
     interface: internal
     identity_api_version: 3
-`, e.AuthURL(), ostest.DefaultPassword)
+`, e.AuthURL())
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := newProviderHCL(t, e, fmt.Sprintf("cloud = \"lab\"\nclouds_file = %q\npoll_interval = \"1ms\"\n", file))
+	// The password is not in clouds.yaml: the setting gives it.
+	p := newProviderHCL(t, e, fmt.Sprintf("cloud = \"lab\"\nclouds_file = %q\npassword = %q\npoll_interval = \"1ms\"\n", file, ostest.DefaultPassword))
 	resp, err := p.Describe(context.Background(), providers.DescribeRequest{Listing: "flavors"})
 	if err != nil {
 		t.Fatal(err)
