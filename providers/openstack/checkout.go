@@ -318,6 +318,9 @@ func (p *Provider) getServer(ctx context.Context, id string) (*servers.Server, e
 	return s, nil
 }
 
+// progressEvery is how often a wait that sees no change says it goes on.
+var progressEvery = 30 * time.Second
+
 // waitActive polls a server until it is ACTIVE. One that goes to ERROR is
 // deleted and reported as a *BuildError with Nova's fault message.
 func (p *Provider) waitActive(ctx context.Context, id, name string, progress func(string)) (*servers.Server, error) {
@@ -328,6 +331,7 @@ func (p *Provider) waitActive(ctx context.Context, id, name string, progress fun
 	wctx, cancel := context.WithTimeout(ctx, p.set.ServerTimeout)
 	defer cancel()
 	last := ""
+	start, said := time.Now(), time.Now()
 	for {
 		s, err := p.getServer(wctx, id)
 		if err != nil {
@@ -339,9 +343,14 @@ func (p *Provider) waitActive(ctx context.Context, id, name string, progress fun
 			}
 			return nil, err
 		}
-		if s.Status != last {
+		switch {
+		case s.Status != last:
 			progress(fmt.Sprintf("server %s (%s): %s", name, id, s.Status))
-			last = s.Status
+			last, said = s.Status, time.Now()
+		case time.Since(said) >= progressEvery:
+			// A long build still says that it goes on.
+			progress(fmt.Sprintf("server %s (%s): still %s after %s", name, id, s.Status, time.Since(start).Round(time.Second)))
+			said = time.Now()
 		}
 		switch s.Status {
 		case "ACTIVE":

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -528,5 +529,20 @@ func TestServerTimeout(t *testing.T) {
 	}
 	if n := len(e.Servers()); n != 0 {
 		t.Errorf("%d servers left, want 0", n)
+	}
+}
+
+// A long build keeps saying that it goes on.
+func TestLongBuildShowsProgress(t *testing.T) {
+	defer func(d time.Duration) { progressEvery = d }(progressEvery)
+	progressEvery = 0
+	p, _ := newProvider(t, ostest.Options{BuildPolls: 3}, "")
+	var lines []string
+	if _, err := p.Checkout(context.Background(), providers.CheckoutRequest{Name: "w", Args: basicArgs, Labels: labels("i1"), Progress: func(s string) { lines = append(lines, s) }}); err != nil {
+		t.Fatal(err)
+	}
+	out := strings.Join(lines, "\n")
+	if !strings.Contains(out, "): BUILD") || !strings.Contains(out, "): still BUILD after") || !strings.Contains(out, "): ACTIVE") {
+		t.Errorf("progress:\n%s", out)
 	}
 }
