@@ -546,3 +546,19 @@ func TestLongBuildShowsProgress(t *testing.T) {
 		t.Errorf("progress:\n%s", out)
 	}
 }
+
+// A token that expires during a run is replaced by a new one.
+func TestExpiredTokenReauthenticates(t *testing.T) {
+	ctx := context.Background()
+	p, e := newProvider(t, ostest.Options{}, "")
+	if _, err := p.Checkout(ctx, providers.CheckoutRequest{Args: basicArgs, Labels: labels("i1")}); err != nil {
+		t.Fatal(err)
+	}
+	e.ExpireTokens()
+	if _, err := p.Checkout(ctx, providers.CheckoutRequest{Args: basicArgs, Labels: labels("i2")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.AuthBodies()); n != 2 {
+		t.Errorf("%d token requests, want 2", n)
+	}
+}

@@ -21,7 +21,7 @@
 // creates take effect and then drops the connection before the answer;
 // FailNextBuilds sends the next servers to ERROR with a fault message;
 // SetQuota makes creates past a number of servers fail with Nova's 403
-// "Quota exceeded" answer.
+// "Quota exceeded" answer; ExpireTokens invalidates the tokens issued.
 //
 // The emulator is test code: it keeps everything in memory and checks
 // credentials only as far as tests need.

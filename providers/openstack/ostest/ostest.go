@@ -234,6 +234,14 @@ func (e *Emulator) ReleaseCreates() {
 	}
 }
 
+// ExpireTokens makes every token issued so far invalid (401), as when
+// tokens outlive their expiry during a long run.
+func (e *Emulator) ExpireTokens() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tokens = map[string]bool{}
+}
+
 // SetQuota limits the number of servers the project may have; 0: no limit.
 func (e *Emulator) SetQuota(instances int) {
 	e.mu.Lock()
