@@ -94,12 +94,17 @@ func (p *Provider) finish(ctx context.Context, id, name string, a args, progress
 
 // cleanup deletes a server the checkout made, and its floating IP.
 func (p *Provider) cleanup(ctx context.Context, compute *gophercloud.ServiceClient, id, name string) {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.set.ServerTimeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace+p.set.ServerTimeout)
 	defer cancel()
 	if err := p.deleteServer(cctx, compute, id); err != nil && !isNotFound(err) {
 		p.logger.Warn("openstack: delete failed server", "server", name, "id", id, "err", err)
 	}
 }
+
+// cleanupGrace bounds the calls of a clean-up (the delete, the floating
+// IP's release) beside the wait for the server to go, which server_timeout
+// bounds.
+const cleanupGrace = 2 * time.Minute
 
 // serverName is the request's name, else name_prefix-<random>.
 func (p *Provider) serverName(req providers.CheckoutRequest) string {
@@ -318,6 +323,13 @@ func (p *Provider) getServer(ctx context.Context, id string) (*servers.Server, e
 	return s, nil
 }
 
+func orNone(status string) string {
+	if status == "" {
+		return "unknown (no answer yet)"
+	}
+	return status
+}
+
 // progressEvery is how often a wait that sees no change says it goes on.
 var progressEvery = 30 * time.Second
 
@@ -336,7 +348,7 @@ func (p *Provider) waitActive(ctx context.Context, id, name string, progress fun
 		s, err := p.getServer(wctx, id)
 		if err != nil {
 			if ctx.Err() == nil && wctx.Err() != nil {
-				return nil, fmt.Errorf("server %s (%s) is not ACTIVE after %s (server_timeout); last status %s", name, id, p.set.ServerTimeout, last)
+				return nil, fmt.Errorf("server %s (%s) is not ACTIVE after %s (server_timeout); last status %s", name, id, p.set.ServerTimeout, orNone(last))
 			}
 			if isNotFound(err) {
 				return nil, fmt.Errorf("server %s (%s) vanished while it was built", name, id)
@@ -357,7 +369,7 @@ func (p *Provider) waitActive(ctx context.Context, id, name string, progress fun
 			return s, nil
 		case "ERROR":
 			be := &BuildError{Name: name, ID: id, Fault: s.Fault.Message}
-			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), p.set.ServerTimeout)
+			dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupGrace+p.set.ServerTimeout)
 			derr := p.deleteServer(dctx, compute, id)
 			dcancel()
 			if derr != nil && !isNotFound(derr) {
@@ -369,7 +381,7 @@ func (p *Provider) waitActive(ctx context.Context, id, name string, progress fun
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, fmt.Errorf("server %s (%s) is not ACTIVE after %s (server_timeout); last status %s", name, id, p.set.ServerTimeout, last)
+			return nil, fmt.Errorf("server %s (%s) is not ACTIVE after %s (server_timeout); last status %s", name, id, p.set.ServerTimeout, orNone(last))
 		}
 	}
 }
