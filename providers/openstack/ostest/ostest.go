@@ -42,6 +42,8 @@ type Options struct {
 	// DeletePolls is how many GETs of a deleted server still answer it
 	// (status ACTIVE, task_state deleting) before 404 (default 1).
 	DeletePolls int
+	// Listen is the address to listen on (default 127.0.0.1:0).
+	Listen string
 }
 
 // Image, Flavor, Network and Keypair are the emulator's catalogue items.
@@ -118,8 +120,18 @@ type Emulator struct {
 
 // New starts an emulator on 127.0.0.1 with an image "cirros" (and
 // "rhel-9.4"), flavors "m1.small" and "m1.large", networks "private" and
-// the external "public", and a key pair "default".
+// the external "public", and a key pair "default". It panics when it
+// cannot listen; Start returns the error.
 func New(opts Options) *Emulator {
+	e, err := Start(opts)
+	if err != nil {
+		panic(fmt.Sprintf("ostest: %v", err))
+	}
+	return e
+}
+
+// Start is New with the listener's error returned.
+func Start(opts Options) (*Emulator, error) {
 	if opts.Username == "" {
 		opts.Username = DefaultUsername
 	}
@@ -168,14 +180,17 @@ func New(opts Options) *Emulator {
 		},
 		keypairs: []Keypair{{Name: "default", PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEmulatorKey emulator"}},
 	}
+	if opts.Listen == "" {
+		opts.Listen = "127.0.0.1:0"
+	}
 	e.ts = httptest.NewUnstartedServer(http.HandlerFunc(e.serve))
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
-		panic(fmt.Sprintf("ostest: listen: %v", err))
+		return nil, fmt.Errorf("listen: %w", err)
 	}
 	e.ts.Listener = l
 	e.ts.Start()
-	return e
+	return e, nil
 }
 
 // URL is the emulator's base address.
