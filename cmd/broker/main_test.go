@@ -75,7 +75,8 @@ var openstackEmulators sync.Map // *testscript.TestScript → *ostest.Emulator
 // OS_PASSWORD and OS_PROJECT_NAME for it; it stops with the script. With
 // arguments it acts on the running one: "rm-server NAME" deletes a server
 // behind broker's back, "quota N" limits the servers, "fail-build FAULT"
-// sends the next server to ERROR with that fault.
+// sends the next server to ERROR with that fault, "expect SERVERS FIPS"
+// checks how many servers and floating IPs it holds.
 func openstackEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! openstack-emulator")
@@ -110,8 +111,19 @@ func openstackEmulator(ts *testscript.TestScript, neg bool, args []string) {
 		srv.SetQuota(n)
 	case args[0] == "fail-build" && len(args) == 2:
 		srv.FailNextBuilds(args[1])
+	case args[0] == "expect" && len(args) == 3:
+		servers, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		fips, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		if got := len(srv.Servers()); got != servers {
+			ts.Fatalf("the emulator holds %d servers, want %d", got, servers)
+		}
+		if got := srv.FloatingIPs(); got != fips {
+			ts.Fatalf("the emulator holds %d floating IPs, want %d", got, fips)
+		}
 	default:
-		ts.Fatalf("usage: openstack-emulator [rm-server NAME | quota N | fail-build FAULT]")
+		ts.Fatalf("usage: openstack-emulator [rm-server NAME | quota N | fail-build FAULT | expect SERVERS FLOATING_IPS]")
 	}
 }
 
