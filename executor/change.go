@@ -273,7 +273,7 @@ func (j *job) record(info providers.HostInfo, d *planner.Desired, now time.Time)
 	h := state.Host{
 		ID: j.hostID, Environment: a.env,
 		Provider: d.Provider, Instance: d.Instance, ProviderID: info.ProviderID,
-		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User,
+		Name: info.Name, Hostname: info.Hostname, IP: info.IP, ConnectHost: info.ConnectHost, Port: info.Port, User: info.User,
 		Transport: info.Transport,
 		Recipe:    maps.Clone(d.Args), Nick: d.Nick, Facts: maps.Clone(info.Facts),
 		Labels:    maps.Clone(d.Labels),

@@ -87,6 +87,9 @@ type Provider struct {
 	Type, TypeName string
 	Instance       string
 	Default        bool
+	// OverrideEnvars (override_envars = true, as in the Python broker):
+	// the block's own settings win over BROKER_… environment overrides.
+	OverrideEnvars bool
 	// MaxConcurrency bounds concurrent calls to this instance; 0: no bound.
 	MaxConcurrency int
 	// MaxLease caps the leases of this instance's hosts; 0: DefaultMaxLease.
@@ -190,6 +193,7 @@ type Connection struct {
 	Port           int
 	Password       string // sensitive
 	PrivateKeyFile string
+	KnownHostsFile string
 	Agent          *bool
 	Bastion        string
 	Timeout        time.Duration

@@ -119,10 +119,16 @@ type CheckoutResponse struct {
 type HostInfo struct {
 	ProviderID string
 	Name       string
-	Hostname   string
-	IP         string
-	Port       int
-	User       string
+	// Hostname is the host's own name (a container's hostname).
+	Hostname string
+	// IP is the host's own address, where known.
+	IP string
+	// ConnectHost is the address to dial when it is not Hostname (a
+	// container's published port on the engine's address); Port is the
+	// SSH port there.
+	ConnectHost string
+	Port        int
+	User        string
 	// Transport is TransportSSH, TransportDockerExec or TransportNone.
 	Transport string
 	Facts     map[string]any
