@@ -76,7 +76,9 @@ var openstackEmulators sync.Map // *testscript.TestScript → *ostest.Emulator
 // arguments it acts on the running one: "rm-server NAME" deletes a server
 // behind broker's back, "quota N" limits the servers, "fail-build FAULT"
 // sends the next server to ERROR with that fault, "expect SERVERS FIPS"
-// checks how many servers and floating IPs it holds.
+// checks how many servers and floating IPs it holds, "python-inventory
+// NAME FILE" makes a server as the Python broker would and writes its
+// inventory.yaml entry to FILE.
 func openstackEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! openstack-emulator")
@@ -111,6 +113,17 @@ func openstackEmulator(ts *testscript.TestScript, neg bool, args []string) {
 		srv.SetQuota(n)
 	case args[0] == "fail-build" && len(args) == 2:
 		srv.FailNextBuilds(args[1])
+	case args[0] == "python-inventory" && len(args) == 3:
+		// A server the Python broker made, and its inventory.yaml.
+		id := srv.AddServer(args[1], "private", nil)
+		var ip string
+		for _, s := range srv.Servers() {
+			if s.ID == id {
+				ip = s.FixedIPs[0]
+			}
+		}
+		inv := fmt.Sprintf("- _broker_provider: OpenStack\n  _broker_provider_instance: default\n  hostname: %s\n  name: %s\n  instance_id: %s\n  _broker_args:\n    ostack_image: cirros\n    ostack_flavor: m1.small\n", ip, args[1], id)
+		ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(inv), 0o644))
 	case args[0] == "expect" && len(args) == 3:
 		servers, err := strconv.Atoi(args[1])
 		ts.Check(err)
@@ -123,7 +136,7 @@ func openstackEmulator(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("the emulator holds %d floating IPs, want %d", got, fips)
 		}
 	default:
-		ts.Fatalf("usage: openstack-emulator [rm-server NAME | quota N | fail-build FAULT | expect SERVERS FLOATING_IPS]")
+		ts.Fatalf("usage: openstack-emulator [rm-server NAME | quota N | fail-build FAULT | expect SERVERS FLOATING_IPS | python-inventory NAME FILE]")
 	}
 }
 
