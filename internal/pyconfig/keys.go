@@ -50,6 +50,10 @@ var pythonKeys = map[string]map[string]Key{
 		"host_port":     {Ignore: "the engine host's port is part of the ssh:// URL of host"},
 		"results_limit": {Ignore: "this broker lists every container"},
 	},
+	"openstack": {
+		"server_timeout":       {To: "server_timeout", Seconds: true},
+		"identity_api_version": {Ignore: "this broker speaks Keystone v3 only"},
+	},
 }
 
 // PythonKey tells what the Python setting key of block (ssh, logging, or a
@@ -65,7 +69,6 @@ func PythonKey(block, key string) (k Key, ok bool) {
 var PythonOnlyBlocks = map[string]string{
 	"foreman":         "no Foreman provider in this build",
 	"beaker":          "no Beaker provider in this build",
-	"openstack":       "no OpenStack provider in this build",
 	"libvirt":         "no libvirt provider in this build",
 	"scenario_import": "this broker has no scenarios (manifests replace them)",
 }
@@ -76,6 +79,7 @@ var PythonProviderNames = map[string]string{
 	"ansibletower": "awx",
 	"container":    "docker",
 	"testprovider": "sim",
+	"openstack":    "openstack",
 }
 
 // SecondsValue writes a number of seconds as a duration ("3600" →

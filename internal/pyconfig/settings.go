@@ -76,6 +76,8 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 			c.provider("awx", key, val, c.awxAttr)
 		case "container", "docker", "podman":
 			c.provider("docker", key, val, c.dockerAttr)
+		case "openstack":
+			c.provider("openstack", key, val, c.openstackAttr)
 		case "testprovider":
 			c.provider("sim", key, val, schemaAttr("sim"))
 		case "ssh":
@@ -88,7 +90,7 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 			nicks = val
 		case "_version", "less_colors", "thread_limit", "inventory_list_vars", "debug", "log_level":
 			c.note("%s: not used by this broker; left out", key)
-		case "foreman", "beaker", "openstack", "libvirt":
+		case "foreman", "beaker", "libvirt":
 			c.note("%s: no %s provider in this build; its settings are left out (instances: %s)", key, key, strings.Join(instanceNames(val), ", "))
 		default:
 			c.note("%s: not a setting this broker knows; left out", key)
@@ -347,6 +349,29 @@ func (c *converter) awxAttr(b *hclwrite.Body, inst, key string, v any) bool {
 	return true
 }
 
+func (c *converter) openstackAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "auth_url", "username", "project_name", "project_id", "user_domain_name", "project_domain_name",
+		"region_name", "interface", "cloud", "application_credential_id", "application_credential_name",
+		"default_image", "default_flavor", "default_network", "default_key_name":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "password", "application_credential_secret":
+		c.secret(b, key, "openstack", inst, key, str(v))
+	case "server_timeout":
+		s, _ := seconds(v)
+		b.SetAttributeValue(key, cty.StringVal(s))
+	case "templates":
+		b.SetAttributeValue(key, toCty(v))
+	case "identity_api_version":
+		if str(v) != "3" {
+			c.note("OpenStack.%s: identity_api_version %s: this broker speaks Keystone v3 only", inst, str(v))
+		}
+	default:
+		return false
+	}
+	return true
+}
+
 // schemaAttr writes the keys the type's settings schema has, as they are.
 func schemaAttr(typ string) attrFunc {
 	return func(b *hclwrite.Body, inst, key string, v any) bool {
@@ -457,6 +482,11 @@ func NickProvider(args map[string]any) string {
 	for _, k := range []string{"workflow", "job_template"} {
 		if _, ok := args[k]; ok {
 			return "awx"
+		}
+	}
+	for _, k := range []string{"ostack_image", "ostack_template"} {
+		if _, ok := args[k]; ok {
+			return "openstack"
 		}
 	}
 	for _, k := range []string{"container_host", "container_app", "image"} {
