@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/labbroker/broker/providers/awx/awxtest"
+	"github.com/labbroker/broker/providers/beaker/beakertest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and testscript expectations")
@@ -44,7 +45,8 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"awx-emulator": awxEmulator,
+			"awx-emulator":    awxEmulator,
+			"beaker-emulator": beakerEmulator,
 		},
 		Condition: scriptCondition,
 	})
@@ -61,6 +63,19 @@ func awxEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(srv.Close)
 	ts.Setenv("AWX_URL", srv.URL())
 	ts.Setenv("AWX_TOKEN", "admin-token")
+}
+
+// beakerEmulator starts the Beaker hub emulator for a script and sets
+// BEAKER_URL and BEAKER_PASSWORD (of user admin: "hub-secret", which
+// scripts look for where it must not be); it stops with the script.
+func beakerEmulator(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! beaker-emulator")
+	}
+	srv := beakertest.New(beakertest.Options{Users: map[string]string{"admin": "hub-secret"}})
+	ts.Defer(srv.Close)
+	ts.Setenv("BEAKER_URL", srv.URL())
+	ts.Setenv("BEAKER_PASSWORD", "hub-secret")
 }
 
 // scriptCondition answers [docker]: whether a Docker engine answers. In CI

@@ -49,6 +49,8 @@ var argProviders = map[string]string{
 	"image":          "docker",
 	"container_host": "docker",
 	"container_app":  "docker",
+	"job_xml":        "beaker",
+	"job_id":         "beaker",
 }
 
 // ResolveCheckout chooses the provider instance of a checkout: --provider,

@@ -396,6 +396,11 @@ func nickProvider(args map[string]any) string {
 			return "docker"
 		}
 	}
+	for _, k := range []string{"job_xml", "job_id"} {
+		if _, ok := args[k]; ok {
+			return "beaker"
+		}
+	}
 	return ""
 }
 

@@ -1,0 +1,366 @@
+package beaker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labbroker/broker/executor/remote"
+	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/providers/beaker"
+	"github.com/labbroker/broker/providers/beaker/beakertest"
+	"github.com/labbroker/broker/test/sshdtest"
+)
+
+const reserveJob = `<job retention_tag="scratch">
+  <whiteboard>Reserve a RHEL 9 system</whiteboard>
+  <recipeSet priority="Normal">
+    <recipe whiteboard="" role="RECIPE_MEMBERS">
+      <distroRequires>
+        <and>
+          <distro_family op="=" value="RedHatEnterpriseLinux9"/>
+          <distro_arch op="=" value="x86_64"/>
+        </and>
+      </distroRequires>
+      <hostRequires/>
+      <task name="/distribution/check-install" role="STANDALONE"/>
+      <task name="/distribution/reservesys" role="STANDALONE">
+        <params><param name="RESERVETIME" value="86400"/></params>
+      </task>
+    </recipe>
+  </recipeSet>
+</job>
+`
+
+// clock advances a minute at each reading, so that a max wait passes
+// after a known number of polls without sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Minute)
+	return c.t
+}
+
+func open(t *testing.T, srv *beakertest.Server, mod ...func(*beaker.Settings)) *beaker.Provider {
+	t.Helper()
+	s := beaker.Settings{
+		HubURL: srv.URL(), Username: "admin", Password: "password",
+		PollInterval: time.Millisecond, MaxResilientWait: time.Minute,
+		Now: (&clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}).Now,
+	}
+	for _, m := range mod {
+		m(&s)
+	}
+	p, err := beaker.Open(s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func writeJob(t *testing.T) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "job.xml")
+	if err := os.WriteFile(f, []byte(reserveJob), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+type checkpoints struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (c *checkpoints) fn(_ context.Context, cp providers.Checkpoint) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids = append(c.ids, cp.Data["job_id"])
+	return nil
+}
+
+func TestCheckoutFromJobXMLFile(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{Polls: 2})
+	defer srv.Close()
+	p := open(t, srv)
+	var cps checkpoints
+	var progress []string
+	resp, err := p.Checkout(t.Context(), providers.CheckoutRequest{
+		Args:       map[string]any{"job_xml": writeJob(t)},
+		Labels:     map[string]string{providers.LabelIntent: "intent-1"},
+		Checkpoint: cps.fn,
+		Progress:   func(s string) { progress = append(progress, s) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := srv.Jobs()
+	if len(jobs) != 1 {
+		t.Fatalf("%d jobs, want 1", len(jobs))
+	}
+	jid := fmt.Sprintf("J:%d", jobs[0].ID)
+	if len(cps.ids) != 1 || cps.ids[0] != jid {
+		t.Errorf("checkpoints %v, want [%s]", cps.ids, jid)
+	}
+	if !strings.Contains(jobs[0].Whiteboard, "Reserve a RHEL 9 system") || !strings.Contains(jobs[0].Whiteboard, "[broker.intent=intent-1]") {
+		t.Errorf("whiteboard %q lacks the original text or broker's marker", jobs[0].Whiteboard)
+	}
+	if len(resp.Hosts) != 1 {
+		t.Fatalf("%d hosts", len(resp.Hosts))
+	}
+	h := resp.Hosts[0]
+	if h.ProviderID != jid || h.Hostname != "lab-01.beaker.example.test" || h.User != "root" || h.Transport != providers.TransportSSH {
+		t.Errorf("host %+v", h)
+	}
+	if h.Facts["distro"] != "RedHatEnterpriseLinux9" || h.Facts["job_url"] != srv.URL()+"/jobs/"+strconv.Itoa(jobs[0].ID) || h.Facts["whiteboard"] != "Reserve a RHEL 9 system" {
+		t.Errorf("facts %v", h.Facts)
+	}
+	if len(progress) == 0 || !strings.Contains(progress[0], "submitted "+jid) {
+		t.Errorf("progress %q", progress)
+	}
+
+	// Check-in cancels the job; a second one finds it gone.
+	ci, err := p.Checkin(t.Context(), providers.CheckinRequest{Host: providers.HostRef{ProviderID: h.ProviderID, Hostname: h.Hostname}})
+	if err != nil || ci.Gone {
+		t.Fatalf("checkin = %+v, %v", ci, err)
+	}
+	if st := srv.Jobs()[0].Status; st != "Cancelled" {
+		t.Errorf("job status after checkin %q", st)
+	}
+	ci, err = p.Checkin(t.Context(), providers.CheckinRequest{Host: providers.HostRef{ProviderID: h.ProviderID}})
+	if err != nil || !ci.Gone {
+		t.Fatalf("second checkin = %+v, %v; want gone", ci, err)
+	}
+}
+
+// A submission that takes effect but loses its answer, and 503s before
+// any effect, make one job, found again by broker's whiteboard marker.
+func TestSubmitFaultsMakeOneJob(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		inject func(*beakertest.Server)
+	}{
+		{"lost answer", func(s *beakertest.Server) { s.LoseNextSubmits(1) }},
+		{"503 before effect", func(s *beakertest.Server) { s.FailNext(3, 503) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := beakertest.New(beakertest.Options{})
+			defer srv.Close()
+			p := open(t, srv)
+			tc.inject(srv)
+			resp, err := p.Checkout(t.Context(), providers.CheckoutRequest{
+				Args:   map[string]any{"job_xml": reserveJob},
+				Labels: map[string]string{providers.LabelIntent: "intent-2"},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(srv.Jobs()); n != 1 {
+				t.Fatalf("%d jobs, want 1", n)
+			}
+			if resp.Hosts[0].ProviderID != fmt.Sprintf("J:%d", srv.Jobs()[0].ID) {
+				t.Errorf("host %+v is not of the one job", resp.Hosts[0])
+			}
+		})
+	}
+}
+
+func TestJobsThatGiveNoSystem(t *testing.T) {
+	t.Run("aborted", func(t *testing.T) {
+		srv := beakertest.New(beakertest.Options{})
+		defer srv.Close()
+		srv.SetOutcome(beakertest.Abort)
+		_, err := open(t, srv).Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": reserveJob}})
+		var je *beaker.JobError
+		if !errors.As(err, &je) || je.Status != "Aborted" || !strings.Contains(err.Error(), srv.URL()+"/jobs/") {
+			t.Fatalf("err = %v, want an Aborted JobError with the job's link", err)
+		}
+	})
+	t.Run("queued past max wait", func(t *testing.T) {
+		srv := beakertest.New(beakertest.Options{})
+		defer srv.Close()
+		srv.SetOutcome(beakertest.StayQueued)
+		p := open(t, srv, func(s *beaker.Settings) { s.MaxJobWait = 10 * time.Minute })
+		_, err := p.Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": reserveJob}})
+		var je *beaker.JobError
+		if !errors.As(err, &je) || je.Status != "Queued" || !strings.Contains(err.Error(), "within 10m0s") {
+			t.Fatalf("err = %v, want a Queued JobError naming the max wait", err)
+		}
+		if st := srv.Jobs()[0].Status; st != "Cancelled" {
+			t.Errorf("the job left queued is %s, want Cancelled", st)
+		}
+	})
+	t.Run("cancelled by someone else", func(t *testing.T) {
+		srv := beakertest.New(beakertest.Options{Polls: 3})
+		defer srv.Close()
+		p := open(t, srv)
+		_, err := p.Checkout(t.Context(), providers.CheckoutRequest{
+			Args: map[string]any{"job_xml": reserveJob},
+			Progress: func(s string) {
+				if strings.HasSuffix(s, " Queued") {
+					_ = srv.Cancel(srv.Jobs()[0].ID, "someone")
+				}
+			},
+		})
+		var je *beaker.JobError
+		if !errors.As(err, &je) || je.Status != "Cancelled" || !strings.Contains(err.Error(), "cancelled") {
+			t.Fatalf("err = %v, want a Cancelled JobError", err)
+		}
+	})
+}
+
+func TestResumeAdoptsTheSameJob(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{})
+	defer srv.Close()
+	p := open(t, srv)
+	// An interrupted checkout: the job is queued, under broker's marker.
+	id, err := srv.AddJob("admin", strings.Replace(reserveJob, "Reserve a RHEL 9 system", "Reserve [broker.intent=intent-3]", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*providers.Resume{
+		{IntentID: "intent-3", Checkpoint: map[string]string{"job_id": fmt.Sprintf("J:%d", id)}},
+		{IntentID: "intent-3"},
+	} {
+		resp, err := p.Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": reserveJob}, Resume: r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !resp.Adopted || resp.Hosts[0].ProviderID != fmt.Sprintf("J:%d", id) {
+			t.Errorf("resume %+v = %+v, want adoption of J:%d", r, resp, id)
+		}
+	}
+	if n := srv.Submits(); n != 0 {
+		t.Errorf("%d submissions, want none", n)
+	}
+}
+
+func TestCloneByJobID(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{})
+	defer srv.Close()
+	id, err := srv.AddJob("admin", strings.Replace(reserveJob, "Reserve a RHEL 9 system", "Old [broker.intent=old]", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := open(t, srv)
+	resp, err := p.Checkout(t.Context(), providers.CheckoutRequest{
+		Args:   map[string]any{"job_id": fmt.Sprintf("J:%d", id)},
+		Labels: map[string]string{providers.LabelIntent: "new"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs := srv.Jobs()
+	if len(jobs) != 2 || jobs[1].Whiteboard != "Old [broker.intent=new]" {
+		t.Fatalf("jobs %+v, want the clone with the new marker only", jobs)
+	}
+	if resp.Hosts[0].ProviderID != fmt.Sprintf("J:%d", jobs[1].ID) {
+		t.Errorf("host %+v", resp.Hosts[0])
+	}
+}
+
+func TestSyncDescribeAndBadLogin(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{Users: map[string]string{"admin": "password", "bob": "pw"}})
+	defer srv.Close()
+	p := open(t, srv)
+	if _, err := p.Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": reserveJob}, Labels: map[string]string{providers.LabelIntent: "i-sync"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.AddJob("bob", reserveJob); err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Sync(t.Context(), providers.SyncRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Hosts) != 1 || s.Hosts[0].Labels[providers.LabelIntent] != "i-sync" {
+		t.Errorf("sync = %+v, want admin's one reservation with its intent", s.Hosts)
+	}
+	d, err := p.Describe(t.Context(), providers.DescribeRequest{Listing: "jobs"})
+	if err != nil || len(d.Items) != 1 {
+		t.Fatalf("jobs = %+v, %v", d, err)
+	}
+	d, err = p.Describe(t.Context(), providers.DescribeRequest{Listing: "job", Item: d.Items[0].Name})
+	if err != nil || !strings.Contains(d.Summary, `<task name="/distribution/reservesys"`) {
+		t.Fatalf("job = %+v, %v", d, err)
+	}
+
+	bad := open(t, srv, func(s *beaker.Settings) { s.Password = "wrong-secret" })
+	_, err = bad.Sync(t.Context(), providers.SyncRequest{})
+	if err == nil || !strings.Contains(err.Error(), "Invalid username or password") || strings.Contains(err.Error(), "wrong-secret") {
+		t.Fatalf("bad login = %v", err)
+	}
+}
+
+// Extend runs extendtesttime.sh with the hours on the host: the system's
+// FQDN is pointed at a real sshd, and the command is a script there.
+func TestExtendRunsExtendTestTimeOverSSH(t *testing.T) {
+	sshd := sshdtest.Start(t, sshdtest.Options{})
+	srv := beakertest.New(beakertest.Options{Systems: []string{"127.0.0.1"}})
+	defer srv.Close()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "extendtesttime.sh")
+	out := filepath.Join(dir, "extended")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$1\" > "+out+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := open(t, srv, func(s *beaker.Settings) { s.ExtendCommand = script })
+	resp, err := p.Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": reserveJob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := resp.Hosts[0]
+	session := func(ctx context.Context) (remote.Session, error) {
+		return remote.DialSSH(ctx, remote.SSHConfig{
+			Addr: net.JoinHostPort(h.Hostname, strconv.Itoa(sshd.Port)), User: sshd.User,
+			Auth:    remote.Auth{PrivateKeyFiles: []string{sshd.KeyFile}},
+			HostKey: remote.HostKeyPolicy{Pinned: sshd.HostPublicKey},
+		})
+	}
+	ref := providers.HostRef{ProviderID: h.ProviderID, Hostname: h.Hostname}
+	ext, err := p.Extend(t.Context(), providers.ExtendRequest{Host: ref, Lease: 90 * time.Minute, Session: session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(out)
+	if err != nil || strings.TrimSpace(string(got)) != "2" {
+		t.Fatalf("extendtesttime.sh got %q (%v), want 2 hours", got, err)
+	}
+	if ext.Expires.IsZero() {
+		t.Error("no expiry")
+	}
+	// A failing script is an error with what to run by hand.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'not reserved' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Extend(t.Context(), providers.ExtendRequest{Host: ref, NewExpireTime: "5", Session: session})
+	if err == nil || !strings.Contains(err.Error(), "exited 3: not reserved") || !strings.Contains(err.Error(), "ssh root@127.0.0.1 "+script+" 5") {
+		t.Fatalf("failing extend = %v", err)
+	}
+}
+
+func TestProviderTypeSettings(t *testing.T) {
+	typ, ok := providers.Lookup("Beaker")
+	if !ok || typ.Name != "beaker" {
+		t.Fatalf("Beaker alias: %v %v", typ, ok)
+	}
+	if !typ.IsSensitive("password") {
+		t.Error("password is not sensitive")
+	}
+	if errs := typ.CheckArgs(map[string]any{"job_xml": "x.xml", "jobxml": 1}); len(errs) == 0 {
+		t.Error("unknown argument accepted")
+	}
+}
