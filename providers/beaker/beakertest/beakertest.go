@@ -23,6 +23,7 @@ package beakertest
 import (
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -393,10 +394,10 @@ type jobXML struct {
 func (s *Server) newJob(owner, doc string) (*job, error) {
 	var jx jobXML
 	if err := xml.Unmarshal([]byte(doc), &jx); err != nil {
-		return nil, fmt.Errorf("Invalid job XML: %v", err)
+		return nil, fmt.Errorf("invalid job XML: %v", err)
 	}
 	if len(jx.RecipeSets) == 0 || len(jx.RecipeSets[0].Recipes) == 0 {
-		return nil, fmt.Errorf("Job has no recipes")
+		return nil, errors.New("job has no recipes")
 	}
 	s.nextJob++
 	s.nextRcp++
