@@ -12,6 +12,7 @@ import (
 
 	"github.com/labbroker/broker/providers/awx/awxtest"
 	"github.com/labbroker/broker/providers/beaker/beakertest"
+	"github.com/labbroker/broker/providers/foreman/foremantest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and testscript expectations")
@@ -45,8 +46,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"awx-emulator":    awxEmulator,
-			"beaker-emulator": beakerEmulator,
+			"awx-emulator":     awxEmulator,
+			"beaker-emulator":  beakerEmulator,
+			"foreman-emulator": foremanEmulator,
 		},
 		Condition: scriptCondition,
 	})
@@ -76,6 +78,19 @@ func beakerEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(srv.Close)
 	ts.Setenv("BEAKER_URL", srv.URL())
 	ts.Setenv("BEAKER_PASSWORD", "hub-secret")
+}
+
+// foremanEmulator starts the Foreman API emulator for a script and sets
+// FOREMAN_URL and FOREMAN_PASSWORD (of user admin: "foreman-secret", which
+// scripts look for where it must not be); it stops with the script.
+func foremanEmulator(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! foreman-emulator")
+	}
+	srv := foremantest.New(foremantest.Options{Users: map[string]string{"admin": "foreman-secret"}})
+	ts.Defer(srv.Close)
+	ts.Setenv("FOREMAN_URL", srv.URL())
+	ts.Setenv("FOREMAN_PASSWORD", "foreman-secret")
 }
 
 // scriptCondition answers [docker]: whether a Docker engine answers. In CI

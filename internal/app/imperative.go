@@ -51,6 +51,7 @@ var argProviders = map[string]string{
 	"container_app":  "docker",
 	"job_xml":        "beaker",
 	"job_id":         "beaker",
+	"hostgroup":      "foreman",
 }
 
 // ResolveCheckout chooses the provider instance of a checkout: --provider,

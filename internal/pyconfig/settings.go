@@ -401,6 +401,9 @@ func nickProvider(args map[string]any) string {
 			return "beaker"
 		}
 	}
+	if _, ok := args["hostgroup"]; ok {
+		return "foreman"
+	}
 	return ""
 }
 

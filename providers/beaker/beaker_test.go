@@ -154,7 +154,8 @@ func TestSubmitFaultsMakeOneJob(t *testing.T) {
 		inject func(*beakertest.Server)
 	}{
 		{"lost answer", func(s *beakertest.Server) { s.LoseNextSubmits(1) }},
-		{"503 before effect", func(s *beakertest.Server) { s.FailNext(3, 503) }},
+		{"503 before effect", func(s *beakertest.Server) { s.FailNextSubmits(2) }},
+		{"503 anywhere", func(s *beakertest.Server) { s.FailNext(3, 503) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := beakertest.New(beakertest.Options{})

@@ -95,6 +95,7 @@ type Server struct {
 	failNext int
 	failCode int
 	loseNext int
+	failSub  int
 	outcome  Outcome
 	submits  int
 	sysNext  int
@@ -142,6 +143,14 @@ func (s *Server) LoseNextSubmits(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.loseNext = n
+}
+
+// FailNextSubmits answers the next n jobs.upload calls 503 before they
+// queue anything.
+func (s *Server) FailNextSubmits(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failSub = n
 }
 
 // SetOutcome sets what jobs submitted from now on do.
@@ -285,6 +294,12 @@ func (s *Server) rpc(w http.ResponseWriter, r *http.Request) {
 		out = who
 	case "jobs.upload":
 		s.mu.Lock()
+		if s.failSub > 0 {
+			s.failSub--
+			s.mu.Unlock()
+			http.Error(w, "Service Unavailable (injected fault)", http.StatusServiceUnavailable)
+			return
+		}
 		j, err := s.newJob(who, str(0))
 		if err != nil {
 			s.mu.Unlock()
