@@ -422,7 +422,6 @@ func (p *Provider) hostsOf(j *jobJSON, args map[string]any, labels map[string]st
 			ProviderID: pid,
 			Name:       fqdn,
 			Hostname:   fqdn,
-			User:       "root",
 			Transport:  providers.TransportSSH,
 			Labels:     hl,
 			Recipe:     cloneArgs(args),

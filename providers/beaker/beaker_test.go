@@ -122,7 +122,7 @@ func TestCheckoutFromJobXMLFile(t *testing.T) {
 		t.Fatalf("%d hosts", len(resp.Hosts))
 	}
 	h := resp.Hosts[0]
-	if h.ProviderID != jid || h.Hostname != "lab-01.beaker.example.test" || h.User != "root" || h.Transport != providers.TransportSSH {
+	if h.ProviderID != jid || h.Hostname != "lab-01.beaker.example.test" || h.Transport != providers.TransportSSH {
 		t.Errorf("host %+v", h)
 	}
 	if h.Facts["distro"] != "RedHatEnterpriseLinux9" || h.Facts["job_url"] != srv.URL()+"/jobs/"+strconv.Itoa(jobs[0].ID) || h.Facts["whiteboard"] != "Reserve a RHEL 9 system" {

@@ -19,7 +19,7 @@
 // second job is queued. Checkout waits, polling /jobs/N, until every
 // recipe holds its system (recipe Reserved, or its /distribution/reservesys
 // task Running), and reports one host per recipe: the system's FQDN, user
-// root over SSH, facts (job and recipe ids, distro, arch, the job's link).
+// reached over SSH, facts (job and recipe ids, distro, arch, the job's link).
 // A job that aborts, is cancelled, or ends without a reservation is a
 // *JobError with the job's status and link; one that has no system within
 // max_job_wait (or the argument max_wait) is cancelled and reported so.

@@ -446,7 +446,6 @@ func (p *Provider) info(h *hostJSON) providers.HostInfo {
 		Name:       name,
 		Hostname:   name,
 		IP:         ip,
-		User:       "root",
 		Transport:  providers.TransportSSH,
 		Labels:     h.labels(),
 		Created:    created,

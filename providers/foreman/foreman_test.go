@@ -70,7 +70,7 @@ func TestCheckoutBuildsFromHostgroup(t *testing.T) {
 		t.Errorf("checkpoints %+v", cps)
 	}
 	got := resp.Hosts[0]
-	if got.Hostname != h.Name || got.IP != h.IP || got.Facts["hostgroup"] != "qe/satellite" || got.User != "root" {
+	if got.Hostname != h.Name || got.IP != h.IP || got.Facts["hostgroup"] != "qe/satellite" {
 		t.Errorf("host %+v", got)
 	}
 
