@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/labbroker/broker/providers/beaker/beakertest"
@@ -67,5 +68,58 @@ provider "Beaker" "lab" {
 	l.must(0, "checkin", "0")
 	if st := hub.Jobs()[0].Status; st != "Cancelled" {
 		t.Errorf("job after checkin: %s, want Cancelled", st)
+	}
+}
+
+// TestKilledBeakerApplyResumesTheSameJob SIGKILLs an apply while its job
+// waits for a system; the next apply waits on the same job (recorded in
+// the intent) rather than submitting another.
+func TestKilledBeakerApplyResumesTheSameJob(t *testing.T) {
+	hub := beakertest.New(beakertest.Options{})
+	defer hub.Close()
+	hub.SetOutcome(beakertest.StayQueued)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, ".broker"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "lab.hcl"), fmt.Sprintf(`environment = "beaker-kill"
+provider "beaker" "hub" {
+  hub_url       = %q
+  username      = "admin"
+  password      = "password"
+  poll_interval = "10ms"
+}
+host "system" {
+  provider = "beaker.hub"
+  args     = { job_xml = file("job.xml") }
+}
+`, hub.URL()))
+	writeFile(t, filepath.Join(dir, "job.xml"), `<job><whiteboard>kill me</whiteboard><recipeSet><recipe>
+  <task name="/distribution/reservesys"/></recipe></recipeSet></job>`)
+
+	p := startBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve")
+	p.waitLine(t, "submitted J:101")
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p.wait()
+
+	if err := hub.SetJobOutcome(101, beakertest.Reserve); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runBroker(t, dir, "plan", "-f", "lab.hcl")
+	if code != 0 || !strings.Contains(out, "resume") {
+		t.Fatalf("plan after the kill: exit %d, want a resumed checkout:\n%s\n%s", code, out, errs)
+	}
+	code, _, errs = runBroker(t, dir, "apply", "-f", "lab.hcl", "--auto-approve")
+	if code != 0 || !strings.Contains(errs, "resuming J:101") {
+		t.Fatalf("second apply: exit %d:\n%s", code, errs)
+	}
+	if n := hub.Submits(); n != 1 {
+		t.Fatalf("%d jobs submitted, want 1", n)
+	}
+	hosts := inventory(t, dir)
+	if len(hosts) != 1 || hosts[0].ProviderID != "J:101" {
+		t.Fatalf("inventory %+v, want the one host of J:101", hosts)
 	}
 }

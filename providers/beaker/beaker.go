@@ -306,15 +306,20 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 			return providers.CheckoutResponse{}, err
 		}
 		p.log.Info("beaker: submitted", "job", id, "url", p.c.jobURL(id))
-		if req.Progress != nil {
-			req.Progress(fmt.Sprintf("submitted J:%d: %s", id, p.c.jobURL(id)))
-		}
 	}
 	jid := fmt.Sprintf("J:%d", id)
 	if req.Checkpoint != nil && !adopted {
 		if err := req.Checkpoint(ctx, providers.Checkpoint{ProviderID: jid, Data: map[string]string{"job_id": jid}}); err != nil {
 			return providers.CheckoutResponse{}, fmt.Errorf("beaker: record job %s: %w", jid, err)
 		}
+	}
+	if req.Progress != nil {
+		// After the checkpoint: a job shown is a job recorded.
+		verb := "submitted"
+		if adopted {
+			verb = "resuming"
+		}
+		req.Progress(fmt.Sprintf("%s %s: %s", verb, jid, p.c.jobURL(id)))
 	}
 	j, err := p.wait(ctx, id, maxWait, req.Progress)
 	if err != nil {

@@ -229,15 +229,20 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 		if h, err = p.create(ctx, req, name); err != nil {
 			return providers.CheckoutResponse{}, err
 		}
-		if req.Progress != nil {
-			req.Progress(fmt.Sprintf("created host %s (id %d)", h.Name, h.ID))
-		}
 	}
 	id := strconv.Itoa(h.ID)
 	if req.Checkpoint != nil && !adopted {
 		if err := req.Checkpoint(ctx, providers.Checkpoint{ProviderID: id, Data: map[string]string{"host_id": id, "name": h.Name}}); err != nil {
 			return providers.CheckoutResponse{}, fmt.Errorf("foreman: record host %s: %w", h.Name, err)
 		}
+	}
+	if req.Progress != nil {
+		// After the checkpoint: a host shown is a host recorded.
+		verb := "created"
+		if adopted {
+			verb = "resuming"
+		}
+		req.Progress(fmt.Sprintf("%s host %s (id %d)", verb, h.Name, h.ID))
 	}
 	built, err := p.waitBuild(ctx, h, req.Progress)
 	if err != nil {

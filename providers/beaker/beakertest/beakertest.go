@@ -160,6 +160,19 @@ func (s *Server) SetOutcome(o Outcome) {
 	s.outcome = o
 }
 
+// SetJobOutcome changes what job id does from now on (a queued job that
+// was told to stay queued may go on).
+func (s *Server) SetJobOutcome(id int, o Outcome) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	j, ok := s.jobs[id]
+	if !ok {
+		return fmt.Errorf("no job %d", id)
+	}
+	j.outcome = o
+	return nil
+}
+
 // Cancel cancels job id as someone else would.
 func (s *Server) Cancel(id int, by string) error {
 	s.mu.Lock()
