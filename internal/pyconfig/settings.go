@@ -70,7 +70,11 @@ func ConvertSettings(src []byte) (*Result, error) {
 			nicks = val
 		case "_version", "less_colors", "thread_limit", "inventory_list_vars", "debug", "log_level":
 			c.note("%s: not used by this broker; left out", key)
-		case "foreman", "beaker", "openstack", "libvirt":
+		case "beaker":
+			c.provider("beaker", key, val, c.beakerAttr)
+		case "foreman":
+			c.provider("foreman", key, val, c.foremanAttr)
+		case "openstack", "libvirt":
 			c.note("%s: no %s provider in this build; its settings are left out (instances: %s)", key, key, strings.Join(instanceNames(val), ", "))
 		default:
 			c.note("%s: not a setting this broker knows; left out", key)
@@ -285,6 +289,55 @@ func (c *converter) awxAttr(b *hclwrite.Body, inst, key string, v any) bool {
 		}
 	case "results_limit":
 		return true // listing size: this broker pages through everything
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *converter) beakerAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "hub_url", "username":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "password":
+		c.secret(b, key, "beaker", inst, key)
+	case "max_job_wait":
+		s, _ := seconds(v)
+		b.SetAttributeValue(key, cty.StringVal(s))
+	case "auth":
+		if str(v) != "basic" {
+			c.note("Beaker.%s: auth %q: this broker logs in with username and password only (no Kerberos); set them", inst, str(v))
+		}
+	case "verify", "verify_tls":
+		if t, ok := v.(bool); ok {
+			b.SetAttributeValue("verify_tls", cty.BoolVal(t))
+		} else {
+			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *converter) foremanAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "foreman_url", "url":
+		b.SetAttributeValue("url", cty.StringVal(str(v)))
+	case "foreman_username", "username":
+		b.SetAttributeValue("username", cty.StringVal(str(v)))
+	case "foreman_password", "password":
+		c.secret(b, "password", "foreman", inst, "password")
+	case "organization", "location", "name_prefix":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "verify", "verify_tls":
+		if t, ok := v.(bool); ok {
+			b.SetAttributeValue("verify_tls", cty.BoolVal(t))
+		} else {
+			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
+		}
+	case "hostgroup":
+		c.note("Foreman.%s: hostgroup %q is an argument here: pass --hostgroup, or put it in a nick's args", inst, str(v))
 	default:
 		return false
 	}
