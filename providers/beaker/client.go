@@ -139,7 +139,7 @@ func (c *client) rawCall(ctx context.Context, method string, params ...any) (any
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.hub+"/RPC2", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.hub+"/client/", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

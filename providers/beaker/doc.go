@@ -3,10 +3,10 @@
 // looked up without regard to case).
 //
 // It speaks the hub's own API as the bkr client does, not by running bkr:
-// XML-RPC on /RPC2 (auth.login_password, which sets the session cookie;
-// jobs.upload; jobs.filter; taskactions.to_xml) through the small codec of
-// package xmlrpc, and the REST resources GET /jobs/N and POST
-// /jobs/N/status.
+// XML-RPC on /client/, bkr's endpoint (auth.login_password, which sets the
+// session cookie; jobs.upload; jobs.filter; taskactions.to_xml), through
+// the small codec of package xmlrpc, and the REST resources GET /jobs/N
+// and POST /jobs/N/status.
 //
 // Checkout submits job XML (argument job_xml: a file's path, or the XML
 // itself as templatefile gives it in a manifest) or a clone of a job

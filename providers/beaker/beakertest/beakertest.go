@@ -1,6 +1,6 @@
 // Package beakertest is an emulator of the parts of Beaker's hub that
 // broker's beaker provider uses, served over real HTTP on 127.0.0.1 for
-// tests and demos: the XML-RPC endpoint /RPC2 (auth.login_password,
+// tests and demos: the XML-RPC endpoint /client/ (also /RPC2; auth.login_password,
 // auth.who_am_i, jobs.upload, jobs.filter, taskactions.to_xml,
 // taskactions.stop) with Beaker's session cookie, and the REST resources
 // GET /jobs/N, GET /recipes/N and POST /jobs/N/status, in Beaker's JSON
