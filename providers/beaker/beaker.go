@@ -357,6 +357,15 @@ func (p *Provider) wait(ctx context.Context, id int, maxWait time.Duration, prog
 			} else if j.Status == "Aborted" {
 				reason = "aborted"
 			}
+			if !j.IsFinished {
+				// A recipe ended while others hold systems: the
+				// job is no use, and is not left holding them.
+				if err := p.cancel(ctx, id, "broker: a recipe ended without a reservation"); err != nil {
+					reason += fmt.Sprintf("; cancelling the job failed (%v): cancel it by hand", err)
+				} else {
+					reason += "; cancelled the job"
+				}
+			}
 			return nil, &JobError{JobID: fmt.Sprintf("J:%d", id), Status: j.Status, Result: j.Result, URL: p.c.jobURL(id), Reason: reason}
 		}
 		if s := j.Status; s != last {

@@ -365,3 +365,63 @@ func TestProviderTypeSettings(t *testing.T) {
 		t.Error("unknown argument accepted")
 	}
 }
+
+func recipeXML(tasks ...string) string {
+	var b strings.Builder
+	b.WriteString("<recipe>")
+	for _, t := range tasks {
+		b.WriteString(`<task name="` + t + `"/>`)
+	}
+	b.WriteString("</recipe>")
+	return b.String()
+}
+
+func multiJob(recipes ...string) string {
+	return "<job><whiteboard>multi</whiteboard><recipeSet>" + strings.Join(recipes, "") + "</recipeSet></job>"
+}
+
+func TestRecipesThatReserveNothing(t *testing.T) {
+	t.Run("job completes", func(t *testing.T) {
+		srv := beakertest.New(beakertest.Options{})
+		defer srv.Close()
+		_, err := open(t, srv).Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": multiJob(recipeXML("/distribution/check-install"))}})
+		var je *beaker.JobError
+		if !errors.As(err, &je) || je.Status != "Completed" || !strings.Contains(err.Error(), "ended without reserving a system") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("one recipe of two completes", func(t *testing.T) {
+		srv := beakertest.New(beakertest.Options{})
+		defer srv.Close()
+		doc := multiJob(recipeXML("/distribution/reservesys"), recipeXML("/distribution/check-install"))
+		_, err := open(t, srv).Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": doc}})
+		if err == nil || !strings.Contains(err.Error(), "cancelled the job") {
+			t.Fatalf("err = %v", err)
+		}
+		if st := srv.Jobs()[0].Status; st != "Cancelled" {
+			t.Errorf("the job holding a system is %s, want Cancelled", st)
+		}
+	})
+}
+
+func TestTwoRecipesTwoHosts(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{})
+	defer srv.Close()
+	p := open(t, srv)
+	doc := multiJob(recipeXML("/distribution/reservesys"), recipeXML("/distribution/reservesys"))
+	resp, err := p.Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": doc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Hosts) != 2 || resp.Hosts[0].Hostname == resp.Hosts[1].Hostname ||
+		!strings.HasPrefix(resp.Hosts[0].ProviderID, "J:101/R:") || resp.Hosts[0].ProviderID == resp.Hosts[1].ProviderID {
+		t.Fatalf("hosts %+v", resp.Hosts)
+	}
+	// The first check-in cancels the job, the second finds it ended.
+	for i, wantGone := range []bool{false, true} {
+		ci, err := p.Checkin(t.Context(), providers.CheckinRequest{Host: providers.HostRef{ProviderID: resp.Hosts[i].ProviderID}})
+		if err != nil || ci.Gone != wantGone {
+			t.Fatalf("checkin %d = %+v, %v", i, ci, err)
+		}
+	}
+}

@@ -65,20 +65,29 @@ type Job struct {
 	Owner       string
 	Whiteboard  string
 	XML         string
-	Status      string // Queued, Installing, Running, Reserved, Completed, Cancelled, Aborted
-	System      string // the reserved FQDN, once installing
+	Status      string   // Queued, Installing, Running, Reserved, Completed, Cancelled, Aborted
+	Systems     []string // the recipes' FQDNs, once installing
 	CancelledBy string
+}
+
+// recipe is one machine recipe of a job. Until the job runs, its status is
+// the job's; then a recipe with a <reservesys/> element is Reserved, one
+// with a /distribution/reservesys task Running, and any other Completed.
+type recipe struct {
+	id      int
+	status  string
+	system  string
+	reserve bool // <reservesys/> element: recipe Reserved
+	taskRes bool // /distribution/reservesys task
+	distro  string
+	arch    string
 }
 
 type job struct {
 	Job
-	reads    int
-	outcome  Outcome
-	reserve  bool // <reservesys/> element: recipe Reserved
-	taskRes  bool // /distribution/reservesys task
-	distro   string
-	arch     string
-	recipeID int
+	reads   int
+	outcome Outcome
+	recipes []*recipe
 }
 
 // Server is a running emulator.
@@ -181,7 +190,8 @@ func (s *Server) Cancel(id int, by string) error {
 	if !ok {
 		return fmt.Errorf("no job %d", id)
 	}
-	j.Status, j.CancelledBy = "Cancelled", by
+	j.setStatus("Cancelled")
+	j.CancelledBy = by
 	return nil
 }
 
@@ -356,7 +366,7 @@ func (s *Server) rpc(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !finished(j.Status) {
-			j.Status = "Cancelled"
+			j.setStatus("Cancelled")
 		}
 		s.mu.Unlock()
 		out = ""
@@ -428,29 +438,44 @@ func (s *Server) newJob(owner, doc string) (*job, error) {
 		return nil, errors.New("job has no recipes")
 	}
 	s.nextJob++
-	s.nextRcp++
 	j := &job{Job: Job{ID: s.nextJob, Owner: owner, Whiteboard: strings.TrimSpace(jx.Whiteboard), XML: doc, Status: "Queued"},
-		outcome: s.outcome, recipeID: s.nextRcp, distro: "RHEL-9.4.0", arch: "x86_64"}
-	rc := jx.RecipeSets[0].Recipes[0]
-	j.reserve = rc.Reservesys != nil
-	for _, t := range rc.Tasks {
-		if t.Name == "/distribution/reservesys" {
-			j.taskRes = true
+		outcome: s.outcome}
+	for _, rs := range jx.RecipeSets {
+		for _, rc := range rs.Recipes {
+			s.nextRcp++
+			r := &recipe{id: s.nextRcp, status: "Queued", reserve: rc.Reservesys != nil, distro: "RHEL-9.4.0", arch: "x86_64"}
+			for _, t := range rc.Tasks {
+				if t.Name == "/distribution/reservesys" {
+					r.taskRes = true
+				}
+			}
+			if f := rc.Distro.And.Family; len(f) > 0 {
+				r.distro = f[0].Value
+			}
+			if a := rc.Distro.And.Arch; len(a) > 0 {
+				r.arch = a[0].Value
+			}
+			j.recipes = append(j.recipes, r)
 		}
-	}
-	if f := rc.Distro.And.Family; len(f) > 0 {
-		j.distro = f[0].Value
-	}
-	if a := rc.Distro.And.Arch; len(a) > 0 {
-		j.arch = a[0].Value
 	}
 	s.jobs[j.ID] = j
 	return j, nil
 }
 
+// setStatus sets the job's and its unfinished recipes' status (Cancelled,
+// Aborted). Callers hold s.mu.
+func (j *job) setStatus(st string) {
+	j.Status = st
+	for _, r := range j.recipes {
+		if !finished(r.status) {
+			r.status = st
+		}
+	}
+}
+
 // advance moves a job on by one read. Callers hold s.mu.
 func (s *Server) advance(j *job) {
-	if finished(j.Status) || j.Status == "Reserved" || (j.Status == "Running" && (j.taskRes || j.reserve)) {
+	if j.Status != "Queued" && j.Status != "Installing" {
 		return
 	}
 	j.reads++
@@ -461,20 +486,36 @@ func (s *Server) advance(j *job) {
 	switch j.Status {
 	case "Queued":
 		if j.outcome == Abort {
-			j.Status = "Aborted"
+			j.setStatus("Aborted")
 			return
 		}
 		j.Status = "Installing"
-		j.System = s.opts.Systems[s.sysNext%len(s.opts.Systems)]
-		s.sysNext++
+		j.Systems = nil
+		for _, r := range j.recipes {
+			r.status = "Installing"
+			r.system = s.opts.Systems[s.sysNext%len(s.opts.Systems)]
+			s.sysNext++
+			j.Systems = append(j.Systems, r.system)
+		}
 	case "Installing":
+		all, reserved := true, false
+		for _, r := range j.recipes {
+			switch {
+			case r.reserve:
+				r.status, reserved, all = "Reserved", true, false
+			case r.taskRes:
+				r.status, all = "Running", false
+			default:
+				r.status = "Completed"
+			}
+		}
 		switch {
-		case j.reserve:
-			j.Status = "Reserved"
-		case j.taskRes:
-			j.Status = "Running"
-		default:
+		case all:
 			j.Status = "Completed"
+		case reserved:
+			j.Status = "Reserved"
+		default:
+			j.Status = "Running"
 		}
 	}
 }
@@ -564,15 +605,17 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !finished(j.Status) {
-			j.Status = "Cancelled"
+			j.setStatus("Cancelled")
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case parts[0] == "recipes" && len(parts) == 2 && r.Method == http.MethodGet:
 		for _, j := range s.jobs {
-			if j.recipeID == id {
-				s.advance(j)
-				writeJSON(w, http.StatusOK, s.recipeJSON(j))
-				return
+			for _, rc := range j.recipes {
+				if rc.id == id {
+					s.advance(j)
+					writeJSON(w, http.StatusOK, s.recipeJSON(j, rc))
+					return
+				}
 			}
 		}
 		http.Error(w, "Recipe not found", http.StatusNotFound)
@@ -581,15 +624,8 @@ func (s *Server) rest(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func jobStatus(j *job) string {
-	if j.Status == "Reserved" {
-		return "Reserved"
-	}
-	return j.Status
-}
-
-func result(j *job) string {
-	switch j.Status {
+func result(status string) string {
+	switch status {
 	case "Cancelled", "Aborted":
 		return "Warn"
 	case "Completed":
@@ -598,27 +634,26 @@ func result(j *job) string {
 	return "New"
 }
 
-func (s *Server) recipeJSON(j *job) map[string]any {
+func (s *Server) recipeJSON(j *job, r *recipe) map[string]any {
 	var resource any
-	if j.System != "" && j.Status != "Queued" {
-		resource = map[string]any{"fqdn": j.System, "type": "system"}
+	if r.system != "" && r.status != "Queued" {
+		resource = map[string]any{"fqdn": r.system, "type": "system"}
 	}
-	tasks := []any{map[string]any{"name": "/distribution/check-install", "status": taskStatus(j, false), "result": "Pass"}}
-	if j.taskRes {
-		tasks = append(tasks, map[string]any{"name": "/distribution/reservesys", "status": taskStatus(j, true), "result": "New"})
+	tasks := []any{map[string]any{"name": "/distribution/check-install", "status": taskStatus(r.status, false), "result": "Pass"}}
+	if r.taskRes {
+		tasks = append(tasks, map[string]any{"name": "/distribution/reservesys", "status": taskStatus(r.status, true), "result": "New"})
 	}
-	status := jobStatus(j)
 	return map[string]any{
-		"id": j.recipeID, "t_id": fmt.Sprintf("R:%d", j.recipeID), "status": status,
-		"is_finished": finished(j.Status), "result": result(j), "whiteboard": "",
-		"resource": resource, "job_id": fmt.Sprintf("J:%d", j.ID), "recipe_id": j.recipeID,
-		"distro_tree": map[string]any{"distro": map[string]any{"name": j.distro}, "arch": j.arch},
+		"id": r.id, "t_id": fmt.Sprintf("R:%d", r.id), "status": r.status,
+		"is_finished": finished(r.status), "result": result(r.status), "whiteboard": "",
+		"resource": resource, "job_id": fmt.Sprintf("J:%d", j.ID), "recipe_id": r.id,
+		"distro_tree": map[string]any{"distro": map[string]any{"name": r.distro}, "arch": r.arch},
 		"tasks":       tasks,
 	}
 }
 
-func taskStatus(j *job, reservesys bool) string {
-	switch j.Status {
+func taskStatus(status string, reservesys bool) string {
+	switch status {
 	case "Queued":
 		return "Queued"
 	case "Installing":
@@ -629,17 +664,21 @@ func taskStatus(j *job, reservesys bool) string {
 		}
 		return "Completed"
 	}
-	return j.Status
+	return status
 }
 
 func (s *Server) jobJSON(j *job) map[string]any {
+	var recipes []any
+	for _, r := range j.recipes {
+		recipes = append(recipes, s.recipeJSON(j, r))
+	}
 	return map[string]any{
-		"id": j.ID, "t_id": fmt.Sprintf("J:%d", j.ID), "status": jobStatus(j), "result": result(j),
+		"id": j.ID, "t_id": fmt.Sprintf("J:%d", j.ID), "status": j.Status, "result": result(j.Status),
 		"is_finished": finished(j.Status), "whiteboard": j.Whiteboard,
 		"owner": map[string]any{"user_name": j.Owner, "display_name": j.Owner, "email_address": j.Owner + "@example.test"},
 		"recipesets": []any{map[string]any{
-			"id": j.ID, "t_id": fmt.Sprintf("RS:%d", j.ID), "status": jobStatus(j), "is_finished": finished(j.Status),
-			"machine_recipes": []any{s.recipeJSON(j)},
+			"id": j.ID, "t_id": fmt.Sprintf("RS:%d", j.ID), "status": j.Status, "is_finished": finished(j.Status),
+			"machine_recipes": recipes,
 		}},
 	}
 }
