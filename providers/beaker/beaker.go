@@ -291,6 +291,7 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 			}
 		}
 	}
+	var submitted string // the XML submitted, for the reservation's length
 	if id == 0 {
 		doc, err := p.jobXML(ctx, req.Args)
 		if err != nil {
@@ -305,6 +306,7 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 		if id, err = p.submit(ctx, doc, mark); err != nil {
 			return providers.CheckoutResponse{}, err
 		}
+		submitted = doc
 		p.log.Info("beaker: submitted", "job", id, "url", p.c.jobURL(id))
 	}
 	jid := fmt.Sprintf("J:%d", id)
@@ -326,6 +328,17 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 		return providers.CheckoutResponse{}, err
 	}
 	hosts := p.hostsOf(j, req.Args, req.Labels)
+	if submitted == "" {
+		// Resumed: the hub has the job's XML.
+		if v, err := p.c.call(ctx, "taskactions.to_xml", jid, false, false, false); err == nil {
+			submitted, _ = v.(string)
+		}
+	}
+	if d, ok := reserveTime(submitted); ok {
+		for i := range hosts {
+			hosts[i].Expires = p.s.Now().Add(d)
+		}
+	}
 	return providers.CheckoutResponse{Hosts: hosts, Adopted: adopted}, nil
 }
 
@@ -405,6 +418,36 @@ func anyFinished(rs []recipeJSON) bool {
 		}
 	}
 	return false
+}
+
+// DefaultReserveTime is how long Beaker's reservesys holds a system when
+// the job does not say (RESERVETIME, or <reservesys duration>).
+const DefaultReserveTime = 24 * time.Hour
+
+var (
+	reserveTimeRE = regexp.MustCompile(`(?s)<param\s+name="RESERVETIME"\s+value="(\d+)"`)
+	reserveElemRE = regexp.MustCompile(`<reservesys(?:\s+duration="(\d+)")?[^>]*/?>`)
+)
+
+// reserveTime is how long the job's reservation lasts from when it
+// starts: its RESERVETIME parameter or <reservesys duration>, else
+// Beaker's default; false when the job reserves nothing broker can tell.
+func reserveTime(doc string) (time.Duration, bool) {
+	if m := reserveTimeRE.FindStringSubmatch(doc); m != nil {
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		return time.Duration(n) * time.Second, err == nil
+	}
+	if m := reserveElemRE.FindStringSubmatch(doc); m != nil {
+		if m[1] == "" {
+			return DefaultReserveTime, true
+		}
+		n, err := strconv.ParseInt(m[1], 10, 64)
+		return time.Duration(n) * time.Second, err == nil
+	}
+	if strings.Contains(doc, "/distribution/reservesys") {
+		return DefaultReserveTime, true
+	}
+	return 0, false
 }
 
 // hostsOf makes a host of each reserved recipe.

@@ -128,6 +128,10 @@ func TestCheckoutFromJobXMLFile(t *testing.T) {
 	if h.Facts["distro"] != "RedHatEnterpriseLinux9" || h.Facts["job_url"] != srv.URL()+"/jobs/"+strconv.Itoa(jobs[0].ID) || h.Facts["whiteboard"] != "Reserve a RHEL 9 system" {
 		t.Errorf("facts %v", h.Facts)
 	}
+	// RESERVETIME (a day) is the provider's limit on the host's life.
+	if lo, hi := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), time.Date(2026, 11, 29, 13, 0, 0, 0, time.UTC); h.Expires.Before(lo) || h.Expires.After(hi) {
+		t.Errorf("expires %v, want a day after the reservation", h.Expires)
+	}
 	if len(progress) == 0 || !strings.Contains(progress[0], "submitted "+jid) {
 		t.Errorf("progress %q", progress)
 	}
@@ -350,6 +354,21 @@ func TestExtendRunsExtendTestTimeOverSSH(t *testing.T) {
 	_, err = p.Extend(t.Context(), providers.ExtendRequest{Host: ref, NewExpireTime: "5", Session: session})
 	if err == nil || !strings.Contains(err.Error(), "exited 3: not reserved") || !strings.Contains(err.Error(), "ssh root@127.0.0.1 "+script+" 5") {
 		t.Fatalf("failing extend = %v", err)
+	}
+}
+
+func TestReserveTime(t *testing.T) {
+	for doc, want := range map[string]time.Duration{
+		`<task name="/distribution/reservesys"><params><param name="RESERVETIME" value="3600"/></params></task>`: time.Hour,
+		`<task name="/distribution/reservesys"/>`:    24 * time.Hour,
+		`<reservesys duration="7200"/>`:              2 * time.Hour,
+		`<reservesys/>`:                              24 * time.Hour,
+		`<task name="/distribution/check-install"/>`: 0,
+	} {
+		got, _ := beaker.ReserveTime(doc)
+		if got != want {
+			t.Errorf("%s: %v, want %v", doc, got, want)
+		}
 	}
 }
 
