@@ -221,7 +221,7 @@ func (p *Provider) submit(ctx context.Context, doc, mark string) (int, error) {
 			id = n
 			return nil
 		}
-		if !transient(err) {
+		if !p.c.transient(err) {
 			return err
 		}
 		found, ferr := p.findMarked(ctx, mark)

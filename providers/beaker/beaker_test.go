@@ -444,3 +444,36 @@ func TestTwoRecipesTwoHosts(t *testing.T) {
 		}
 	}
 }
+
+// TLS is checked against ca_file; an untrusted certificate, or a refused
+// connection before the hub ever answered, fails at once rather than
+// being retried for max_resilient_wait.
+func TestTLSAndUnreachable(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{TLS: true})
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, srv.CACert(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := open(t, srv, func(s *beaker.Settings) { s.VerifyTLS, s.CAFile = true, ca })
+	if _, err := p.Sync(t.Context(), providers.SyncRequest{}); err != nil {
+		t.Fatalf("sync over TLS: %v", err)
+	}
+	untrusted := open(t, srv, func(s *beaker.Settings) { s.VerifyTLS, s.MaxResilientWait = true, time.Hour })
+	if _, err := untrusted.Sync(t.Context(), providers.SyncRequest{}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("untrusted certificate: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	refused, err := beaker.Open(beaker.Settings{HubURL: "http://" + addr, Username: "admin", Password: "x", MaxResilientWait: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refused.Sync(t.Context(), providers.SyncRequest{}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("refused: %v", err)
+	}
+}

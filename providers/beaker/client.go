@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labbroker/broker/providers/beaker/xmlrpc"
@@ -29,6 +30,7 @@ type client struct {
 
 	mu       sync.Mutex
 	loggedIn bool
+	answered atomic.Bool // the hub has answered once
 }
 
 // HubError is an answer of the hub that is not a success: an HTTP status
@@ -51,8 +53,9 @@ func (e *HubError) Error() string {
 	return fmt.Sprintf("beaker: %s: HTTP %d: %s", e.Op, e.Status, msg)
 }
 
-// transient tells whether waiting may help: connection errors and 5xx.
-func transient(err error) bool {
+// transient tells whether waiting may help: connection errors and 5xx,
+// but not what permanent names.
+func (c *client) transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -60,7 +63,7 @@ func transient(err error) bool {
 	if errors.As(err, &he) {
 		return he.Status >= 500
 	}
-	return true // transport errors
+	return !permanent(err, c.answered.Load())
 }
 
 func authFailure(err error) bool {
@@ -91,7 +94,7 @@ func (c *client) retry(ctx context.Context, fn func() error) error {
 				return lerr
 			}
 			continue
-		case !transient(err) || time.Now().After(deadline):
+		case !c.transient(err) || time.Now().After(deadline):
 			return err
 		}
 		c.log.Warn("beaker: hub not answering, retrying", "error", err.Error())
@@ -148,6 +151,7 @@ func (c *client) rawCall(ctx context.Context, method string, params ...any) (any
 	if err != nil {
 		return nil, fmt.Errorf("beaker: %s: %w", method, err)
 	}
+	c.answered.Store(true)
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
@@ -214,6 +218,7 @@ func (c *client) rest(ctx context.Context, method, path string, in, out any) err
 		if err != nil {
 			return fmt.Errorf("beaker: %s %s: %w", method, path, err)
 		}
+		c.answered.Store(true)
 		defer resp.Body.Close()
 		if resp.StatusCode >= 300 {
 			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))

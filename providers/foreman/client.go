@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,8 @@ type client struct {
 	log    *slog.Logger
 	poll   time.Duration
 	maxTry time.Duration
+
+	answered atomic.Bool // Foreman has answered once
 }
 
 // APIError is an answer that is not a success, with Foreman's own
@@ -78,7 +81,9 @@ func messages(body []byte) []string {
 	return nil
 }
 
-func transient(err error) bool {
+// transient tells whether waiting may help: connection errors and 5xx,
+// but not what permanent names.
+func (c *client) transient(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return false
 	}
@@ -86,7 +91,7 @@ func transient(err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Status >= 500
 	}
-	return true
+	return !permanent(err, c.answered.Load())
 }
 
 func isStatus(err error, code int) bool {
@@ -118,6 +123,7 @@ func (c *client) once(ctx context.Context, method, path string, in, out any) err
 	if err != nil {
 		return fmt.Errorf("foreman: %s: %w", op, err)
 	}
+	c.answered.Store(true)
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
 	if err != nil {
@@ -149,7 +155,7 @@ func (c *client) retry(ctx context.Context, fn func() error) error {
 	}
 	for {
 		err := fn()
-		if err == nil || !transient(err) || time.Now().After(deadline) {
+		if err == nil || !c.transient(err) || time.Now().After(deadline) {
 			return err
 		}
 		c.log.Warn("foreman: not answering, retrying", "error", err.Error())

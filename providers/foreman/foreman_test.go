@@ -3,6 +3,9 @@ package foreman_test
 import (
 	"context"
 	"errors"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,5 +248,39 @@ func TestDescribeHostgroups(t *testing.T) {
 	d, err = p.Describe(t.Context(), providers.DescribeRequest{Listing: "hostgroup", Item: "qe/satellite"})
 	if err != nil || d.Detail["Operating System"] != "RedHat 8.10" {
 		t.Fatalf("hostgroup = %+v, %v", d, err)
+	}
+}
+
+// A personal access token logs in as the password does; TLS is checked
+// against ca_file, and an untrusted certificate or a refused connection
+// before Foreman ever answered fails at once rather than being retried.
+func TestTokenTLSAndUnreachable(t *testing.T) {
+	srv := foremantest.New(foremantest.Options{TLS: true, Users: map[string]string{"admin": "pat-123"}})
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, srv.CACert(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := open(t, srv, func(s *foreman.Settings) { s.Password, s.Token, s.VerifyTLS, s.CAFile = "", "pat-123", true, ca })
+	d, err := p.Describe(t.Context(), providers.DescribeRequest{Listing: "hostgroups"})
+	if err != nil || len(d.Items) != 2 {
+		t.Fatalf("hostgroups over TLS with a token = %+v, %v", d, err)
+	}
+	untrusted := open(t, srv, func(s *foreman.Settings) { s.Token, s.VerifyTLS, s.MaxResilientWait = "pat-123", true, time.Hour })
+	if _, err := untrusted.Describe(t.Context(), providers.DescribeRequest{Listing: "hostgroups"}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("untrusted certificate: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	refused, err := foreman.Open(foreman.Settings{URL: "http://" + addr, Username: "admin", Password: "x", Organization: "o", Location: "l", MaxResilientWait: time.Hour}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refused.Sync(t.Context(), providers.SyncRequest{}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("refused: %v", err)
 	}
 }

@@ -22,6 +22,7 @@ package beakertest
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -49,6 +50,8 @@ const (
 
 // Options configure a Server.
 type Options struct {
+	// TLS serves HTTPS with a certificate of its own (CACert).
+	TLS bool
 	// Users maps user names to passwords; nil: admin/password.
 	Users map[string]string
 	// Systems are the FQDNs jobs are given, in order; nil: five systems
@@ -125,12 +128,26 @@ func New(opts Options) *Server {
 		opts.Polls = 1
 	}
 	s := &Server{opts: opts, jobs: map[int]*job{}, nextJob: 100, nextRcp: 1000, sessions: map[string]string{}}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	if opts.TLS {
+		s.ts = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	} else {
+		s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	}
 	return s
 }
 
 // URL is the hub's address.
 func (s *Server) URL() string { return s.ts.URL }
+
+// CACert is the PEM of the certificate a TLS server presents (nil
+// without TLS), for a client's ca_file.
+func (s *Server) CACert() []byte {
+	c := s.ts.Certificate()
+	if c == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
 
 // Close stops the emulator.
 func (s *Server) Close() { s.ts.Close() }

@@ -21,6 +21,7 @@ package foremantest
 
 import (
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -67,6 +68,8 @@ type Host struct {
 
 // Options configure a Server.
 type Options struct {
+	// TLS serves HTTPS with a certificate of its own (CACert).
+	TLS bool
 	// Users maps user names to passwords (or personal access tokens);
 	// nil: admin/changeme.
 	Users map[string]string
@@ -140,12 +143,26 @@ func New(opts Options) *Server {
 		opts.Domain = "foreman.example.test"
 	}
 	s := &Server{opts: opts, hosts: map[int]*host{}, jobs: map[int]*invocation{}, nextHost: 10, nextJob: 40}
-	s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	if opts.TLS {
+		s.ts = httptest.NewTLSServer(http.HandlerFunc(s.serve))
+	} else {
+		s.ts = httptest.NewServer(http.HandlerFunc(s.serve))
+	}
 	return s
 }
 
 // URL is the server's address.
 func (s *Server) URL() string { return s.ts.URL }
+
+// CACert is the PEM of the certificate a TLS server presents (nil
+// without TLS), for a client's ca_file.
+func (s *Server) CACert() []byte {
+	c := s.ts.Certificate()
+	if c == nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+}
 
 // Close stops the emulator.
 func (s *Server) Close() { s.ts.Close() }
