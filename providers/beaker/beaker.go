@@ -517,13 +517,8 @@ func (p *Provider) cancel(ctx context.Context, id int, msg string) error {
 // job_id fact (Python broker inventories), else among the user's running
 // jobs the one holding its FQDN.
 func (p *Provider) jobOf(ctx context.Context, h providers.HostRef) (int, error) {
-	if n, ok := jobNumber(h.ProviderID); ok {
+	if n, ok := recordedJob(h); ok {
 		return n, nil
-	}
-	if h.Facts != nil {
-		if n, ok := jobNumber(fmt.Sprint(h.Facts["job_id"])); ok {
-			return n, nil
-		}
 	}
 	fqdn := h.Hostname
 	if fqdn == "" {
@@ -549,6 +544,18 @@ func (p *Provider) jobOf(ctx context.Context, h providers.HostRef) (int, error) 
 		}
 	}
 	return 0, nil
+}
+
+// recordedJob is the job a record names: its provider id (J:123), else
+// its job_id fact (Python broker inventories).
+func recordedJob(h providers.HostRef) (int, bool) {
+	if n, ok := jobNumber(h.ProviderID); ok {
+		return n, true
+	}
+	if h.Facts != nil && h.Facts["job_id"] != nil {
+		return jobNumber(fmt.Sprint(h.Facts["job_id"]))
+	}
+	return 0, false
 }
 
 // Checkin cancels the host's job, which returns the reservation. A job
@@ -701,7 +708,7 @@ func (p *Provider) Adopt(ctx context.Context, req providers.AdoptRequest) (provi
 func (p *Provider) Refresh(ctx context.Context, req providers.RefreshRequest) (providers.RefreshResponse, error) {
 	out := providers.RefreshResponse{Hosts: map[string]providers.Presence{}}
 	for _, h := range req.Hosts {
-		n, ok := jobNumber(h.ProviderID)
+		n, ok := recordedJob(h)
 		if !ok {
 			out.Hosts[h.ID] = providers.PresenceUnknown
 			continue

@@ -357,6 +357,30 @@ func TestExtendRunsExtendTestTimeOverSSH(t *testing.T) {
 	}
 }
 
+// Hosts of a Python broker inventory name their job by the job_id fact.
+func TestRefreshAndCheckinByJobIDFact(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{})
+	defer srv.Close()
+	p := open(t, srv)
+	resp, err := p.Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": reserveJob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := resp.Hosts[0]
+	ref := providers.HostRef{ID: "rec", ProviderID: h.Hostname, Hostname: h.Hostname, Facts: map[string]any{"job_id": h.ProviderID}}
+	r, err := p.Refresh(t.Context(), providers.RefreshRequest{Hosts: []providers.HostRef{ref}})
+	if err != nil || r.Hosts["rec"] != providers.PresenceRunning {
+		t.Fatalf("refresh = %+v, %v", r, err)
+	}
+	if ci, err := p.Checkin(t.Context(), providers.CheckinRequest{Host: ref}); err != nil || ci.Gone {
+		t.Fatalf("checkin = %+v, %v", ci, err)
+	}
+	r, err = p.Refresh(t.Context(), providers.RefreshRequest{Hosts: []providers.HostRef{ref}})
+	if err != nil || r.Hosts["rec"] != providers.PresenceGone {
+		t.Fatalf("refresh after checkin = %+v, %v", r, err)
+	}
+}
+
 func TestReserveTime(t *testing.T) {
 	for doc, want := range map[string]time.Duration{
 		`<task name="/distribution/reservesys"><params><param name="RESERVETIME" value="3600"/></params></task>`: time.Hour,
