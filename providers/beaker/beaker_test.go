@@ -207,6 +207,12 @@ func TestJobsThatGiveNoSystem(t *testing.T) {
 		if st := srv.Jobs()[0].Status; st != "Cancelled" {
 			t.Errorf("the job left queued is %s, want Cancelled", st)
 		}
+
+		// The argument max_wait overrides the setting.
+		_, err = p.Checkout(t.Context(), providers.CheckoutRequest{Args: map[string]any{"job_xml": reserveJob, "max_wait": "3m"}})
+		if err == nil || !strings.Contains(err.Error(), "within 3m0s") {
+			t.Fatalf("max_wait 3m: %v", err)
+		}
 	})
 	t.Run("cancelled by someone else", func(t *testing.T) {
 		srv := beakertest.New(beakertest.Options{Polls: 3})
