@@ -668,7 +668,14 @@ func (p *Provider) Sync(ctx context.Context, req providers.SyncRequest) (provide
 		if err != nil {
 			return providers.SyncResponse{}, fmt.Errorf("beaker: sync J:%d: %w", n, err)
 		}
-		for _, h := range p.hostsOf(j, nil, nil) {
+		hs := p.hostsOf(j, nil, nil)
+		if len(hs) == 0 && req.Labels[providers.LabelIntent] != "" {
+			// An interrupted checkout's job that holds no system yet is
+			// still its leftover: listed, so that it is cancelled.
+			hs = []providers.HostInfo{{ProviderID: fmt.Sprintf("J:%d", j.ID), Labels: map[string]string{providers.LabelIntent: req.Labels[providers.LabelIntent]},
+				Facts: map[string]any{"job_id": fmt.Sprintf("J:%d", j.ID), "job_status": j.Status, "job_url": p.c.jobURL(j.ID)}}}
+		}
+		for _, h := range hs {
 			if matchLabels(h.Labels, req.Labels) {
 				out = append(out, h)
 			}

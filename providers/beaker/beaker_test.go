@@ -259,6 +259,30 @@ func TestResumeAdoptsTheSameJob(t *testing.T) {
 	}
 }
 
+// The executor looks for an interrupted checkout's leftovers by its
+// intent: a job of it still queued is one.
+func TestSyncByIntentFindsQueuedJob(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{})
+	defer srv.Close()
+	srv.SetOutcome(beakertest.StayQueued)
+	id, err := srv.AddJob("admin", strings.Replace(reserveJob, "Reserve a RHEL 9 system", "[broker.intent=lost]", 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := open(t, srv)
+	s, err := p.Sync(t.Context(), providers.SyncRequest{AllUsers: true, Labels: map[string]string{providers.LabelIntent: "lost"}})
+	if err != nil || len(s.Hosts) != 1 || s.Hosts[0].ProviderID != fmt.Sprintf("J:%d", id) {
+		t.Fatalf("sync = %+v, %v", s, err)
+	}
+	if ci, err := p.Checkin(t.Context(), providers.CheckinRequest{Host: providers.HostRef{ProviderID: s.Hosts[0].ProviderID}}); err != nil || ci.Gone {
+		t.Fatalf("checkin = %+v, %v", ci, err)
+	}
+	s, _ = p.Sync(t.Context(), providers.SyncRequest{})
+	if len(s.Hosts) != 0 {
+		t.Errorf("plain sync lists %+v", s.Hosts)
+	}
+}
+
 func TestCloneByJobID(t *testing.T) {
 	srv := beakertest.New(beakertest.Options{})
 	defer srv.Close()
