@@ -19,6 +19,7 @@ import (
 
 	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/providers/schema"
 )
 
 var (
@@ -105,6 +106,25 @@ func jobNumber(s string) (int, bool) {
 	s, _, _ = strings.Cut(s, "/")
 	n, err := strconv.Atoi(strings.TrimPrefix(s, "J:"))
 	return n, err == nil && n > 0
+}
+
+// maxWait is the argument max_wait, else the max_job_wait setting.
+func (p *Provider) maxWait(args map[string]any) (time.Duration, error) {
+	switch v := args["max_wait"].(type) {
+	case nil:
+		return p.s.MaxJobWait, nil
+	case time.Duration:
+		return v, nil
+	case float64:
+		return time.Duration(v * float64(time.Second)), nil
+	case string:
+		d, err := schema.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("beaker: max_wait %q: %w", v, err)
+		}
+		return d, nil
+	}
+	return 0, fmt.Errorf("beaker: max_wait: want a duration, not %v", args["max_wait"])
 }
 
 // jobXML returns the XML to submit: job_xml (a path, or the XML itself),
@@ -241,20 +261,9 @@ func (p *Provider) submit(ctx context.Context, doc, mark string) (int, error) {
 // Checkout submits the job (job_xml, or a clone of job_id), checkpoints
 // its id, waits until its recipes reserve their systems, and reports them.
 func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) (providers.CheckoutResponse, error) {
-	maxWait := p.s.MaxJobWait
-	if mw, ok := req.Args["max_wait"]; ok && mw != nil {
-		switch v := mw.(type) {
-		case time.Duration:
-			maxWait = v
-		case string:
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return providers.CheckoutResponse{}, fmt.Errorf("beaker: max_wait %q: %w", v, err)
-			}
-			maxWait = d
-		case float64:
-			maxWait = time.Duration(v) * time.Second
-		}
+	maxWait, err := p.maxWait(req.Args)
+	if err != nil {
+		return providers.CheckoutResponse{}, err
 	}
 	id, adopted := 0, false
 	mark := marker(req.Labels[providers.LabelIntent])

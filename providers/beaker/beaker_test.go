@@ -531,3 +531,24 @@ func TestTLSAndUnreachable(t *testing.T) {
 		t.Fatalf("refused: %v", err)
 	}
 }
+
+// Execute runs a job to its end, as the Python broker's execute --job-xml.
+func TestExecuteRunsAJobToItsEnd(t *testing.T) {
+	srv := beakertest.New(beakertest.Options{})
+	defer srv.Close()
+	p := open(t, srv)
+	out, err := p.Execute(t.Context(), providers.ExecuteRequest{Args: map[string]any{"job_xml": multiJob(recipeXML("/distribution/check-install"))}})
+	if err != nil || out.Status != 0 {
+		t.Fatalf("execute = %+v, %v", out, err)
+	}
+	r := out.Result.(map[string]any)
+	if r["result"] != "Pass" || r["status"] != "Completed" || r["hostname"] != "lab-01.beaker.example.test" {
+		t.Errorf("result %v", r)
+	}
+	srv.SetOutcome(beakertest.Abort)
+	out, err = p.Execute(t.Context(), providers.ExecuteRequest{Args: map[string]any{"job_xml": multiJob(recipeXML("/distribution/check-install"))}})
+	var je *beaker.JobError
+	if !errors.As(err, &je) || out.Status != 1 || je.Status != "Aborted" {
+		t.Fatalf("aborted execute = %+v, %v", out, err)
+	}
+}

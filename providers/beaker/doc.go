@@ -29,7 +29,8 @@
 // the FQDN); a job already ended or unknown is Gone. Extend runs
 // extendtesttime.sh HOURS on the host through the request's Session, as
 // the Python broker does. Sync lists the systems of the user's unfinished
-// jobs; Describe lists jobs ("jobs") and shows one with its clone XML
+// jobs; Execute runs a job to its end and returns its status and result;
+// Describe lists jobs ("jobs") and shows one with its clone XML
 // ("job" J:123).
 //
 // The password is sensitive: it is sent only in auth.login_password and
