@@ -18,6 +18,7 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 			Summary: fmt.Sprintf("Beaker hub %s as %s: checkout submits a job and waits for its recipe to reserve a system; check-in cancels the job; extend runs %s on the host", p.s.HubURL, p.s.Username, p.s.ExtendCommand),
 			Actions: []providers.Action{
 				{Name: "checkout", Summary: "submit job XML (or clone a job) and wait for the reservation", Args: providers.HelpOf(ArgsSchema)},
+				{Name: "execute", Summary: "submit job XML (or clone a job) and wait for it to finish; its status and result", Args: providers.HelpOf(ArgsSchema)},
 				{Name: "extend", Summary: "run " + p.s.ExtendCommand + " HOURS on the host over SSH (1 to 99 hours; default the lease)"},
 			},
 			Listings: []string{"jobs", "job"},
