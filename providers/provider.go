@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/providers/schema"
 )
 
@@ -219,6 +220,11 @@ type ExtendRequest struct {
 	// NewExpireTime is the provider's own notation where it has one
 	// (AWX "+172800"); empty: use Lease.
 	NewExpireTime string
+	// Session, if set, opens a session on the host as broker reaches it
+	// (SSH with broker's keys), for providers that extend by running a
+	// command on the host (Beaker's extendtesttime.sh). The session may be
+	// pooled: do not close it.
+	Session func(ctx context.Context) (remote.Session, error)
 }
 
 // ExtendResponse says until when.

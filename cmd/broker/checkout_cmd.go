@@ -15,7 +15,7 @@ import (
 
 // providerArgFlags are the flags of commands that take provider arguments.
 type providerArgFlags struct {
-	Provider string `placeholder:"TYPE[.INSTANCE]" help:"Provider to use (sim, docker, awx, static, or an alias such as AnsibleTower, Container). Default: the nick's, one implied by the arguments (workflow: awx; image: docker), or the only one in the settings."`
+	Provider string `placeholder:"TYPE[.INSTANCE]" help:"Provider to use (sim, docker, awx, static, or an alias such as AnsibleTower, Container). Default: the nick's, one implied by the arguments (workflow: awx; image: docker; job_xml or job_id: beaker; hostgroup: foreman), or the only one in the settings."`
 	Nick     string `short:"n" help:"Use a nick (named recipe) from the settings file."`
 	ArgsFile string `name:"args-file" placeholder:"FILE" help:"JSON or YAML file whose top-level keys become provider arguments."`
 }

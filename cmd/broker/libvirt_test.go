@@ -91,7 +91,7 @@ func TestLibvirtApplyExecDestroy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	md := x[strings.Index(x, "<metadata>"):strings.Index(x, "</metadata>")+len("</metadata>")]
+	md := x[strings.Index(x, "<metadata>") : strings.Index(x, "</metadata>")+len("</metadata>")]
 	md = regexp.MustCompile(`(key="broker\.(id|intent|address)">)[^<]*`).ReplaceAllString(md, "${1}orphan")
 	md = regexp.MustCompile(`<broker:volume>[^<]*</broker:volume>`).ReplaceAllString(md, "")
 	orphanXML := "<domain type='qemu'><name>cli-orphan</name>" + md + "<memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"

@@ -13,6 +13,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/labbroker/broker/providers/awx/awxtest"
+	"github.com/labbroker/broker/providers/beaker/beakertest"
+	"github.com/labbroker/broker/providers/foreman/foremantest"
 	"github.com/labbroker/broker/providers/openstack/ostest"
 )
 
@@ -48,6 +50,8 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"awx-emulator":       awxEmulator,
+			"beaker-emulator":    beakerEmulator,
+			"foreman-emulator":   foremanEmulator,
 			"openstack-emulator": openstackEmulator,
 		},
 		Condition: scriptCondition,
@@ -138,6 +142,32 @@ func openstackEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	default:
 		ts.Fatalf("usage: openstack-emulator [rm-server NAME | quota N | fail-build FAULT | expect SERVERS FLOATING_IPS | python-inventory NAME FILE]")
 	}
+}
+
+// beakerEmulator starts the Beaker hub emulator for a script and sets
+// BEAKER_URL and BEAKER_PASSWORD (of user admin: "hub-secret", which
+// scripts look for where it must not be); it stops with the script.
+func beakerEmulator(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! beaker-emulator")
+	}
+	srv := beakertest.New(beakertest.Options{Users: map[string]string{"admin": "hub-secret"}})
+	ts.Defer(srv.Close)
+	ts.Setenv("BEAKER_URL", srv.URL())
+	ts.Setenv("BEAKER_PASSWORD", "hub-secret")
+}
+
+// foremanEmulator starts the Foreman API emulator for a script and sets
+// FOREMAN_URL and FOREMAN_PASSWORD (of user admin: "foreman-secret", which
+// scripts look for where it must not be); it stops with the script.
+func foremanEmulator(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! foreman-emulator")
+	}
+	srv := foremantest.New(foremantest.Options{Users: map[string]string{"admin": "foreman-secret"}})
+	ts.Defer(srv.Close)
+	ts.Setenv("FOREMAN_URL", srv.URL())
+	ts.Setenv("FOREMAN_PASSWORD", "foreman-secret")
 }
 
 // scriptCondition answers [docker]: whether a Docker engine answers. In CI

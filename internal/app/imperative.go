@@ -52,6 +52,9 @@ var argProviders = map[string]string{
 	// The Python broker's OpenStack.checkout is chosen by these two.
 	"ostack_image":    "openstack",
 	"ostack_template": "openstack",
+	"job_xml":         "beaker",
+	"job_id":          "beaker",
+	"hostgroup":       "foreman",
 }
 
 // ResolveCheckout chooses the provider instance of a checkout: --provider,

@@ -90,7 +90,11 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 			nicks = val
 		case "_version", "less_colors", "thread_limit", "inventory_list_vars", "debug", "log_level":
 			c.note("%s: not used by this broker; left out", key)
-		case "foreman", "beaker", "libvirt":
+		case "beaker":
+			c.provider("beaker", key, val, c.beakerAttr)
+		case "foreman":
+			c.provider("foreman", key, val, c.foremanAttr)
+		case "libvirt":
 			c.note("%s: no %s provider in this build; its settings are left out (instances: %s)", key, key, strings.Join(instanceNames(val), ", "))
 		default:
 			c.note("%s: not a setting this broker knows; left out", key)
@@ -372,6 +376,31 @@ func (c *converter) openstackAttr(b *hclwrite.Body, inst, key string, v any) boo
 	return true
 }
 
+func (c *converter) beakerAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "hub_url", "username":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "password":
+		c.secret(b, key, "beaker", inst, key, str(v))
+	case "max_job_wait":
+		s, _ := seconds(v)
+		b.SetAttributeValue(key, cty.StringVal(s))
+	case "auth":
+		if str(v) != "basic" {
+			c.note("Beaker.%s: auth %q: this broker logs in with username and password only (no Kerberos); set them", inst, str(v))
+		}
+	case "verify", "verify_tls":
+		if t, ok := v.(bool); ok {
+			b.SetAttributeValue("verify_tls", cty.BoolVal(t))
+		} else {
+			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
+		}
+	default:
+		return false
+	}
+	return true
+}
+
 // schemaAttr writes the keys the type's settings schema has, as they are.
 func schemaAttr(typ string) attrFunc {
 	return func(b *hclwrite.Body, inst, key string, v any) bool {
@@ -382,6 +411,30 @@ func schemaAttr(typ string) attrFunc {
 		b.SetAttributeValue(key, toCty(v))
 		return true
 	}
+}
+
+func (c *converter) foremanAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "foreman_url", "url":
+		b.SetAttributeValue("url", cty.StringVal(str(v)))
+	case "foreman_username", "username":
+		b.SetAttributeValue("username", cty.StringVal(str(v)))
+	case "foreman_password", "password":
+		c.secret(b, "password", "foreman", inst, "password", str(v))
+	case "organization", "location", "name_prefix":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "verify", "verify_tls":
+		if t, ok := v.(bool); ok {
+			b.SetAttributeValue("verify_tls", cty.BoolVal(t))
+		} else {
+			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
+		}
+	case "hostgroup":
+		c.note("Foreman.%s: hostgroup %q is an argument here: pass --hostgroup, or put it in a nick's args", inst, str(v))
+	default:
+		return false
+	}
+	return true
 }
 
 func (c *converter) dockerAttr(b *hclwrite.Body, inst, key string, v any) bool {
@@ -493,6 +546,14 @@ func NickProvider(args map[string]any) string {
 		if _, ok := args[k]; ok {
 			return "docker"
 		}
+	}
+	for _, k := range []string{"job_xml", "job_id"} {
+		if _, ok := args[k]; ok {
+			return "beaker"
+		}
+	}
+	if _, ok := args["hostgroup"]; ok {
+		return "foreman"
 	}
 	if _, ok := args["test_action"]; ok {
 		return "sim"
