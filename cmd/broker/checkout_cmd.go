@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,7 +60,7 @@ type CheckoutCmd struct {
 	providerArgFlags
 	imperativeFlags
 	reportFlags
-	Count          int      `short:"c" default:"1" help:"How many hosts to check out."`
+	Count          int      `short:"c" help:"How many hosts to check out (default 1, or the count an --args-file gives)."`
 	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes, e.g. -l team=qe,purpose=ci."`
 	Lease          string   `placeholder:"DURATION" help:"Lease of the hosts (e.g. 4h, 1d); 'broker reap' checks in expired ones."`
 	Args           []string `arg:"" optional:"" passthrough:"" name:"provider-args" help:"Provider arguments: --key value, --key=value or key=value."`
@@ -69,9 +70,13 @@ type CheckoutCmd struct {
 func (c *CheckoutCmd) Help() string {
 	return `Checks hosts out of a provider and records them in the environment
 "default" (or --environment), without a manifest address. Any other
---key value (or --key=value, or key=value) is a provider argument; dashes
-in the key become underscores. A value naming an existing .json/.yaml/.yml
-file is read as the argument's value. --TYPE INSTANCE picks the instance
+--key value (or --key=value, or key=value) is a provider argument, named as
+written (--workflow-arg1 is workflow-arg1, as the Python broker sends it;
+names a provider declares take underscores: --container-host). A last
+--flag with no value is dropped, as the Python broker drops it. A value
+naming an existing .json/.yaml/.yml file is read as the argument's value;
+--args-file holds a map of arguments, or a list of maps merged in order,
+and may give the count. --TYPE INSTANCE picks the instance
 of a provider (--AnsibleTower testing, --docker remote).
 
   broker checkout --nick rhel7 --count 3
@@ -109,6 +114,7 @@ func (c *CheckoutCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context)
 	if r.Help {
 		return kctx.PrintUsage(false)
 	}
+	r.dropTrailingBare(g)
 	if len(r.Positionals) > 0 {
 		return app.Hint(fmt.Errorf("unexpected argument %q", r.Positionals[0]), "provider arguments are --key value or key=value")
 	}
@@ -131,10 +137,19 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 			return err
 		}
 	}
-	if c.Count < 1 {
-		return fmt.Errorf("--count must be 1 or more, not %d", c.Count)
+	count, err := argsCount(spec.Args)
+	if err != nil {
+		return err
 	}
-	spec.Count = c.Count
+	switch {
+	case c.Count < 0:
+		return fmt.Errorf("--count must be 1 or more, not %d", c.Count)
+	case c.Count > 0:
+		count = c.Count
+	case count == 0:
+		count = 1
+	}
+	spec.Count = count
 	a, err := g.open(ctx, "checkout")
 	if err != nil {
 		return printDiagnostics(g, err)
@@ -160,6 +175,37 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 		return err
 	}
 	return opError(res, "checkout")
+}
+
+// argsCount takes the count out of the arguments: the Python broker's
+// args files carry it (count: 2, or _count as its API spells it), and it is
+// the number of hosts, never a provider argument. 0: none given.
+func argsCount(args map[string]any) (int, error) {
+	n := 0
+	for _, k := range []string{"_count", "count"} {
+		v, ok := args[k]
+		if !ok {
+			continue
+		}
+		delete(args, k)
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case string:
+			var err error
+			if f, err = strconv.ParseFloat(x, 64); err != nil {
+				return 0, fmt.Errorf("argument %s: %q is not a whole number", k, x)
+			}
+		default:
+			return 0, fmt.Errorf("argument %s: want a whole number", k)
+		}
+		if f < 1 || f != float64(int(f)) {
+			return 0, fmt.Errorf("argument %s: want a whole number, 1 or more, not %v", k, v)
+		}
+		n = int(f)
+	}
+	return n, nil
 }
 
 // parseLease reads a --lease flag as a manifest reads a lease attribute

@@ -49,6 +49,7 @@ func (c *ExecuteCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context) 
 	if r.Help {
 		return kctx.PrintUsage(false)
 	}
+	r.dropTrailingBare(g)
 	// --artifacts with no value (the Python README's example) means merge.
 	if v, ok := r.Args["artifacts"]; ok && v == "true" {
 		delete(r.Args, "artifacts")

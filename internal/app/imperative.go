@@ -173,17 +173,54 @@ func checkArgNames(t *providers.Type, args map[string]any) error {
 }
 
 // ReadArgsFile reads a JSON or YAML file whose top-level keys become
-// arguments (--args-file).
+// arguments (--args-file). A file holding a list of maps is merged in
+// order, a later map's keys winning, as the Python broker merges it. An
+// empty file is an error, as it is there.
 func ReadArgsFile(path string) (map[string]any, error) {
 	v, err := ReadValueFile(path)
 	if err != nil {
 		return nil, err
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("--args-file %s: want a map of argument names to values, got %T", path, v)
+	switch x := v.(type) {
+	case nil:
+	case map[string]any:
+		if len(x) > 0 {
+			return x, nil
+		}
+	case []any:
+		out := map[string]any{}
+		for i, e := range x {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("--args-file %s: item %d of the list is %s, not a map of argument names to values", path, i, describeValue(e))
+			}
+			maps.Copy(out, m)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	default:
+		return nil, fmt.Errorf("--args-file %s: want a map of argument names to values (or a list of such maps), got %s", path, describeValue(v))
 	}
-	return m, nil
+	return nil, fmt.Errorf("--args-file %s: no arguments in the file", path)
+}
+
+func describeValue(v any) string {
+	switch v.(type) {
+	case nil:
+		return "empty"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // ReadValueFile reads a .json, .yaml or .yml file into a JSON-shaped value.
