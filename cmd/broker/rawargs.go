@@ -266,7 +266,9 @@ func appendString(p *[]string) func(string) error {
 	return func(v string) error { *p = append(*p, v); return nil }
 }
 
-// parseLabels reads -l k=v,k2=v2 (repeatable).
+// parseLabels reads -l k=v,k2=v2 (repeatable) as the Python broker does: a
+// key without "=" is a label without value (k2 is k2=""), and a value
+// keeps any further "=" (k3=v3=z4 is k3 = "v3=z4").
 func parseLabels(specs []string) (map[string]string, error) {
 	if len(specs) == 0 {
 		return nil, nil
@@ -278,9 +280,9 @@ func parseLabels(specs []string) (map[string]string, error) {
 			if kv == "" {
 				continue
 			}
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return nil, app.Hint(fmt.Errorf("label %q is not key=value", kv), "write labels as -l team=qe,purpose=ci")
+			k, v, _ := strings.Cut(kv, "=")
+			if k == "" {
+				return nil, app.Hint(fmt.Errorf("label %q has no key", kv), "write labels as -l team=qe,purpose=ci")
 			}
 			out[k] = v
 		}
