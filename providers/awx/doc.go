@@ -14,11 +14,17 @@
 // "name" or "vm_provisioned"; lists there, or a "hosts" list, make several
 // hosts from one job.
 //
-// An argument provider_labels (a map) also becomes AWX labels on the job
-// ("key=value"), made in the template's organization when missing. When a
-// workflow fails, hosts its successful nodes report as vm_name are checked
-// in, as the Python broker does by default, and the error names the failed
-// nodes with their job events' messages.
+// The user's labels (checkout and execute -l k=v,k2; not broker's own
+// broker.* labels) and an argument provider_labels (a map) become AWX labels
+// on the job ("key=value", or "key" without a value), made in the
+// template's organization when missing. When a workflow fails, hosts its
+// successful nodes report as vm_name are checked in (setting
+// dangling_behavior "checkin", the Python broker's default) or kept and
+// named in the error ("store", "prompt"), and the error names the failed
+// nodes with their job events' messages: the last failed node's first
+// reason (error_scope "last") or all of them ("all"). Describe applies a
+// request's results filter and limit (default: setting results_limit) to
+// its listings, which include the Python broker's templates and flavors.
 //
 // Check-in runs the release workflow (remove-vm) with source_vm and the
 // stored recipe; a host AWX no longer knows is reported Gone. Extend runs
