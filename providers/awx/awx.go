@@ -118,6 +118,30 @@ func (p *Provider) APIPrefix() string { return p.c.prefix }
 // Username is the user whose inventories Sync lists by default.
 func (p *Provider) Username() string { return p.username }
 
+// structuredString reads a string holding a JSON list or object into that
+// structure, as the Python broker's _parse_string_value does for extra vars
+// (--repos '[{"name": "baseos"}]' reaches the job as a list); any other
+// value, "123" and "true" included, is kept as it is.
+func structuredString(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		return v
+	}
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "[") && !strings.HasPrefix(t, "{") {
+		return v
+	}
+	var out any
+	if err := json.Unmarshal([]byte(t), &out); err != nil {
+		return v
+	}
+	switch out.(type) {
+	case []any, map[string]any:
+		return out
+	}
+	return v
+}
+
 // jobLabels are the AWX labels of a launch: the argument provider_labels
 // (a map, from an args file) and the user's labels (-l k=v,k2), but not
 // broker's own broker.* labels, which travel as the extra var
@@ -218,7 +242,7 @@ func (p *Provider) run(ctx context.Context, rs runSpec) (*runResult, error) {
 		extra := map[string]any{}
 		for k, v := range rs.args {
 			if !controlArgs[k] {
-				extra[k] = v
+				extra[k] = structuredString(v)
 			}
 		}
 		maps.Copy(extra, rs.extra)

@@ -6,7 +6,8 @@
 // "workflow") or a job template (arg "job_template"); every other argument
 // goes to the job as an extra var, together with broker's labels
 // (_broker_labels), the recipe (_broker_args) and a launch id
-// (_broker_launch_id). The job id is reported through the request's
+// (_broker_launch_id); a string argument holding a JSON list or object is
+// sent as that structure, as the Python broker sends it. The job id is reported through the request's
 // Checkpoint as soon as AWX returns it, so an interrupted checkout resumes
 // by waiting on the same job rather than launching another. Hosts are built
 // from the job's artifacts (the last node's by default, or all nodes'

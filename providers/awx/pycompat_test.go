@@ -154,3 +154,32 @@ func TestUserLabelsBecomeJobLabels(t *testing.T) {
 		t.Errorf("labels leaked into extra vars: %v", ev)
 	}
 }
+
+// test_pull_extra_vars_with_json_list, test_parse_string_value_*: a string
+// holding a JSON list or object reaches the job as that structure; simple
+// strings ("123", "true", "this-is-its-value") stay strings.
+func TestJSONStringExtraVarsBecomeStructures(t *testing.T) {
+	s := emulator(t, awxtest.Options{})
+	p, _ := open(t, settings(s, adminToken))
+	repos := `[{"name":"baseos","description":"baseos","file":"os_repo.repo","baseurl":"http://download.com/compose/BaseOS/x86_64/os"},{"name":"appstream","file":"os_repo.repo"}]`
+	res, err := p.Execute(context.Background(), providers.ExecuteRequest{Args: map[string]any{
+		"workflow": "list-templates", "rhel_compose_repositories": repos, "dict": `{"key1":"value1","key2":"value2"}`,
+		"n": "123", "b": "true", "plain": "this-is-its-value", "broken": "[not json",
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := s.JobExtraVars(int(res.Result.(map[string]any)["job_id"].(float64)))
+	list, ok := ev["rhel_compose_repositories"].([]any)
+	if !ok || len(list) != 2 || list[0].(map[string]any)["name"] != "baseos" || list[1].(map[string]any)["name"] != "appstream" {
+		t.Errorf("rhel_compose_repositories = %#v", ev["rhel_compose_repositories"])
+	}
+	if d, ok := ev["dict"].(map[string]any); !ok || d["key1"] != "value1" || d["key2"] != "value2" {
+		t.Errorf("dict = %#v", ev["dict"])
+	}
+	for k, want := range map[string]string{"n": "123", "b": "true", "plain": "this-is-its-value", "broken": "[not json"} {
+		if ev[k] != want {
+			t.Errorf("%s = %#v, want the string %q", k, ev[k], want)
+		}
+	}
+}
