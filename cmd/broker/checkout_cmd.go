@@ -61,7 +61,7 @@ type CheckoutCmd struct {
 	imperativeFlags
 	reportFlags
 	Count          int      `short:"c" help:"How many hosts to check out (default 1, or the count an --args-file gives)."`
-	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes, e.g. -l team=qe,purpose=ci."`
+	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes (AWX labels on the job, broker.K labels on a container), e.g. -l team=qe,purpose=ci; a bare K is a label without value."`
 	Lease          string   `placeholder:"DURATION" help:"Lease of the hosts (e.g. 4h, 1d); 'broker reap' checks in expired ones."`
 	Args           []string `arg:"" optional:"" passthrough:"" name:"provider-args" help:"Provider arguments: --key value, --key=value or key=value."`
 }
