@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 	"time"
 
@@ -137,19 +136,11 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 			return err
 		}
 	}
-	count, err := argsCount(spec.Args)
-	if err != nil {
-		return err
-	}
-	switch {
-	case c.Count < 0:
+	if c.Count < 0 {
 		return fmt.Errorf("--count must be 1 or more, not %d", c.Count)
-	case c.Count > 0:
-		count = c.Count
-	case count == 0:
-		count = 1
 	}
-	spec.Count = count
+	// 0: the args file's count, else 1 (app.ResolveCheckout).
+	spec.Count = c.Count
 	a, err := g.open(ctx, "checkout")
 	if err != nil {
 		return printDiagnostics(g, err)
@@ -175,37 +166,6 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 		return err
 	}
 	return opError(res, "checkout")
-}
-
-// argsCount takes the count out of the arguments: the Python broker's
-// args files carry it (count: 2, or _count as its API spells it), and it is
-// the number of hosts, never a provider argument. 0: none given.
-func argsCount(args map[string]any) (int, error) {
-	n := 0
-	for _, k := range []string{"_count", "count"} {
-		v, ok := args[k]
-		if !ok {
-			continue
-		}
-		delete(args, k)
-		var f float64
-		switch x := v.(type) {
-		case float64:
-			f = x
-		case string:
-			var err error
-			if f, err = strconv.ParseFloat(x, 64); err != nil {
-				return 0, fmt.Errorf("argument %s: %q is not a whole number", k, x)
-			}
-		default:
-			return 0, fmt.Errorf("argument %s: want a whole number", k)
-		}
-		if f < 1 || f != float64(int(f)) {
-			return 0, fmt.Errorf("argument %s: want a whole number, 1 or more, not %v", k, v)
-		}
-		n = int(f)
-	}
-	return n, nil
 }
 
 // parseLease reads a --lease flag as a manifest reads a lease attribute

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,12 +59,6 @@ var argProviders = map[string]string{
 // provider type the settings declare.
 func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 	out := &ResolvedCheckout{Nick: spec.Nick, Labels: spec.Labels, Lease: spec.Lease, Count: spec.Count, Args: map[string]any{}}
-	if out.Count <= 0 {
-		out.Count = 1
-	}
-	if out.Count > manifest.MaxCount {
-		return nil, fmt.Errorf("checkout of %d hosts: at most %d hosts per checkout", out.Count, manifest.MaxCount)
-	}
 	typ, inst, _ := strings.Cut(spec.Provider, ".")
 	if spec.Nick != "" {
 		n := a.Settings.Nick(spec.Nick)
@@ -126,6 +123,16 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 		return nil, err
 	}
 	out.Instance = inst
+	n, err := argsCount(t, out.Args)
+	if err != nil {
+		return nil, err
+	}
+	if out.Count <= 0 {
+		out.Count = max(n, 1)
+	}
+	if out.Count > manifest.MaxCount {
+		return nil, fmt.Errorf("checkout of %d hosts: at most %d hosts per checkout", out.Count, manifest.MaxCount)
+	}
 	if err := checkArgNames(t, out.Args); err != nil {
 		return nil, err
 	}
@@ -139,6 +146,44 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 		return nil, Hint(errors.New(why), "ask for a shorter lease")
 	}
 	return out, nil
+}
+
+// argsCount takes the number of hosts out of the arguments, as the Python
+// broker's args files give it: _count (its API's name) always, and count
+// when the provider takes no argument of that name (a container's args
+// file; an AWX workflow's count stays its extra var). 0: none given. The
+// count of Count (--count) wins over it.
+func argsCount(t *providers.Type, args map[string]any) (int, error) {
+	n := 0
+	for _, k := range []string{"_count", "count"} {
+		v, ok := args[k]
+		if !ok {
+			continue
+		}
+		if k == "count" && (t.ArgsSchema == nil || t.ArgsSchema.Open || slices.Contains(t.ArgsSchema.Names(), k)) {
+			continue
+		}
+		delete(args, k)
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case string:
+			var err error
+			if f, err = strconv.ParseFloat(x, 64); err != nil {
+				return 0, fmt.Errorf("argument %s: %q is not a whole number", k, x)
+			}
+		default:
+			return 0, fmt.Errorf("argument %s: want a whole number", k)
+		}
+		if f < 1 || f != math.Trunc(f) {
+			return 0, fmt.Errorf("argument %s: want a whole number, 1 or more, not %v", k, v)
+		}
+		if n == 0 {
+			n = int(f)
+		}
+	}
+	return n, nil
 }
 
 func nickHint(nicks []*manifest.Nick) string {
