@@ -182,6 +182,9 @@ type DescribeResponse struct {
 	// Settings document the type's settings; filled by `broker
 	// providers` from the type's schema, not by providers.
 	Settings []ArgHelp `json:",omitempty"`
+	// Selected says the provider applied the request's results filter
+	// and limit (SelectQuery) to Items; otherwise the caller does.
+	Selected bool `json:"-"`
 }
 
 // Action is a thing a provider can do, with its arguments.
@@ -298,6 +301,9 @@ type ExecuteRequest struct {
 	Command []string
 	// Artifacts is "", "last" or "merge" (AWX).
 	Artifacts string
+	// Labels are the user's labels (-l k=v) for what the action makes:
+	// AWX labels on the job, broker.<key> labels on a container.
+	Labels map[string]string
 	// Stdout and Stderr receive streamed output where the provider has it.
 	Stdout, Stderr io.Writer
 	Progress       func(msg string)

@@ -59,8 +59,8 @@ type CheckoutCmd struct {
 	providerArgFlags
 	imperativeFlags
 	reportFlags
-	Count          int      `short:"c" default:"1" help:"How many hosts to check out."`
-	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes, e.g. -l team=qe,purpose=ci."`
+	Count          int      `short:"c" help:"How many hosts to check out (default 1, or the count an --args-file gives)."`
+	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes (AWX labels on the job, broker.K labels on a container), e.g. -l team=qe,purpose=ci; a bare K is a label without value."`
 	Lease          string   `placeholder:"DURATION" help:"Lease of the hosts (e.g. 4h, 1d); 'broker reap' checks in expired ones."`
 	Args           []string `arg:"" optional:"" passthrough:"" name:"provider-args" help:"Provider arguments: --key value, --key=value or key=value."`
 }
@@ -69,9 +69,13 @@ type CheckoutCmd struct {
 func (c *CheckoutCmd) Help() string {
 	return `Checks hosts out of a provider and records them in the environment
 "default" (or --environment), without a manifest address. Any other
---key value (or --key=value, or key=value) is a provider argument; dashes
-in the key become underscores. A value naming an existing .json/.yaml/.yml
-file is read as the argument's value. --TYPE INSTANCE picks the instance
+--key value (or --key=value, or key=value) is a provider argument, named as
+written (--workflow-arg1 is workflow-arg1, as the Python broker sends it;
+names a provider declares take underscores: --container-host). A last
+--flag with no value is dropped, as the Python broker drops it. A value
+naming an existing .json/.yaml/.yml file is read as the argument's value;
+--args-file holds a map of arguments, or a list of maps merged in order,
+and may give the count. --TYPE INSTANCE picks the instance
 of a provider (--AnsibleTower testing, --docker remote).
 
   broker checkout --nick rhel7 --count 3
@@ -109,6 +113,7 @@ func (c *CheckoutCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context)
 	if r.Help {
 		return kctx.PrintUsage(false)
 	}
+	r.dropTrailingBare(g)
 	if len(r.Positionals) > 0 {
 		return app.Hint(fmt.Errorf("unexpected argument %q", r.Positionals[0]), "provider arguments are --key value or key=value")
 	}
@@ -131,9 +136,10 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 			return err
 		}
 	}
-	if c.Count < 1 {
+	if c.Count < 0 {
 		return fmt.Errorf("--count must be 1 or more, not %d", c.Count)
 	}
+	// 0: the args file's count, else 1 (app.ResolveCheckout).
 	spec.Count = c.Count
 	a, err := g.open(ctx, "checkout")
 	if err != nil {

@@ -14,8 +14,9 @@ import (
 type ExtendCmd struct {
 	hostSelection
 	imperativeFlags
-	Lease         string `placeholder:"DURATION" help:"New lease from now (e.g. 4h, 1d); default: the host's own lease, or 48h."`
-	NewExpireTime string `name:"new-expire-time" placeholder:"TIME" help:"The Python broker's form of --lease: seconds from now, e.g. +172800."`
+	Lease          string   `placeholder:"DURATION" help:"New lease from now (e.g. 4h, 1d); default: the host's own lease, or 48h."`
+	NewExpireTime  string   `name:"new-expire-time" placeholder:"TIME" help:"The Python broker's form of --lease: seconds from now, e.g. +172800."`
+	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Accepted for the Python broker's command lines (-l k=v,k2); extend does not label anything (see README, Coming from the Python broker)."`
 	// ExtendDuration is the Python broker's Beaker option.
 	ExtendDuration int `name:"extend-duration" placeholder:"HOURS" help:"The Python broker's Beaker form of --lease: hours from now (1 to 99), given to extendtesttime.sh on the host."`
 }
@@ -73,6 +74,11 @@ func (c *ExtendCmd) run(g *Globals, ctx *interruptContext) error {
 	lease, err := c.lease()
 	if err != nil {
 		return err
+	}
+	if labels, err := parseLabels(c.ProviderLabels); err != nil {
+		return err
+	} else if len(labels) > 0 {
+		g.note("extend does not put labels on the extend job; -l %s is ignored (labels are given at checkout)", strings.Join(c.ProviderLabels, ","))
 	}
 	a, err := g.open(ctx, "extend")
 	if err != nil {

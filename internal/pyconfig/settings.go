@@ -346,7 +346,15 @@ func (c *converter) awxAttr(b *hclwrite.Body, inst, key string, v any) bool {
 			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
 		}
 	case "results_limit":
-		return true // listing size: this broker pages through everything
+		n, err := strconv.ParseInt(str(v), 10, 64)
+		if err != nil || n < 0 {
+			c.note("AnsibleTower.%s: results_limit %q is not a whole number; left out", inst, str(v))
+			return true
+		}
+		b.SetAttributeValue(key, cty.NumberIntVal(n))
+		c.note("AnsibleTower.%s: results_limit = %d kept: `broker providers` listings show at most %d items (--results-limit N overrides, 0 shows all)", inst, n, n)
+	case "dangling_behavior", "error_scope":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
 	default:
 		return false
 	}
@@ -460,6 +468,7 @@ func (c *converter) dockerAttr(b *hclwrite.Body, inst, key string, v any) bool {
 		c.note("Container.%s: %s is the engine host's login (or port), which this broker takes from ssh settings or the ssh:// URL; left out", inst, key)
 		return true
 	case "results_limit":
+		c.note("Container.%s: results_limit left out: container listings are not capped (use --results-limit N)", inst)
 		return true
 	default:
 		return false
