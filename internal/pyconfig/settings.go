@@ -238,6 +238,25 @@ func (c *converter) provider(typ, pyName string, n *yaml.Node, attr attrFunc) {
 				c.note("%s.%s: %s has no counterpart in the %s provider; left out", pyName, in.name, p.k, typ)
 			}
 		}
+		c.requiredFromEnv(b, typ, pyName, in.name)
+	}
+}
+
+// requiredFromEnv gives each setting the type requires and the Python
+// section left out an env("…") reference, noted, so the converted file
+// is valid and the setting is needed only when the instance is used.
+func (c *converter) requiredFromEnv(b *hclwrite.Body, typ, pyName, inst string) {
+	t, ok := providers.Lookup(typ)
+	if !ok || t.SettingsSchema == nil {
+		return
+	}
+	for _, f := range t.SettingsSchema.Fields {
+		if !f.Required || b.GetAttribute(f.Name) != nil {
+			continue
+		}
+		v := strings.ToUpper(typ + "_" + envPart(inst) + "_" + envPart(f.Name))
+		c.note("%s.%s: %s is required here and the Python settings have none; it is read from $%s, needed only when the instance is used", pyName, inst, f.Name, v)
+		c.envRef(b, f.Name, typ, inst, f.Name, "required")
 	}
 }
 
