@@ -41,6 +41,10 @@ type Globals struct {
 	// secrets are the sensitive values the App has seen, masked in
 	// errors, --output-file and reports.
 	secrets *redact.Secrets
+	// output is the --output-file document (writeOutput).
+	output map[string]any
+	// detached: the command went on in a background process.
+	detached bool
 }
 
 // CLI is the whole command line.
@@ -134,7 +138,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		} else {
 			err = kctx.Run(&cli.Globals, ctx)
 		}
-		return report(stderr, err, cli.secrets), true
+		code = report(stderr, err, cli.secrets)
+		if oerr := finishOutput(&cli.Globals, code, err); oerr != nil {
+			fmt.Fprintf(stderr, "broker: error: %s\n", oerr)
+			if code == exitOK {
+				code = exitError
+			}
+		}
+		return code, true
 	}()
 	if done {
 		return code

@@ -78,7 +78,7 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 	if hosts == nil {
 		hosts = []state.Host{}
 	}
-	if err := writeOutput(g, hosts); err != nil {
+	if err := writeOutput(g, map[string]any{"inventory": views.PythonHosts(hosts)}); err != nil {
 		return err
 	}
 	format := c.Format
@@ -154,7 +154,7 @@ func (c *InventoryCmd) importFile(ctx context.Context, g *Globals, a *app.App, p
 		g.warn("%s is already in the state; skipped", listName(h))
 	}
 	fmt.Fprintf(g.stdout, "imported %d host(s) into environment %q\n", len(res.Added), env)
-	return writeOutput(g, res.Added)
+	return writeOutput(g, map[string]any{"command": "inventory import", "hosts": views.PythonHosts(res.Added)})
 }
 
 // ansibleInventory prints an Ansible YAML inventory.
