@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -16,12 +17,12 @@ import (
 
 // InventoryCmd lists recorded hosts.
 type InventoryCmd struct {
-	Details  bool          `help:"Show every field of every host."`
+	Details  bool          `help:"Show every field of every host, as YAML keyed by inventory index (the Python broker's keys, then broker's)."`
 	List     bool          `help:"Print host names only, one per line (hostname, else name)."`
 	JSON     bool          `name:"json" help:"Print the hosts as JSON (same as --format json)."`
 	Format   string        `enum:"table,json,yaml,ansible,ssh-config" default:"table" help:"Output format: ${enum}."`
 	Filter   string        `placeholder:"EXPR" help:"Only hosts matching this filter expression, e.g. 'provider == \"docker\"' (the Python broker's 'hostname<test' form is accepted too)."`
-	Sync     string        `placeholder:"PROVIDER[:USER][::INSTANCE]" help:"First ask the provider what it holds and merge it into the state (e.g. AnsibleTower, AnsibleTower:alice, Container::remote)."`
+	Sync     string        `placeholder:"PROVIDER[:USER][::INSTANCE]" help:"First ask the provider what it holds, update the records it knows and add the hosts it does not (to \"default\" or --environment), as the Python broker does (e.g. AnsibleTower, AnsibleTower:alice, Container::remote)."`
 	Expiring time.Duration `placeholder:"DURATION" help:"Only hosts whose lease ends within this (e.g. 1h); highlighted in the table."`
 	Fields   []string      `placeholder:"TITLE:FIELD|FALLBACK" help:"Table columns (overrides the settings' inventory { fields }), e.g. --fields 'Host:hostname|name' --fields Provider:provider_ref."`
 	Import   []string      `arg:"" optional:"" name:"import" placeholder:"import FILE" help:"'import FILE' adopts a Python broker inventory.yaml into the environment \"default\" (or --environment)."`
@@ -86,10 +87,21 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 		format = "json"
 	}
 	if c.List {
-		for _, h := range hosts {
-			fmt.Fprintln(g.stdout, listName(h))
+		var spec string
+		if inv := a.Settings.Inventory; inv != nil {
+			spec = inv.ListVars
+		}
+		for i := range hosts {
+			name := listName(hosts[i])
+			if spec != "" {
+				name = cmp.Or(views.ListValue(&hosts[i], i, spec), name)
+			}
+			fmt.Fprintln(g.stdout, name)
 		}
 		return nil
+	}
+	if c.Details && format == "table" {
+		return views.InventoryPythonDetails(g.stdout, hosts)
 	}
 	switch format {
 	case "json":
@@ -119,13 +131,14 @@ func parseSync(s string) (typ, user, inst string) {
 // what it found.
 func (c *InventoryCmd) sync(ctx context.Context, g *Globals, a *app.App) error {
 	typ, user, inst := parseSync(c.Sync)
-	res, err := a.Sync(ctx, app.SyncRequest{Provider: typ, Instance: inst, User: user})
+	env := imperativeEnvironment(g)
+	res, err := a.Sync(ctx, app.SyncRequest{Provider: typ, Instance: inst, User: user, Add: true, Environment: env})
 	if err != nil {
 		return fmt.Errorf("--sync %s: %w", c.Sync, err)
 	}
-	g.note("synced %s.%s: %d host(s) at the provider, %d known to the state", res.Provider, res.Instance, res.Listed, len(res.Updated))
-	for _, info := range res.Adoptable {
-		g.note("at %s.%s but not in the state (adoptable): %s", res.Provider, res.Instance, firstOf(info.Hostname, info.Name, info.ProviderID))
+	g.note("synced %s.%s: %d host(s) at the provider, %d known to the state, %d added", res.Provider, res.Instance, res.Listed, len(res.Updated), len(res.Added))
+	for _, h := range res.Added {
+		g.note("added %s (%s.%s %s) to environment %q", listName(h), res.Provider, res.Instance, h.ProviderID, env)
 	}
 	return nil
 }

@@ -20,6 +20,11 @@ type SyncRequest struct {
 	Instance string
 	// User, if set, lists that user's resources instead of this one's.
 	User string
+	// Add records what the provider lists and no record knows, in
+	// Environment (default "default"), as the Python broker's sync adds
+	// them to its inventory; without it they are only reported.
+	Add         bool
+	Environment string
 }
 
 // SyncResult is what a provider instance holds, compared with the state.
@@ -35,6 +40,8 @@ type SyncResult struct {
 	Updated []state.Host
 	// Adoptable are listed resources that no record knows.
 	Adoptable []providers.HostInfo
+	// Added are the records made for them (SyncRequest.Add).
+	Added []state.Host
 	// Unlisted are the instance's records that the provider did not
 	// list: gone behind broker's back, or (with User) another user's
 	// listing.
@@ -76,13 +83,40 @@ func (a *App) Sync(ctx context.Context, req SyncRequest) (*SyncResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := mergeSynced(recs, resp.Hosts, t.Name, inst, a.opts.Now())
-	if len(res.Updated) > 0 {
-		if err := st.Put(ctx, res.Updated...); err != nil {
+	now := a.opts.Now()
+	res := mergeSynced(recs, resp.Hosts, t.Name, inst, now)
+	if req.Add {
+		for _, info := range res.Adoptable {
+			res.Added = append(res.Added, syncedRecord(info, t.Name, inst, orDefault(req.Environment), a.Origin(), now))
+		}
+	}
+	if put := append(res.Updated, res.Added...); len(put) > 0 {
+		if err := st.Put(ctx, put...); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+// syncedRecord is the record of a resource a sync found and no record
+// knew. Its labels are the user's (broker's own are dropped); its lease is
+// the provider's limit, if any.
+func syncedRecord(info providers.HostInfo, typ, inst, env string, origin state.Origin, now time.Time) state.Host {
+	labels := map[string]string{}
+	for k, v := range info.Labels {
+		if !strings.HasPrefix(k, "broker.") {
+			labels[k] = v
+		}
+	}
+	h := state.Host{ID: state.NewID(), Environment: env, Provider: typ, Instance: inst, ProviderID: info.ProviderID,
+		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User, Transport: info.Transport,
+		Facts: info.Facts, Recipe: info.Recipe, Labels: labels, Status: state.StatusReady, Origin: origin,
+		Created: cmp.Or(info.Created, now), Updated: now}
+	if len(h.Labels) == 0 {
+		h.Labels = nil
+	}
+	h.Lease.Expires = info.Expires
+	return h
 }
 
 // mergeSynced matches what typ.inst listed with the records: by provider

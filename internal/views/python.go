@@ -2,7 +2,12 @@ package views
 
 import (
 	"encoding/json"
+	"io"
 	"maps"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/state"
@@ -47,4 +52,47 @@ func PythonHosts(hosts []state.Host) []map[string]any {
 		out[i] = PythonHost(&hosts[i])
 	}
 	return out
+}
+
+// InventoryPythonDetails writes what the Python broker's `inventory
+// --details` prints: a YAML map from inventory index to the host as
+// PythonHost gives it, every *_time value humanised (PythonTime).
+func InventoryPythonDetails(w io.Writer, hosts []state.Host) error {
+	doc := make(map[int]any, len(hosts))
+	for i := range hosts {
+		doc[i] = humaniseTimes(PythonHost(&hosts[i]))
+	}
+	if len(doc) == 0 {
+		_, err := io.WriteString(w, "No hosts found in inventory.\n")
+		return err
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	return enc.Close()
+}
+
+// humaniseTimes formats the *_time values of m, in nested maps too.
+func humaniseTimes(m map[string]any) map[string]any {
+	for k, v := range m {
+		switch x := v.(type) {
+		case map[string]any:
+			m[k] = humaniseTimes(x)
+		default:
+			if strings.HasSuffix(k, "_time") && v != nil {
+				m[k] = PythonTime(v)
+			}
+		}
+	}
+	return m
+}
+
+// ListValue is what `inventory --list` prints for a host: spec is the
+// Python broker's inventory_list_vars ("hostname | name | ip"), the first
+// non-empty field; "" when none is.
+func ListValue(h *state.Host, index int, spec string) string {
+	cols := parseColumns([]string{"Host:" + spec})
+	return columnValue(h, index, cols[len(cols)-1], time.Time{})
 }
