@@ -45,6 +45,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"awx-emulator": awxEmulator,
+			"json":         jsonField,
 		},
 		Condition: scriptCondition,
 	})
