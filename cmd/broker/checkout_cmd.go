@@ -151,16 +151,13 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 	if ferr := finish(); ferr != nil && err == nil {
 		err = ferr
 	}
-	var hosts []state.Host
-	if res != nil {
-		hosts = res.Hosts()
-		printHosts(g, hosts, a.Now())
-	}
-	if werr := writeOutput(g, checkoutOutput(spec, hosts)); werr != nil {
-		return werr
-	}
 	if res == nil {
 		return err
+	}
+	hosts := res.Hosts()
+	printHosts(g, hosts, a.Now())
+	if werr := writeOutput(g, checkoutOutput(a, spec, hosts)); werr != nil {
+		return werr
 	}
 	if err != nil {
 		return err
@@ -181,7 +178,7 @@ func parseLease(s string) (time.Duration, error) {
 // checkoutOutput is what the Python broker writes to --output-file for a
 // checkout: the provider (its Python name), the action, the arguments
 // (the nick's merged in, as the hosts record them) and the hosts.
-func checkoutOutput(spec app.CheckoutSpec, hosts []state.Host) map[string]any {
+func checkoutOutput(a *app.App, spec app.CheckoutSpec, hosts []state.Host) map[string]any {
 	typ, _, _ := strings.Cut(spec.Provider, ".")
 	if t, ok := providers.Lookup(typ); ok {
 		typ = t.Name
@@ -190,6 +187,11 @@ func checkoutOutput(spec app.CheckoutSpec, hosts []state.Host) map[string]any {
 	maps.Copy(args, spec.Args)
 	if spec.Nick != "" {
 		args["nick"] = spec.Nick
+	}
+	if r, err := a.ResolveCheckout(spec); err == nil {
+		typ = r.Provider
+		args = map[string]any{}
+		maps.Copy(args, r.Args)
 	}
 	if len(hosts) > 0 {
 		typ = hosts[0].Provider

@@ -10,23 +10,24 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// jsonField is the testscript command `json FILE PATH WANT`: the value at
-// PATH (dot-separated keys and list indexes; a trailing # is the length)
-// of the JSON document FILE, as text (strings bare, numbers plain, the
-// rest JSON), must be WANT. With !, it must not.
+// jsonField is the testscript command `json [-len] FILE PATH WANT`: the
+// value at PATH (dot-separated keys and list indexes) of the JSON document
+// FILE, as text (strings bare, numbers plain, the rest JSON), or with -len
+// its length, must be WANT. With !, it must not.
 func jsonField(ts *testscript.TestScript, neg bool, args []string) {
+	count := len(args) > 0 && args[0] == "-len"
+	if count {
+		args = args[1:]
+	}
 	if len(args) != 3 {
-		ts.Fatalf("usage: json FILE PATH WANT")
+		ts.Fatalf("usage: json [-len] FILE PATH WANT")
 	}
 	raw, err := os.ReadFile(ts.MkAbs(args[0]))
 	ts.Check(err)
 	var v any
 	ts.Check(json.Unmarshal(raw, &v))
-	path := args[1]
-	count := strings.HasSuffix(path, "#")
-	path = strings.TrimSuffix(path, "#")
-	if path != "" {
-		for _, seg := range strings.Split(strings.TrimSuffix(path, "."), ".") {
+	if path := args[1]; path != "." {
+		for _, seg := range strings.Split(path, ".") {
 			switch x := v.(type) {
 			case map[string]any:
 				var ok bool

@@ -25,10 +25,26 @@ func PythonHost(h *state.Host) map[string]any {
 	if b, err := json.Marshal(h); err == nil {
 		_ = json.Unmarshal(b, &m)
 	}
+	// the recipe is _broker_args; facts go back to the top level, where
+	// a Python inventory had them, unless a field of the record has the
+	// name (those stay under facts)
+	delete(m, "recipe")
+	delete(m, "facts")
+	kept := map[string]any{}
 	for k, v := range h.Facts {
-		if _, taken := m[k]; !taken {
+		if _, taken := m[k]; taken || pythonKeys[k] {
+			kept[k] = v
+		} else {
 			m[k] = v
 		}
+	}
+	if len(kept) > 0 {
+		m["facts"] = kept
+	}
+	if lease := leaseRecord(h.Lease); lease != nil {
+		m["lease"] = lease
+	} else {
+		delete(m, "lease")
 	}
 	m["hostname"] = h.Hostname
 	m["name"] = h.Name
@@ -43,6 +59,28 @@ func PythonHost(h *state.Host) map[string]any {
 	maps.Copy(args, h.Recipe)
 	m["_broker_args"] = args
 	return m
+}
+
+// pythonKeys are the keys PythonHost sets itself.
+var pythonKeys = map[string]bool{"hostname": true, "name": true, "_broker_provider": true, "_broker_provider_instance": true, "_broker_args": true}
+
+// leaseRecord is a lease as people read it: expires (RFC 3339), duration
+// ("4h0m0s") and extended, each when set; nil without a lease.
+func leaseRecord(l state.Lease) map[string]any {
+	out := map[string]any{}
+	if !l.Expires.IsZero() {
+		out["expires"] = l.Expires.UTC().Format(time.RFC3339)
+	}
+	if l.Duration != 0 {
+		out["duration"] = l.Duration.String()
+	}
+	if l.Extended != 0 {
+		out["extended"] = l.Extended
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // PythonHosts is PythonHost of each host; never nil.
