@@ -103,6 +103,10 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 	if c.Details && format == "table" {
 		return views.InventoryPythonDetails(g.stdout, hosts)
 	}
+	if len(hosts) == 0 && format == "table" {
+		fmt.Fprintln(g.stdout, "No hosts found in inventory.")
+		return nil
+	}
 	switch format {
 	case "json":
 		return views.InventoryJSON(g.stdout, hosts)
