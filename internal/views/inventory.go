@@ -131,7 +131,13 @@ func CheckInventoryColumn(spec string) error {
 				return fmt.Errorf("inventory column %q: an empty field", spec)
 			}
 			if !strings.Contains(f, ".") && !strings.ContainsAny(f, " \t") {
-				continue // a key of a Python inventory entry, read from facts
+				// a key of a Python inventory entry (os_distribution),
+				// read from facts, unless it is a field misspelt
+				if near := nearField(f); near != "" {
+					return fmt.Errorf("inventory column %q: no field %q (did you mean %q?); fields: %s, labels.KEY, args.KEY, facts.KEY, or a key of the Python inventory",
+						spec, f, near, strings.Join(inventoryFields, ", "))
+				}
+				continue
 			}
 			if strings.ContainsAny(f, " \t") {
 				var bad error
@@ -156,6 +162,41 @@ func CheckInventoryColumn(spec string) error {
 		}
 	}
 	return nil
+}
+
+// nearField is the known field f is probably a misspelling of: one edit
+// away (names of 4 runes or more) or two (8 or more); "" when none is.
+func nearField(f string) string {
+	n := utf8.RuneCountInString(f)
+	for _, k := range inventoryFields {
+		d := editDistance(f, k)
+		if (d == 1 && n >= 4) || (d == 2 && n >= 8) {
+			return k
+		}
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // fieldValue is one field of a host as text; "" when empty.
