@@ -138,7 +138,7 @@ func TestEtcdTwentyRunners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var doc struct{ Hosts []state.Host }
+		var doc struct{ Hosts []struct{ ID string } }
 		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatalf("runner %d output: %v", i, err)
 		}
