@@ -144,6 +144,12 @@ func (c *InventoryCmd) sync(ctx context.Context, g *Globals, a *app.App) error {
 	for _, h := range res.Added {
 		g.note("added %s (%s.%s %s) to environment %q", listName(h), res.Provider, res.Instance, h.ProviderID, env)
 	}
+	for _, h := range res.Elsewhere {
+		g.note("not added: %s, recorded under %s.%s", listName(h), h.Provider, h.Instance)
+	}
+	for _, h := range res.Unlisted {
+		g.note("recorded but not listed by %s.%s (gone, or another user's): %s; kept", res.Provider, res.Instance, listName(h))
+	}
 	return nil
 }
 

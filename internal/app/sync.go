@@ -42,6 +42,11 @@ type SyncResult struct {
 	Adoptable []providers.HostInfo
 	// Added are the records made for them (SyncRequest.Add).
 	Added []state.Host
+	// Elsewhere are the records of another instance of the type that have
+	// the hostname (else the name) of an adoptable resource: one service
+	// configured as two instances lists the same hosts. Add skips those
+	// resources, as the Python broker keeps one entry per hostname.
+	Elsewhere []state.Host
 	// Unlisted are the instance's records that the provider did not
 	// list: gone behind broker's back, or (with User) another user's
 	// listing.
@@ -86,7 +91,14 @@ func (a *App) Sync(ctx context.Context, req SyncRequest) (*SyncResult, error) {
 	now := a.opts.Now()
 	res := mergeSynced(recs, resp.Hosts, t.Name, inst, now)
 	if req.Add {
+	adoptable:
 		for _, info := range res.Adoptable {
+			for _, r := range recs {
+				if r.Provider == t.Name && r.Instance != inst && sameHost(r, info) {
+					res.Elsewhere = append(res.Elsewhere, r)
+					continue adoptable
+				}
+			}
 			res.Added = append(res.Added, syncedRecord(info, t.Name, inst, orDefault(req.Environment), a.Origin(), now))
 		}
 	}
@@ -96,6 +108,14 @@ func (a *App) Sync(ctx context.Context, req SyncRequest) (*SyncResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// sameHost: r and info name one host, by hostname, else by name.
+func sameHost(r state.Host, info providers.HostInfo) bool {
+	if info.Hostname != "" {
+		return r.Hostname == info.Hostname
+	}
+	return info.Name != "" && r.Name == info.Name
 }
 
 // syncedRecord is the record of a resource a sync found and no record
