@@ -11,6 +11,7 @@ import (
 
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/views"
+	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
 	"gopkg.in/yaml.v3"
 )
@@ -143,6 +144,9 @@ func (c *InventoryCmd) sync(ctx context.Context, g *Globals, a *app.App) error {
 	g.note("synced %s.%s: %d host(s) at the provider, %d known to the state, %d added", res.Provider, res.Instance, res.Listed, len(res.Updated), len(res.Added))
 	for _, h := range res.Added {
 		g.note("added %s (%s.%s %s) to environment %q", listName(h), res.Provider, res.Instance, h.ProviderID, env)
+	}
+	for _, info := range res.OtherState {
+		g.note("not added: %s, made by another broker state (broker.id %s); that state checks it in, or `broker reap --orphans` if none does", firstOf(info.Hostname, info.Name, info.ProviderID), info.Labels[providers.LabelID])
 	}
 	for _, h := range res.Elsewhere {
 		g.note("not added: %s, recorded under %s.%s", listName(h), h.Provider, h.Instance)

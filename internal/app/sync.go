@@ -22,7 +22,9 @@ type SyncRequest struct {
 	User string
 	// Add records what the provider lists and no record knows, in
 	// Environment (default "default"), as the Python broker's sync adds
-	// them to its inventory; without it they are only reported.
+	// them to its inventory; without it they are only reported. What
+	// another broker state made (a broker.id label this state does not
+	// know) is never added: that state manages it (OtherState).
 	Add         bool
 	Environment string
 }
@@ -47,6 +49,10 @@ type SyncResult struct {
 	// configured as two instances lists the same hosts. Add skips those
 	// resources, as the Python broker keeps one entry per hostname.
 	Elsewhere []state.Host
+	// OtherState are adoptable resources made by another broker state
+	// (their broker.id is no record of this one): not added, since that
+	// state, or `broker reap` after an interrupted run, manages them.
+	OtherState []providers.HostInfo
 	// Unlisted are the instance's records that the provider did not
 	// list: gone behind broker's back, or (with User) another user's
 	// listing.
@@ -93,11 +99,16 @@ func (a *App) Sync(ctx context.Context, req SyncRequest) (*SyncResult, error) {
 	if req.Add {
 	adoptable:
 		for _, info := range res.Adoptable {
+			id := info.Labels[providers.LabelID]
 			for _, r := range recs {
-				if r.Provider == t.Name && r.Instance != inst && sameHost(r, info) {
+				if (id != "" && r.ID == id) || (r.Provider == t.Name && r.Instance != inst && sameHost(r, info)) {
 					res.Elsewhere = append(res.Elsewhere, r)
 					continue adoptable
 				}
+			}
+			if id != "" {
+				res.OtherState = append(res.OtherState, info)
+				continue
 			}
 			res.Added = append(res.Added, syncedRecord(info, t.Name, inst, orDefault(req.Environment), a.Origin(), now))
 		}
@@ -111,6 +122,8 @@ func (a *App) Sync(ctx context.Context, req SyncRequest) (*SyncResult, error) {
 }
 
 // sameHost: r and info name one host, by hostname, else by name.
+// (A record of this state with the resource's broker.id is the same host
+// too, whatever its instance.)
 func sameHost(r state.Host, info providers.HostInfo) bool {
 	if info.Hostname != "" {
 		return r.Hostname == info.Hostname
