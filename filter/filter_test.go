@@ -366,6 +366,7 @@ func TestPythonFilters(t *testing.T) {
 		{`@inv.type == "host"`, all},
 		{`@inv.port == 22 and True`, []string{"test-sat-1"}},
 		{`@inv._broker_provider_instance == "satlab"`, []string{"test-sat-1", "prod-sat"}},
+		{`_broker_provider_instance == "satlab" && type == "host"`, []string{"test-sat-1", "prod-sat"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {

@@ -100,6 +100,8 @@ type env struct {
 	// (AnsibleTower, Container, TestProvider), so that Python filters
 	// compare with the names they were written with.
 	BrokerProvider string `expr:"_broker_provider"`
+	// BrokerProviderInstance is instance, under the Python name.
+	BrokerProviderInstance string `expr:"_broker_provider_instance"`
 	// Type is the Python inventory's "type" key: facts.type, else "host".
 	Type    string           `expr:"type"`
 	Host    *Values          `expr:"host"`
@@ -118,6 +120,7 @@ func (e *env) set(v *Values) {
 	e.Values = *v
 	e.BrokerArgs = v.Args
 	e.BrokerProvider = PythonProvider(v.Provider)
+	e.BrokerProviderInstance = v.Instance
 	e.Type = "host"
 	if t, ok := v.Facts["type"].(string); ok && t != "" {
 		e.Type = t
