@@ -46,6 +46,9 @@ type Options struct {
 	// User is the local user, for the broker.user label; empty:
 	// Origin.User.
 	User string
+	// StateID is the state's identity, for the broker.state label; empty:
+	// the Store's (state.Identifier), read when the plan creates hosts.
+	StateID string
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 }
@@ -88,9 +91,28 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (*Result, error) 
 	if opts.User == "" {
 		opts.User = opts.Origin.User
 	}
+	if opts.StateID == "" && creates(p) {
+		if idr, ok := opts.Store.(state.Identifier); ok {
+			id, err := idr.Identity(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("apply: %w", err)
+			}
+			opts.StateID = id
+		}
+	}
 	a := &applier{opts: opts, env: p.Environment, store: batch(opts.Store)}
 	res := a.walk(ctx, p.Changes)
 	return res, nil
+}
+
+// creates reports whether the plan makes any host (and so labels one).
+func creates(p *planner.Plan) bool {
+	for _, c := range p.Changes {
+		if c.Action == planner.Create || c.Action == planner.Replace {
+			return true
+		}
+	}
+	return false
 }
 
 // applier holds what one Apply shares between its goroutines; all of it

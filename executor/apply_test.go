@@ -339,6 +339,7 @@ func TestCheckoutRequest(t *testing.T) {
 		providers.LabelUser:        "qe",
 		providers.LabelOrigin:      "qe@runner1",
 		providers.LabelExpires:     "2030-01-02T04:04:05Z",
+		providers.LabelState:       stateID(t, st),
 	}
 	if diff := cmp.Diff(wantLabels, req.Labels); diff != "" {
 		t.Errorf("labels (-want +got):\n%s", diff)
@@ -389,4 +390,14 @@ func TestHostName(t *testing.T) {
 			t.Errorf("hostName(%q, %q) = %q, want %q", tt.env, tt.addr, got, tt.want)
 		}
 	}
+}
+
+// stateID is the store's identity, which Apply labels what it makes with.
+func stateID(t *testing.T, st state.Store) string {
+	t.Helper()
+	id, err := st.(state.Identifier).Identity(context.Background())
+	if err != nil || id == "" {
+		t.Fatalf("state identity %q, %v", id, err)
+	}
+	return id
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -144,13 +145,16 @@ func (j *job) create(ctx context.Context) (*state.Host, error) {
 		s.Checkpoint = maps.Clone(in.Checkpoint)
 		return s
 	}
-	labels := make(map[string]string, len(d.Labels)+7)
+	labels := make(map[string]string, len(d.Labels)+8)
 	maps.Copy(labels, d.Labels)
 	labels[providers.LabelID] = j.hostID
 	labels[providers.LabelEnvironment] = a.env
 	labels[providers.LabelAddress] = j.c.Address
 	labels[providers.LabelIntent] = in.ID
 	labels[providers.LabelUser] = a.opts.User
+	if a.opts.StateID != "" {
+		labels[providers.LabelState] = a.opts.StateID
+	}
 	labels[providers.LabelOrigin] = originLabel(a.opts.Origin)
 	if d.Lease > 0 {
 		labels[providers.LabelExpires] = now.Add(d.Lease).UTC().Format(time.RFC3339)
@@ -269,12 +273,13 @@ func (j *job) record(info providers.HostInfo, d *planner.Desired, now time.Time)
 	h := state.Host{
 		ID: j.hostID, Environment: a.env,
 		Provider: d.Provider, Instance: d.Instance, ProviderID: info.ProviderID,
-		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User,
+		Name: info.Name, Hostname: info.Hostname, IP: info.IP, ConnectHost: info.ConnectHost, Port: info.Port, User: info.User,
 		Transport: info.Transport,
 		Recipe:    maps.Clone(d.Args), Nick: d.Nick, Facts: maps.Clone(info.Facts),
-		Labels: maps.Clone(d.Labels),
-		Lease:  state.Lease{Duration: d.Lease},
-		Status: state.StatusPending, Origin: a.opts.Origin,
+		Labels:    maps.Clone(d.Labels),
+		DependsOn: slices.Clone(d.DependsOn),
+		Lease:     state.Lease{Duration: d.Lease},
+		Status:    state.StatusPending, Origin: a.opts.Origin,
 		Created: now, Updated: now,
 	}
 	if info.Recipe != nil {

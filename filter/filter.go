@@ -257,7 +257,7 @@ func fixProviderValue(field, val ast.Node) {
 
 // nativeAliases are broker's names (and aliases) of the types the Python
 // broker also has.
-var nativeAliases = map[string]string{"awx": "awx", "aap": "awx", "docker": "docker", "podman": "docker", "sim": "sim"}
+var nativeAliases = map[string]string{"awx": "awx", "aap": "awx", "docker": "docker", "podman": "docker", "sim": "sim", "openstack": "openstack"}
 
 // inValue is `needle in v` for a v known only when the filter runs:
 // contains for a string, membership for a list, a key for a map; false

@@ -131,7 +131,7 @@ func (e *env) set(v *Values) {
 
 // pythonProviders maps broker's provider types to the Python broker's
 // class names, as Python inventories, filters and --output-file write them.
-var pythonProviders = map[string]string{"awx": "AnsibleTower", "docker": "Container", "sim": "TestProvider"}
+var pythonProviders = map[string]string{"awx": "AnsibleTower", "docker": "Container", "sim": "TestProvider", "openstack": "OpenStack"}
 
 // PythonProvider is the Python broker's name of provider type t
 // (awx → AnsibleTower, docker → Container, sim → TestProvider); t itself

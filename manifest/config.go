@@ -87,14 +87,22 @@ type Provider struct {
 	Type, TypeName string
 	Instance       string
 	Default        bool
+	// OverrideEnvars (override_envars = true, as in the Python broker):
+	// the block's own settings win over BROKER_… environment overrides.
+	OverrideEnvars bool
 	// MaxConcurrency bounds concurrent calls to this instance; 0: no bound.
 	MaxConcurrency int
 	// MaxLease caps the leases of this instance's hosts; 0: DefaultMaxLease.
 	// UnlimitedLease is max_lease = "none": any lease, and "none", are allowed.
 	MaxLease       time.Duration
 	UnlimitedLease bool
-	// Settings is decoded with the type's Settings spec.
-	Settings  cty.Value
+	// Settings is decoded with the type's Settings spec. Where a setting
+	// reads an unset environment variable (Unset), it is unknown.
+	Settings cty.Value
+	// Unset are the environment variables the settings read with env()
+	// (no default) that are not set: the instance cannot be made until
+	// they are (UnsetErr), though everything else in the file works.
+	Unset     []UnsetVar
 	DeclRange hcl.Range
 	TypeRange hcl.Range
 	// Implicit is true for an instance broker made up: a manifest named a
@@ -185,6 +193,7 @@ type Connection struct {
 	Port           int
 	Password       string // sensitive
 	PrivateKeyFile string
+	KnownHostsFile string
 	Agent          *bool
 	Bastion        string
 	Timeout        time.Duration

@@ -30,7 +30,7 @@
 //	    wait_for = "ssh" | "none"  on_failure = "taint" | "keep"
 //	  }
 //	  teardown   { run = [ … ]  timeout = "5m" }
-//	  connection { user port password private_key_file agent bastion timeout }
+//	  connection { user port password private_key_file known_hosts_file agent bastion timeout }
 //	}
 //	hook "name" { on = ["after_setup"]  when = "filter expression"  run = [ … ]  local = [ … ] }
 //	state { backend = "bolt" | "etcd" … }   ssh { … }
@@ -72,4 +72,10 @@
 // they are an error, because those are recorded in state or shown in
 // plans and logs. Provider settings are stored unmarked because providers
 // read plain values: ProviderSchema.Sensitive names the ones never to show.
+//
+// An env() without a default whose variable is not set is an error, except
+// in a provider block's settings: there it decodes as unknown and is noted
+// in Provider.Unset (with the call's range), because a secret is needed
+// only by the command that uses that instance. The caller refuses to make
+// the instance (Provider.UnsetErr) and validate warns (UnsetWarnings).
 package manifest

@@ -165,6 +165,12 @@ func (l *loader) envFunc() function.Function {
 			if len(args) == 2 {
 				return sensitive(args[1]), nil
 			}
+			if l.unsetEnv != nil {
+				// A provider's setting: the instance needs the variable only
+				// when it is used (decodeProviders).
+				*l.unsetEnv = append(*l.unsetEnv, name)
+				return sensitive(cty.UnknownVal(cty.String)), nil
+			}
 			return cty.NilVal, function.NewArgErrorf(0, "environment variable %s is not set and no default is given", name)
 		},
 	})

@@ -157,6 +157,9 @@ type loader struct {
 	// argDiags are the args problems reported, so that a nick's is
 	// reported once however many hosts use it.
 	argDiags map[string]bool
+	// unsetEnv, while a provider's settings are decoded, collects the
+	// names env() finds unset (with no default) instead of failing.
+	unsetEnv *[]string
 }
 
 func load(sources map[string][]byte, dir, srcBase string, opts Options) (*Config, hcl.Diagnostics) {

@@ -15,7 +15,7 @@ import (
 // providerReserved are the provider block's own attributes; everything
 // else belongs to the type's settings spec.
 var providerReserved = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "max_concurrency"}, {Name: "max_lease"}},
+	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "max_concurrency"}, {Name: "max_lease"}, {Name: "override_envars"}},
 }
 
 func (l *loader) schema(typeName string) (ProviderSchema, bool) {
@@ -71,6 +71,7 @@ func (l *loader) decodeProviders(blocks hcl.Blocks) hcl.Diagnostics {
 		diags = append(diags, d...)
 		a := &attrs{l: l, content: content, block: "provider"}
 		a.boolean("default", &p.Default)
+		a.boolean("override_envars", &p.OverrideEnvars)
 		a.integer("max_concurrency", &p.MaxConcurrency, 0)
 		a.maxLease(p)
 		diags = append(diags, a.diags...)
@@ -82,8 +83,17 @@ func (l *loader) decodeProviders(blocks hcl.Blocks) hcl.Diagnostics {
 		// provider needs its token. Marks are dropped here because
 		// providers read plain values; the schema's Sensitive list tells
 		// renderers what to hide.
+		//
+		// An environment variable a setting reads with env() and that is
+		// not set is needed only when the instance is used: it decodes as
+		// unknown and is noted in p.Unset, so that the rest of the file
+		// (other instances, nicks, hosts) works without it.
+		var unset []string
+		l.unsetEnv = &unset
 		val, d := hcldec.Decode(remain, spec, l.ctx)
+		l.unsetEnv = nil
 		diags = append(diags, d...)
+		p.Unset = unsetVars(b.Body, unset, b.DefRange)
 		p.Settings, _ = val.UnmarkDeep()
 		p.Settings = passMaxLease(p.Settings, p)
 		if p.Default {
@@ -366,4 +376,120 @@ func sentence(s string) string {
 		s += "."
 	}
 	return s
+}
+
+// unsetVars finds where a provider block reads the unset variables names:
+// each env("NAME") call without a default, with the setting it is in.
+// A body that is not native syntax (JSON) points at the block.
+func unsetVars(body hcl.Body, names []string, block hcl.Range) []UnsetVar {
+	if len(names) == 0 {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []UnsetVar
+	seen := map[string]bool{}
+	if sb, ok := body.(*hclsyntax.Body); ok {
+		_ = hclsyntax.VisitAll(sb, func(n hclsyntax.Node) hcl.Diagnostics {
+			at, ok := n.(*hclsyntax.Attribute)
+			if !ok {
+				return nil
+			}
+			_ = hclsyntax.VisitAll(at.Expr, func(n hclsyntax.Node) hcl.Diagnostics {
+				call, ok := n.(*hclsyntax.FunctionCallExpr)
+				if !ok || call.Name != "env" || len(call.Args) != 1 {
+					return nil
+				}
+				v, d := call.Args[0].Value(nil)
+				if d.HasErrors() || !v.IsKnown() || v.IsNull() || v.Type() != cty.String || !want[v.AsString()] {
+					return nil
+				}
+				out = append(out, UnsetVar{Name: v.AsString(), Setting: at.Name, Range: call.Range()})
+				seen[v.AsString()] = true
+				return nil
+			})
+			return nil
+		})
+	}
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, UnsetVar{Name: n, Range: block})
+		}
+	}
+	return out
+}
+
+// UnsetVar is an environment variable a provider's setting reads with
+// env() and that is not set.
+type UnsetVar struct {
+	Name string
+	// Setting is the attribute that reads it ("" when not known).
+	Setting string
+	// Range is the env() call (or the provider block).
+	Range hcl.Range
+}
+
+// UnsetError is using a provider instance whose settings read environment
+// variables that are not set. It names them and where they are read,
+// never a value.
+type UnsetError struct {
+	Provider string // type.instance
+	Vars     []UnsetVar
+}
+
+func (e *UnsetError) Error() string {
+	parts := make([]string, 0, len(e.Vars))
+	for _, v := range e.Vars {
+		where := v.Range.Filename + ":" + fmt.Sprint(v.Range.Start.Line) + ":" + fmt.Sprint(v.Range.Start.Column)
+		if v.Setting != "" {
+			where += ", setting " + v.Setting
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s)", v.Name, where))
+	}
+	noun := "variable"
+	if len(e.Vars) > 1 {
+		noun = "variables"
+	}
+	return fmt.Sprintf("provider %s needs the environment %s %s, which is not set", e.Provider, noun, strings.Join(parts, ", "))
+}
+
+// Hint says how to give it.
+func (e *UnsetError) Hint() string {
+	if len(e.Vars) == 0 {
+		return ""
+	}
+	n := e.Vars[0].Name
+	return fmt.Sprintf("export %s=… before running broker, or give env() a default: env(%q, \"…\")", n, n)
+}
+
+// UnsetErr is nil when every variable p's settings read is set, else an
+// *UnsetError: an instance cannot be made from unknown settings.
+func (p *Provider) UnsetErr() error {
+	if len(p.Unset) == 0 {
+		return nil
+	}
+	return &UnsetError{Provider: p.Ref(), Vars: p.Unset}
+}
+
+// UnsetWarnings are p.Unset as warnings, each at the env() call: what
+// validate reports.
+func (p *Provider) UnsetWarnings() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, v := range p.Unset {
+		setting := ""
+		if v.Setting != "" {
+			setting = " for its " + v.Setting + " setting"
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagWarning,
+			Summary:  "Environment variable not set",
+			Detail: fmt.Sprintf("Provider %s reads %s%s, and it is not set. Commands that use %s fail until it is; everything else works without it.",
+				p.Ref(), v.Name, setting, p.Ref()),
+			Subject: v.Range.Ptr(),
+		})
+	}
+	return diags
 }

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"maps"
+	"slices"
 
 	"github.com/labbroker/broker/manifest"
 )
@@ -26,6 +27,9 @@ func DesiredHosts(cfg *manifest.Config) []Desired {
 				Args:     copyJSON(h.Args),
 				Lease:    h.Lease,
 				Labels:   maps.Clone(h.Labels),
+				// Blocks referring to themselves (host.web[0] in web's
+				// setup) order nothing.
+				DependsOn: slices.DeleteFunc(slices.Clone(h.DependsOn), func(n string) bool { return n == h.Name }),
 			})
 		}
 	}

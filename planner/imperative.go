@@ -13,12 +13,15 @@ import (
 const DefaultExtension = 48 * time.Hour
 
 // CheckinChanges are the changes that check hosts in (imperative check-in,
-// the library's Checkin): one destroy per host, in the hosts' order.
+// the library's Checkin): one destroy per host, in the hosts' order, a
+// manifest host waiting for those that depend on it (OrderDestroys, by
+// their records).
 func CheckinChanges(hosts []state.Host) []Change {
 	out := make([]Change, 0, len(hosts))
 	for _, h := range hosts {
-		out = append(out, Change{Action: Destroy, Before: &h, Reason: Because(ReasonCheckin, "")})
+		out = append(out, Change{Action: Destroy, Address: h.Address, Before: &h, Reason: Because(ReasonCheckin, "")})
 	}
+	OrderDestroys(out, nil)
 	return out
 }
 

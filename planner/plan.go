@@ -72,6 +72,9 @@ type Desired struct {
 	Args   map[string]any    `json:"args,omitempty"`
 	Lease  time.Duration     `json:"lease,omitempty"`
 	Labels map[string]string `json:"labels,omitempty"`
+	// DependsOn names the host blocks the block's setup, teardown or
+	// connection refer to; the record keeps it (state.Host.DependsOn).
+	DependsOn []string `json:"depends_on,omitempty"`
 }
 
 // Change is one step of a plan.

@@ -93,6 +93,7 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 		return nil, err
 	}
 	addDependencies(changes, mk.hostBlocks)
+	OrderDestroys(changes, mk.hostBlocks)
 	sortChanges(changes)
 	p.Changes = changes
 	return p, nil

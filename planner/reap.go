@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/labbroker/broker/providers"
@@ -83,6 +84,8 @@ func ReapPlan(in ReapInput) *Reap {
 		}
 		out.Plan.Changes = append(out.Plan.Changes, c)
 	}
+	// Expired hosts that depend on others go first, as in destroy.
+	OrderDestroys(out.Plan.Changes, nil)
 	out.Plan.Changes = append(out.Plan.Changes, cleanups...)
 	return out
 }
@@ -93,13 +96,51 @@ type Listed struct {
 	Info               providers.HostInfo
 }
 
+// Owner says which state a listed resource belongs to, by its
+// broker.state label.
+type Owner int
+
+const (
+	// OwnerThis: labelled with this state's identity (or this state has
+	// none to compare with). Such a resource that no record knows is an
+	// orphan, which reap removes with --orphans.
+	OwnerThis Owner = iota
+	// OwnerForeign: labelled with another state's identity: another broker
+	// directory or etcd prefix made it, and only that state knows whether
+	// it is in use.
+	OwnerForeign
+	// OwnerUnknown: broker's labels but no broker.state (made by a broker
+	// that gave states no identity). Whose it is cannot be told, so it is
+	// treated as foreign.
+	OwnerUnknown
+)
+
+var ownerNames = [...]string{"this", "foreign", "unknown"}
+
+func (o Owner) String() string {
+	if int(o) < len(ownerNames) && o >= 0 {
+		return ownerNames[o]
+	}
+	return fmt.Sprintf("Owner(%d)", int(o))
+}
+
 // Orphan is a listed resource carrying broker's labels that no record or
-// intent of this state knows.
+// intent of this state knows. Only those of Owner OwnerThis are this
+// state's orphans; the others are foreign, listed apart and removed only
+// when asked for explicitly.
 type Orphan struct {
 	Listed
 	// Age is how long ago it was made; 0 when the provider does not say.
 	Age time.Duration
+	// Owner is OwnerThis, OwnerForeign or OwnerUnknown.
+	Owner Owner
 }
+
+// Foreign reports whether the resource is not this state's.
+func (o Orphan) Foreign() bool { return o.Owner != OwnerThis }
+
+// State is the broker.state label the resource carries ("" for none).
+func (o Orphan) State() string { return o.Info.Labels[providers.LabelState] }
 
 // ID is the broker.id label the orphan carries.
 func (o Orphan) ID() string { return o.Info.Labels[providers.LabelID] }
@@ -118,14 +159,18 @@ type OrphanInput struct {
 	AllUsers bool
 	// Environment, if set, limits orphans to those labelled with it.
 	Environment string
-	Now         time.Time
+	// State is this state's identity (label broker.state); "" when the
+	// backend has none, and then every resource counts as this state's.
+	State string
+	Now   time.Time
 }
 
 // Orphans picks the orphans out of in.Listed, in its order. Resources
 // without broker's broker.id label are never orphans; nor are other
 // users' (unless AllUsers), nor those a record or intent knows by id,
 // intent label or provider id. A resource listed by two instances of one
-// type (two instances on one engine) is one orphan.
+// type (two instances on one engine) is one orphan. Each is told whose it
+// is (Owner): only those labelled with in.State are this state's.
 func Orphans(in OrphanInput) []Orphan {
 	// Empty ids are never keys: they would make every resource lacking
 	// that label known.
@@ -171,6 +216,13 @@ func Orphans(in OrphanInput) []Orphan {
 		}
 		seen[pid] = true
 		o := Orphan{Listed: c}
+		switch st := l[providers.LabelState]; {
+		case in.State == "" || st == in.State:
+		case st == "":
+			o.Owner = OwnerUnknown
+		default:
+			o.Owner = OwnerForeign
+		}
 		if !c.Info.Created.IsZero() {
 			o.Age = in.Now.Sub(c.Info.Created)
 		}

@@ -214,3 +214,34 @@ func TestOrphans(t *testing.T) {
 		}
 	})
 }
+
+// Only resources labelled with this state's identity are its orphans;
+// another state's are foreign, and those without the label (an older
+// broker's) are of unknown owner. A state without an identity takes
+// every resource for its own, as before.
+func TestOrphansOwner(t *testing.T) {
+	res := func(pid, st string) Listed {
+		l := map[string]string{providers.LabelID: "id-" + pid, providers.LabelUser: "root", providers.LabelEnvironment: "lab"}
+		if st != "" {
+			l[providers.LabelState] = st
+		}
+		return Listed{Provider: "docker", Instance: "local", Info: providers.HostInfo{ProviderID: pid, Labels: l}}
+	}
+	listed := []Listed{res("c1", "mine"), res("c2", "theirs"), res("c3", "")}
+	owners := func(state string) map[string]Owner {
+		out := map[string]Owner{}
+		for _, o := range Orphans(OrphanInput{Listed: listed, User: "root", State: state, Now: now}) {
+			out[o.Info.ProviderID] = o.Owner
+			if o.Foreign() != (o.Owner != OwnerThis) {
+				t.Errorf("%s: Foreign() = %v with owner %s", o.Info.ProviderID, o.Foreign(), o.Owner)
+			}
+		}
+		return out
+	}
+	if d := cmp.Diff(map[string]Owner{"c1": OwnerThis, "c2": OwnerForeign, "c3": OwnerUnknown}, owners("mine")); d != "" {
+		t.Errorf("owners with an identity (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(map[string]Owner{"c1": OwnerThis, "c2": OwnerThis, "c3": OwnerThis}, owners("")); d != "" {
+		t.Errorf("owners without an identity (-want +got):\n%s", d)
+	}
+}

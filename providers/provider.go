@@ -24,6 +24,10 @@ const (
 	LabelOrigin      = "broker.origin"
 	LabelUser        = "broker.user"
 	LabelExpires     = "broker.lease.expires" // RFC 3339
+	// LabelState is the identity of the state that made the resource
+	// (state.Identifier): `reap` takes only its own state's resources for
+	// orphans; another state's are foreign.
+	LabelState = "broker.state"
 )
 
 // Transports: how broker reaches a host to run commands. The values are
@@ -115,10 +119,16 @@ type CheckoutResponse struct {
 type HostInfo struct {
 	ProviderID string
 	Name       string
-	Hostname   string
-	IP         string
-	Port       int
-	User       string
+	// Hostname is the host's own name (a container's hostname).
+	Hostname string
+	// IP is the host's own address, where known.
+	IP string
+	// ConnectHost is the address to dial when it is not Hostname (a
+	// container's published port on the engine's address); Port is the
+	// SSH port there.
+	ConnectHost string
+	Port        int
+	User        string
 	// Transport is TransportSSH, TransportDockerExec or TransportNone.
 	Transport string
 	Facts     map[string]any

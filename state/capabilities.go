@@ -42,3 +42,23 @@ type SerialSetter interface {
 	// plan apply.
 	SetSerial(ctx context.Context, env string, n uint64) error
 }
+
+// Identifier is implemented by backends that give the state a stable
+// identity: a random id made once per state (a bbolt file, an etcd
+// prefix) and kept for its life. Broker labels everything it creates with
+// it (providers.LabelState), so that `reap` takes only this state's
+// resources for orphans and leaves other states' (other broker
+// directories on a shared engine) alone.
+type Identifier interface {
+	// Identity returns the state's id, making it on first use.
+	Identity(ctx context.Context) (string, error)
+}
+
+// IdentitySetter is implemented by backends whose identity can be set, so
+// that Copy (`broker state migrate`) carries it over: the resources the
+// source's broker made stay this state's in the target.
+type IdentitySetter interface {
+	Identifier
+	// SetIdentity replaces the state's id.
+	SetIdentity(ctx context.Context, id string) error
+}

@@ -30,6 +30,11 @@ type CopyResult struct {
 	// SerialsCopied is false when the target cannot set serials: it counts
 	// its own writes, so plans saved against the source must be made again.
 	SerialsCopied bool
+	// IdentityCopied is true when the target took the source's identity
+	// (state.IdentitySetter), so that what broker made under the source
+	// is still this state's (its orphans, not foreign) in the target. A
+	// target that already held records keeps its own identity.
+	IdentityCopied bool
 	// Kept are source reservations whose member the target had already
 	// reserved; the target's reservation was left as it is.
 	Kept []Reservation
@@ -62,7 +67,8 @@ const copyChunk = 500
 
 // Copy copies src's host records, intents and pool reservations into dst,
 // and, when dst is a SerialSetter, each environment's serial (never moving
-// one of dst's serials back). src is only read. Copy takes no locks: run it
+// one of dst's serials back), and, when dst was empty and is an
+// IdentitySetter, the state's identity. src is only read. Copy takes no locks: run it
 // while nothing writes either store.
 func Copy(ctx context.Context, dst, src Store, opts CopyOptions) (CopyResult, error) {
 	var res CopyResult
@@ -74,7 +80,8 @@ func Copy(ctx context.Context, dst, src Store, opts CopyOptions) (CopyResult, er
 	if err != nil {
 		return res, err
 	}
-	if (len(dstHosts) > 0 || len(dstIntents) > 0) && !opts.Force {
+	dstEmpty := len(dstHosts) == 0 && len(dstIntents) == 0
+	if !dstEmpty && !opts.Force {
 		return res, &NotEmptyError{Hosts: len(dstHosts), Intents: len(dstIntents)}
 	}
 
@@ -152,6 +159,19 @@ func Copy(ctx context.Context, dst, src Store, opts CopyOptions) (CopyResult, er
 			}
 		}
 		res.SerialsCopied = true
+	}
+
+	sid, ok1 := src.(Identifier)
+	did, ok2 := dst.(IdentitySetter)
+	if ok1 && ok2 && dstEmpty {
+		id, err := sid.Identity(ctx)
+		if err != nil {
+			return res, err
+		}
+		if err := did.SetIdentity(ctx, id); err != nil {
+			return res, err
+		}
+		res.IdentityCopied = true
 	}
 	return res, nil
 }

@@ -57,3 +57,25 @@ func NewID() string {
 	b.Write(digits[:])
 	return b.String()
 }
+
+// NewIdentity returns a new state identity: 16 random characters of
+// Crockford's base32 (80 bits). Unlike NewID it does not start with the
+// time, so that any prefix of it (ShortIdentity) is as random as the rest.
+func NewIdentity() string {
+	var rnd [10]byte
+	_, _ = rand.Read(rnd[:])
+	var b strings.Builder
+	b.Grow(16)
+	// 80 bits as 16 groups of 5.
+	var acc uint64
+	bits := 0
+	for _, x := range rnd {
+		acc = acc<<8 | uint64(x)
+		bits += 8
+		for bits >= 5 {
+			bits -= 5
+			b.WriteByte(crockford[(acc>>bits)&31])
+		}
+	}
+	return b.String()
+}

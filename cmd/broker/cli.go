@@ -27,7 +27,7 @@ var version = "dev"
 type Globals struct {
 	BrokerDirectory string `name:"broker-directory" env:"BROKER_DIRECTORY" placeholder:"DIR" help:"Where broker keeps its settings (broker.hcl), state and logs (default: ~/.broker)."`
 	Environment     string `short:"e" env:"BROKER_ENVIRONMENT" placeholder:"NAME" help:"Environment (namespace of hosts) to act on; overrides the manifest's environment attribute. Without it, commands act on the manifest's environment (-f), else \"default\"; inventory lists every environment."`
-	LogLevel        string `name:"log-level" placeholder:"LEVEL" help:"How much to log to the log file: debug, info, warning, error or silent (default: the settings' logging block, else info)."`
+	LogLevel        string `name:"log-level" placeholder:"LEVEL" help:"How much to log to the log file: trace, debug, info, warning, error or silent (default: the settings' logging block, else info)."`
 	LogFile         string `name:"log-file" placeholder:"FILE" help:"Log file (default: <broker-directory>/logs/broker.log)."`
 	OutputFile      string `name:"output-file" placeholder:"FILE" help:"Write a JSON record of what the command did to FILE (overwritten)."`
 	NoColor         bool   `name:"no-color" help:"Never colour output (also: NO_COLOR in the environment)."`
@@ -45,6 +45,8 @@ type Globals struct {
 	output map[string]any
 	// detached: the command went on in a background process.
 	detached bool
+	// console is stderr shared by the progress display and notices.
+	console *console
 }
 
 // CLI is the whole command line.
@@ -100,12 +102,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 	var cli CLI
 	cli.stdin, cli.stdout, cli.stderr, cli.lookupEnv = stdin, stdout, stderr, lookupEnv
 	cli.secrets = redact.New()
+	cli.console = newConsole(stderr)
 	exit := -1
 	parser, err := newParser(&cli, stdout, stderr, func(code int) { exit = code; panic(exitPanic{}) })
 	if err != nil {
 		return report(stderr, err, cli.secrets)
 	}
 	args = terraformStyle(args, longFlags(parser.Model.Node))
+	args = versionFlag(args, parser.Model.Node)
 
 	code, done := func() (code int, done bool) {
 		defer func() {
@@ -131,7 +135,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 			return exit, true
 		}
 		name := strings.Fields(kctx.Command())[0]
-		ctx, stop := newInterruptContext(stderr, changesNothing[name])
+		ctx, stop := newInterruptContext(cli.console, changesNothing[name])
 		defer stop()
 		if changesNothing[name] {
 			err = untilInterrupted(ctx, func() error { return kctx.Run(&cli.Globals, ctx) })
@@ -259,8 +263,9 @@ func untilInterrupted(ctx context.Context, run func() error) error {
 }
 
 // newInterruptContext handles SIGINT and SIGTERM; with once, the first
-// signal cancels the context (commands that change nothing).
-func newInterruptContext(stderr io.Writer, once bool) (*interruptContext, func()) {
+// signal cancels the context (commands that change nothing). Its notices
+// go through the console, above a live progress display.
+func newInterruptContext(con *console, once bool) (*interruptContext, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopCh := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
@@ -275,16 +280,16 @@ func newInterruptContext(stderr io.Writer, once bool) (*interruptContext, func()
 			case <-sigs:
 				n++
 				if once {
-					fmt.Fprintln(stderr, "\nbroker: interrupted")
+					con.say("broker: interrupted")
 					close(stopCh)
 					cancel()
 					return
 				}
 				if n == 1 {
-					fmt.Fprintln(stderr, "\nbroker: interrupted: finishing what is in flight and recording it (interrupt again to cancel it)")
+					con.say("broker: interrupted: finishing what is in flight, starting nothing new (" + con.again() + " to cancel it)")
 					close(stopCh)
 				} else {
-					fmt.Fprintln(stderr, "\nbroker: interrupted again: cancelling what is in flight")
+					con.say("broker: interrupted again: cancelling what is in flight")
 					cancel()
 					return
 				}

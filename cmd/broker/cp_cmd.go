@@ -14,7 +14,7 @@ import (
 type CpCmd struct {
 	Src         string `arg:"" name:"src" help:"A local path, or SELECTOR:PATH on hosts."`
 	Dst         string `arg:"" name:"dst" help:"A local path, or SELECTOR:PATH on hosts."`
-	File        string `short:"f" placeholder:"PATH" help:"Manifest: scope selectors to its environment and use its hosts' connection blocks."`
+	File        string `short:"f" placeholder:"PATH" help:"Manifest: scope selectors to its environment and use its hosts' current connection blocks (without -f, the blocks recorded at apply; a password is never recorded, so a host that logs in with one needs -f)."`
 	Parallelism int    `short:"p" default:"50" help:"Hosts worked on at once."`
 }
 

@@ -344,7 +344,7 @@ func runStateCLI(args []string, stdout, stderr io.Writer, lookupEnv func(string)
 	if err != nil {
 		return report(stderr, err, nil)
 	}
-	ctx, stop := newInterruptContext(stderr, false)
+	ctx, stop := newInterruptContext(newConsole(stderr), false)
 	defer stop()
 	return report(stderr, kctx.Run(&cli.Globals, ctx), nil)
 }

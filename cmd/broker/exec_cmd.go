@@ -30,7 +30,7 @@ type ExecCmd struct {
 	AllEnvironments bool `name:"all-environments" help:"With --all or --filter: every environment's hosts, not one environment's."`
 
 	Filter      string        `placeholder:"EXPR" help:"Only hosts matching this filter, e.g. 'labels.role == \"client\"'; alone, it selects every matching host."`
-	File        string        `short:"f" placeholder:"PATH" help:"Manifest: scope the selection to its environment and use its hosts' connection blocks."`
+	File        string        `short:"f" placeholder:"PATH" help:"Manifest: scope the selection to its environment and use its hosts' current connection blocks (without -f, the blocks recorded at apply; a password is never recorded, so a host that logs in with one needs -f)."`
 	Parallelism int           `short:"p" default:"50" help:"Hosts worked on at once."`
 	Timeout     time.Duration `placeholder:"DURATION" help:"Per-host limit on the command (e.g. 30s); a host that passes it fails with status 124, the others go on."`
 	Stdin       bool          `help:"Read standard input once and send it to every host's command."`
@@ -228,6 +228,9 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 			}
 			if r.Err != nil {
 				fmt.Fprintf(g.stderr, "[%s] broker: %s: %v\n", labels[r.Index], r.Outcome, r.Err)
+				for _, h := range hints(r.Err) {
+					fmt.Fprintf(g.stderr, "[%s] hint: %s\n", labels[r.Index], h)
+				}
 			}
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 	"github.com/labbroker/broker/internal/views"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
-	"gopkg.in/yaml.v3"
 )
 
 // InventoryCmd lists recorded hosts.
@@ -21,7 +19,7 @@ type InventoryCmd struct {
 	Details  bool          `help:"Show every field of every host, as YAML keyed by inventory index (the Python broker's keys, then broker's)."`
 	List     bool          `help:"Print host names only, one per line (hostname, else name)."`
 	JSON     bool          `name:"json" help:"Print the hosts as JSON (same as --format json)."`
-	Format   string        `enum:"table,json,yaml,ansible,ssh-config" default:"table" help:"Output format: ${enum}."`
+	Format   string        `enum:"table,json,yaml,ansible,ssh-config" default:"table" help:"Output format: ${enum}. ssh-config and ansible log in as broker does and check the host keys pinned in the records (written to <broker directory>/ssh/known_hosts)."`
 	Filter   string        `placeholder:"EXPR" help:"Only hosts matching this filter expression, e.g. 'provider == \"docker\"' (the Python broker's 'hostname<test' form is accepted too)."`
 	Sync     string        `placeholder:"PROVIDER[:USER][::INSTANCE]" help:"First ask the provider what it holds, update the records it knows and add the hosts it does not (to \"default\" or --environment), as the Python broker does (e.g. AnsibleTower, AnsibleTower:alice, Container::remote)."`
 	Expiring time.Duration `placeholder:"DURATION" help:"Only hosts whose lease ends within this (e.g. 1h); highlighted in the table."`
@@ -40,7 +38,8 @@ is given. The Id column is the inventory index other commands accept
   broker inventory --sync AnsibleTower:alice
   broker inventory --sync Container::remote
   broker inventory --expiring 1h
-  broker inventory --format ansible > hosts.yaml
+  broker inventory --format ansible > hosts.yaml     # ansible -i hosts.yaml all -m raw -a uptime
+  broker inventory --format ssh-config > ssh_config  # ssh -F ssh_config NAME
   broker --output-file inventory.json inventory
   broker inventory import ~/broker/inventory.yaml`
 }
@@ -113,10 +112,8 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 		return views.InventoryJSON(g.stdout, hosts)
 	case "yaml":
 		return views.InventoryYAML(g.stdout, hosts)
-	case "ansible":
-		return ansibleInventory(g, hosts)
-	case "ssh-config":
-		return sshConfig(g, hosts)
+	case "ansible", "ssh-config":
+		return connectInventory(g, a, format, hosts)
 	}
 	fields := c.Fields
 	if inv := a.Settings.Inventory; inv != nil && len(fields) == 0 {
@@ -180,56 +177,33 @@ func (c *InventoryCmd) importFile(ctx context.Context, g *Globals, a *app.App, p
 	for _, h := range res.Skipped {
 		g.warn("%s is already in the state; skipped", listName(h))
 	}
+	for _, u := range res.Unsupported {
+		g.warn("%s: %s; not imported", path, u)
+	}
 	fmt.Fprintf(g.stdout, "imported %d host(s) into environment %q\n", len(res.Added), env)
+	if len(res.Unsupported) > 0 {
+		fmt.Fprintf(g.stdout, "left out %d host(s) this build cannot manage\n", len(res.Unsupported))
+	}
 	return writeOutput(g, map[string]any{"command": "inventory import", "hosts": views.PythonHosts(res.Added)})
 }
 
-// ansibleInventory prints an Ansible YAML inventory.
-func ansibleInventory(g *Globals, hosts []state.Host) error {
-	hs := map[string]any{}
-	for _, h := range hosts {
-		v := map[string]any{}
-		if h.IP != "" {
-			v["ansible_host"] = h.IP
-		} else if h.Hostname != "" {
-			v["ansible_host"] = h.Hostname
-		}
-		if h.Port != 0 {
-			v["ansible_port"] = h.Port
-		}
-		if h.User != "" {
-			v["ansible_user"] = h.User
-		}
-		if h.Transport == state.TransportDockerExec {
-			v["ansible_connection"] = "docker"
-			v["ansible_host"] = firstOf(h.ProviderID, h.Name)
-		}
-		hs[listName(h)] = v
-	}
-	b, err := yaml.Marshal(map[string]any{"all": map[string]any{"hosts": hs}})
+// connectInventory prints an inventory another program connects with
+// (format ssh-config or ansible), warning about hosts it cannot reach
+// without their manifest.
+func connectInventory(g *Globals, a *app.App, format string, hosts []state.Host) error {
+	eps, err := a.Endpoints(hosts)
 	if err != nil {
 		return err
 	}
-	_, err = g.stdout.Write(b)
-	return err
-}
-
-// sshConfig prints ssh_config Host entries.
-func sshConfig(g *Globals, hosts []state.Host) error {
-	for _, h := range hosts {
-		if h.Transport == state.TransportDockerExec || h.Transport == state.TransportNone {
-			continue
+	for _, ep := range eps {
+		if ep.Err != nil {
+			g.warn("%v", ep.Err)
 		}
-		fmt.Fprintf(g.stdout, "Host %s\n  HostName %s\n", listName(h), firstOf(h.IP, h.Hostname, h.Name))
-		if h.Port != 0 {
-			fmt.Fprintf(g.stdout, "  Port %s\n", strconv.Itoa(h.Port))
-		}
-		if h.User != "" {
-			fmt.Fprintf(g.stdout, "  User %s\n", h.User)
-		}
-		fmt.Fprintln(g.stdout)
 	}
-	return nil
+	if format == "ansible" {
+		return views.AnsibleInventory(g.stdout, eps)
+	}
+	return views.SSHConfig(g.stdout, eps)
 }
 
 // listName is a host's name in listings meant for other programs (--list,

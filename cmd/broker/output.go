@@ -70,7 +70,7 @@ func errorMessage(err error) string {
 
 // pythonActions are the Python broker's provider methods a checkout
 // calls, written as --output-file's "action".
-var pythonActions = map[string]string{"awx": "execute", "docker": "run_container", "sim": "test_action"}
+var pythonActions = map[string]string{"awx": "execute", "docker": "run_container", "sim": "test_action", "openstack": "checkout"}
 
 // withCommand adds "command" to kv.
 func withCommand(command string, kv map[string]any) map[string]any {

@@ -11,6 +11,7 @@ import (
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/views"
 	"github.com/labbroker/broker/manifest"
+	"github.com/labbroker/broker/planner"
 )
 
 // ReapCmd checks in expired hosts and removes orphaned resources.
@@ -19,7 +20,8 @@ type ReapCmd struct {
 	reportFlags
 	clockFlag
 	DryRun          bool          `name:"dry-run" help:"Only list what has expired, the orphans and the stale intents; change nothing."`
-	Orphans         bool          `help:"Also remove orphans: resources carrying broker's labels that no record knows (otherwise they are listed)."`
+	Orphans         bool          `help:"Also remove orphans: resources labelled with this state's identity that no record knows (otherwise they are listed)."`
+	Foreign         bool          `help:"Also remove foreign resources: another state's (label broker.state), or made by a broker too old to label its state. Only when you know their broker is gone."`
 	AllUsers        bool          `name:"all-users" help:"Include other users' resources (label broker.user) among orphans."`
 	Label           []string      `placeholder:"KEY=VALUE" sep:"none" help:"Only consider orphans carrying this label (repeatable)."`
 	IntentGrace     time.Duration `name:"intent-grace" default:"10m" help:"Clean up leftover intents of interrupted runs once they are this old."`
@@ -37,11 +39,16 @@ first (with -f, bounded by --teardown-timeout), then check-in. Leftover
 intents of runs that died (older than --intent-grace) are cleaned up the way
 plan would. An environment that another broker holds is skipped.
 
-Orphans are resources that carry broker's labels but that no record or
-intent of this state knows, found through every provider instance that can
-list its resources. They are listed with their age, and removed with
---orphans. Resources without broker's labels are never touched, nor other
-users' unless --all-users.
+Orphans are resources that carry broker's labels and this state's identity
+(label broker.state) but that no record or intent of this state knows,
+found through every provider instance that can list its resources. They are
+listed with their age, and removed with --orphans. Resources without
+broker's labels are never touched, nor other users' unless --all-users.
+
+Foreign resources carry broker's labels but another state's identity (another
+broker directory or etcd prefix on a shared engine), or none at all (made by
+a broker older than state identities). They are listed apart, as "foreign",
+and removed only with --foreign.
 
 With --watch broker keeps reaping every --interval and logs one summary line
 per round; several janitors sharing a state elect one leader. SIGTERM or
@@ -118,7 +125,7 @@ func (c *ReapCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	req := app.JanitorRequest{
 		Reap: app.ReapRequest{
-			Config: cfg, Environment: g.Environment, DryRun: c.DryRun, Orphans: c.Orphans, AllUsers: c.AllUsers,
+			Config: cfg, Environment: g.Environment, DryRun: c.DryRun, Orphans: c.Orphans, Foreign: c.Foreign, AllUsers: c.AllUsers,
 			Labels: labels, IntentGrace: c.IntentGrace, TeardownTimeout: c.TeardownTimeout,
 			Observer: obs, Stop: ctx.Stop, Parallelism: c.Parallelism,
 		},
@@ -174,23 +181,14 @@ func (c *ReapCmd) print(g *Globals, a *app.App, res *app.ReapResult) {
 			it.Environment, it.Provider, it.Instance, views.HumanDuration(now.Sub(it.Updated)))
 	}
 	for _, o := range res.Orphans {
-		age := "age unknown"
-		if o.Age > 0 {
-			age = "made " + views.HumanDuration(o.Age) + " ago"
+		c.printOrphan(g, o, "orphan  ", "")
+	}
+	for _, o := range res.Foreign {
+		owner := "state " + o.State()
+		if o.Owner == planner.OwnerUnknown {
+			owner = "no state label"
 		}
-		what := "orphan  "
-		switch {
-		case o.Removed:
-			what = "removed "
-		case o.Err != nil:
-			what = "failed  "
-		}
-		l := o.Info.Labels
-		fmt.Fprintf(g.stdout, "%s %s.%s %s %s (broker.id %s, environment %s, user %s), %s\n", what, o.Provider, o.Instance,
-			shortID(o.Info.ProviderID), o.Info.Name, o.ID(), orDash(l["broker.environment"], "?"), orDash(l["broker.user"], "?"), age)
-		if o.Err != nil {
-			fmt.Fprintf(g.stdout, "         %v\n", o.Err)
-		}
+		c.printOrphan(g, o, "foreign ", ", "+owner)
 	}
 	for _, l := range res.Locked {
 		g.note("skipped environment %s: it is locked", l)
@@ -199,14 +197,41 @@ func (c *ReapCmd) print(g *Globals, a *app.App, res *app.ReapResult) {
 		g.warn("%s", w)
 	}
 	if c.DryRun {
-		fmt.Fprintf(g.stderr, "broker: reap (dry run): %d expired hosts, %d orphans, %d stale intents; nothing was changed\n",
-			len(res.Expired), len(res.Orphans), len(res.Intents))
+		foreign := ""
+		if n := len(res.Foreign); n > 0 {
+			foreign = fmt.Sprintf(", %d foreign", n)
+		}
+		fmt.Fprintf(g.stderr, "broker: reap (dry run): %d expired hosts, %d orphans, %d stale intents%s; nothing was changed\n",
+			len(res.Expired), len(res.Orphans), len(res.Intents), foreign)
 		return
 	}
-	if n := len(res.Orphans) - res.Removed; n > 0 && !c.Orphans {
+	if n := len(res.Orphans); n > 0 && !c.Orphans {
 		g.note("%d orphans listed; remove them with --orphans", n)
 	}
+	if n := len(res.Foreign); n > 0 && !c.Foreign {
+		g.note("%d foreign resources listed (another state's, or unlabelled); left alone", n)
+	}
 	fmt.Fprintf(g.stderr, "broker: reap: %s\n", res.Summary())
+}
+
+// printOrphan prints one line of an orphan or foreign resource.
+func (c *ReapCmd) printOrphan(g *Globals, o app.Orphan, what, owner string) {
+	age := "age unknown"
+	if o.Age > 0 {
+		age = "made " + views.HumanDuration(o.Age) + " ago"
+	}
+	switch {
+	case o.Removed:
+		what = "removed "
+	case o.Err != nil:
+		what = "failed  "
+	}
+	l := o.Info.Labels
+	fmt.Fprintf(g.stdout, "%s %s.%s %s %s (broker.id %s, environment %s, user %s%s), %s\n", what, o.Provider, o.Instance,
+		shortID(o.Info.ProviderID), o.Info.Name, o.ID(), orDash(l["broker.environment"], "?"), orDash(l["broker.user"], "?"), owner, age)
+	if o.Err != nil {
+		fmt.Fprintf(g.stdout, "         %v\n", o.Err)
+	}
 }
 
 func orDash(s, alt string) string {
@@ -257,24 +282,29 @@ func reapRecord(res *app.ReapResult) map[string]any {
 		ProviderID string            `json:"provider_id"`
 		Name       string            `json:"name"`
 		Labels     map[string]string `json:"labels"`
+		State      string            `json:"state"`
 		AgeSeconds float64           `json:"age_seconds"`
 		Removed    bool              `json:"removed"`
 		Error      string            `json:"error,omitempty"`
 	}
-	var orphans []orphan
-	for _, o := range res.Orphans {
-		e := ""
-		if o.Err != nil {
-			e = o.Err.Error()
+	list := func(os []app.Orphan) []orphan {
+		var out []orphan
+		for _, o := range os {
+			e := ""
+			if o.Err != nil {
+				e = o.Err.Error()
+			}
+			out = append(out, orphan{o.Provider + "." + o.Instance, o.Info.ProviderID, o.Info.Name, o.Info.Labels, o.State(), o.Age.Seconds(), o.Removed, e})
 		}
-		orphans = append(orphans, orphan{o.Provider + "." + o.Instance, o.Info.ProviderID, o.Info.Name, o.Info.Labels, o.Age.Seconds(), o.Removed, e})
+		return out
 	}
+	orphans, foreign := list(res.Orphans), list(res.Foreign)
 	var results []any
 	for _, r := range res.Results {
 		results = append(results, resultRecord(r))
 	}
 	return map[string]any{
-		"command": "reap", "expired": res.Expired, "intents": res.Intents, "orphans": orphans, "locked": res.Locked,
+		"command": "reap", "expired": res.Expired, "intents": res.Intents, "orphans": orphans, "foreign": foreign, "state": res.State, "locked": res.Locked,
 		"reaped": res.Reaped, "removed": res.Removed, "cleaned": res.Cleaned, "failed": res.Failed,
 		"summary": res.Summary(), "results": results,
 	}

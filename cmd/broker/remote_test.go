@@ -98,9 +98,16 @@ type brokerRun struct {
 // run runs broker as a process in the lab with stdin.
 func (l *remoteLab) run(stdin string, args ...string) brokerRun {
 	l.t.Helper()
+	return l.runWith(l.dir, nil, stdin, args...)
+}
+
+// runWith runs broker as a process in dir with extra environment and stdin.
+func (l *remoteLab) runWith(dir string, env []string, stdin string, args ...string) brokerRun {
+	l.t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), asBroker+"=1", "BROKER_DIRECTORY="+filepath.Join(l.dir, ".broker"), "NO_COLOR=1", "HOME="+l.dir)
-	cmd.Dir = l.dir
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -394,11 +401,36 @@ func TestExecRefusesChangedHostKey(t *testing.T) {
 	srv.Restart(true)
 	r := l.must(255, "exec", "--all", "--", "true")
 	wantIn(t, "stderr", r.stderr, regexp.QuoteMeta(old), regexp.QuoteMeta(srv.HostKeyFingerprint), `pinned key`, `1 unreachable`)
+	wantIn(t, "stderr", r.stderr, "broker state show host.box\\[0\\]")
+	// The command the hint names shows the pinned key.
+	wantIn(t, "state show", l.must(0, "state", "show", "host.box[0]").stdout, `"host_key": "ssh-`)
 	if !strings.Contains(rec.stdout+rec.stderr, "ssh-ed25519") && !strings.Contains(rec.stdout, "host_key") {
 		t.Logf("show does not print the pinned key:\n%s", rec.stdout)
 	}
 	// Knowingly accepting any key gets through.
 	l.must(0, "--insecure-ignore-host-key", "exec", "--all", "--", "true")
+}
+
+// A login the host refuses is not a host still booting: setup's wait for
+// SSH ends at the first refusal, with what to check.
+func TestSetupRefusedLoginFailsAtOnce(t *testing.T) {
+	srv := sshdtest.Start(t, sshdtest.Options{})
+	l := newRemoteLab(t, srv)
+	l.write("lab.hcl", fmt.Sprintf(`environment = "refused"
+provider "static" "one" {
+  hosts = ["127.0.0.1:%d"]
+  user  = "nobody-b7"
+}
+host "box" {
+  provider = "static.one"
+  setup { run = ["true"] }
+}
+`, srv.Port))
+	r := l.must(1, "apply", "-f", "lab.hcl", "--auto-approve")
+	wantIn(t, "stderr", r.stderr, `auth`, `refused user "nobody-b7"`, `private_key_file`)
+	if n := strings.Count(srv.Log(), "Invalid user nobody-b7"); n != 1 {
+		t.Errorf("%d login attempts, want 1:\n%s", n, srv.Log())
+	}
 }
 
 func TestExecThroughBastion(t *testing.T) {

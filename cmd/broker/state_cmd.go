@@ -309,6 +309,9 @@ func (c *StateMigrateCmd) Run(g *Globals, ctx *interruptContext) error {
 	if !res.SerialsCopied {
 		g.note("serials of %s count its own writes: make plans saved before the migration again", res.Target)
 	}
+	if !res.IdentityCopied {
+		g.note("%s keeps its own identity: what broker made under %s is foreign to it (reap lists it apart)", res.Target, res.Source)
+	}
 	fmt.Fprintf(g.stdout, "Copied %d host records, %d intents and %d reservations in %d environments from %s to %s.\n",
 		res.Hosts, res.Intents, res.Reservations, res.Environments, res.Source, res.Target)
 	return nil

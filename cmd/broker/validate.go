@@ -1,6 +1,10 @@
 package main
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/labbroker/broker/manifest"
+)
 
 // ValidateCmd checks a manifest.
 type ValidateCmd struct {
@@ -21,6 +25,11 @@ func (c *ValidateCmd) Run(g *Globals, ctx *interruptContext) error {
 		return err
 	}
 	defer a.Close()
+	// The settings' instances that lack an environment variable: they fail
+	// when used, so validate says where they read it.
+	if w := a.UnsetWarnings(nil); len(w) > 0 {
+		_ = manifest.WriteDiagnostics(g.stderr, w, a.Settings.Files, g.color(g.stderr), 100)
+	}
 	hosts := 0
 	for _, h := range cfg.Hosts {
 		hosts += h.Count

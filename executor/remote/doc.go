@@ -27,7 +27,9 @@
 //     through an os.Root and LocalTree, never through a link under the
 //     destination; links that leave the tree, devices, pipes and sockets
 //     are skipped and reported through WithSkipReport, never printed.
-//   - WaitReady polls a booting host until it accepts a login.
+//   - WaitReady polls a booting host until it accepts a login: no listener
+//     and no SSH answer yet are waited for; a refused host key or login is
+//     what a running sshd says on purpose, and ends the wait at once.
 //   - Pool keeps one connection per host for a run and replaces dead ones.
 //
 // Why one SSH connection per host with a channel per command, rather than

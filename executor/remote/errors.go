@@ -51,8 +51,12 @@ func (e *HostKeyError) Error() string {
 	if e.Source != "" {
 		src = " (" + e.Source + ")"
 	}
-	return fmt.Sprintf("host key of %s changed: expected %s%s, got %s; if the host was rebuilt, remove the old key (ssh-keygen -R, or re-pin it in broker), otherwise someone may be intercepting the connection",
-		e.Host, e.Want, src, e.Got)
+	fix := "remove the old key (ssh-keygen -R)"
+	if e.Source == "pinned key" {
+		fix = "replace the host: its record pins the old key"
+	}
+	return fmt.Sprintf("host key of %s changed: expected %s%s, got %s; if the host was rebuilt, %s, otherwise someone may be intercepting the connection",
+		e.Host, e.Want, src, e.Got, fix)
 }
 
 // Connection stages, as ConnectError.Stage reports them.

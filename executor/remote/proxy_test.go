@@ -24,7 +24,13 @@ type tcpProxy struct {
 
 func startProxy(t testing.TB, target string) *tcpProxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startProxyOn(t, "127.0.0.1:0", target)
+}
+
+// startProxyOn is startProxy listening on listen.
+func startProxyOn(t testing.TB, listen, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,23 @@ import (
 
 // WaitReady waits until cfg.Addr accepts an SSH login: a TCP connection,
 // an SSH handshake and authentication, tried again (with backoff) until
-// deadline. A freshly booted host passes through all three failures (no
-// listener, sshd not yet answering, keys not yet installed), so each is
-// retried; a host key that contradicts the pin or known_hosts is not.
+// deadline. A freshly booted host passes through the first two failures
+// (no listener, sshd not yet answering), so they are retried. What a
+// running sshd says on purpose is final and ends the wait at once: a host
+// key that contradicts the pin or known_hosts (a rebuilt host, or someone
+// in between), and a refused login (a wrong user or key: waiting does
+// not change them).
 //
 // The error names the stage that failed last: it wraps a *ConnectError
 // whose Stage is StageTCP, StageHandshake or StageAuth.
 func WaitReady(ctx context.Context, cfg SSHConfig, deadline time.Duration) error {
+	return WaitReadyNotify(ctx, cfg, deadline, nil)
+}
+
+// WaitReadyNotify is WaitReady that tells onRetry (when not nil) about
+// each failed attempt it will try again after, with the attempt's number
+// (from 1) and error: the caller's progress.
+func WaitReadyNotify(ctx context.Context, cfg SSHConfig, deadline time.Duration, onRetry func(attempt int, err error)) error {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return err
@@ -62,10 +72,11 @@ func WaitReady(ctx context.Context, cfg SSHConfig, deadline time.Duration) error
 		if last == nil || !errors.Is(err, context.DeadlineExceeded) || ctx.Err() == nil {
 			last = err
 		}
-		var hke *HostKeyError
-		var rej *hostKeyRejectedError
-		if errors.As(err, &hke) || errors.As(err, &rej) || ctx.Err() != nil {
+		if final(err) || ctx.Err() != nil {
 			break
+		}
+		if onRetry != nil {
+			onRetry(attempt+1, err)
 		}
 		if sleepCtx(ctx, min(backoff(attempt), 2*time.Second)) != nil {
 			break
@@ -79,4 +90,13 @@ func WaitReady(ctx context.Context, cfg SSHConfig, deadline time.Duration) error
 		return fmt.Errorf("wait for %s: %w", cfg.Addr, pctxErr)
 	}
 	return fmt.Errorf("%s not ready after %s: %w", cfg.Addr, deadline, last)
+}
+
+// final reports whether a failed attempt's answer would be the same on the
+// next: a refused host key or a refused login.
+func final(err error) bool {
+	var hke *HostKeyError
+	var rej *hostKeyRejectedError
+	var ce *ConnectError
+	return errors.As(err, &hke) || errors.As(err, &rej) || errors.As(err, &ce) && ce.Stage == StageAuth
 }

@@ -49,6 +49,9 @@ var argProviders = map[string]string{
 	"image":          "docker",
 	"container_host": "docker",
 	"container_app":  "docker",
+	// The Python broker's OpenStack.checkout is chosen by these two.
+	"ostack_image":    "openstack",
+	"ostack_template": "openstack",
 }
 
 // ResolveCheckout chooses the provider instance of a checkout: --provider,

@@ -278,13 +278,17 @@ func TestJanitorOrphans(t *testing.T) {
 	if err := st.Delete(ctx, lost.ID); err != nil {
 		t.Fatal(err)
 	}
-	// Another user's host, made straight through the provider.
+	// Another user's host of this state, made straight through the provider.
 	p, err := l.a.Provider(ctx, nil, "sim", "lab")
 	if err != nil {
 		t.Fatal(err)
 	}
+	sid, err := st.(state.Identifier).Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	theirs, err := p.Checkout(ctx, providers.CheckoutRequest{Environment: "env-a", Name: "theirs",
-		Labels: map[string]string{providers.LabelID: "their-id", providers.LabelUser: "someone-else"}})
+		Labels: map[string]string{providers.LabelID: "their-id", providers.LabelUser: "someone-else", providers.LabelState: sid}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -90,6 +90,11 @@ func (a *App) LoadManifest(in ManifestInput) (*manifest.Config, error) {
 	if diags.HasErrors() {
 		return cfg, &DiagnosticsError{Diags: diags, Files: cfg.Files}
 	}
+	// The manifest's own instances that lack a variable: said on every
+	// command that reads it (the settings' are said by validate).
+	for _, p := range cfg.Providers {
+		diags = append(diags, p.UnsetWarnings()...)
+	}
 	if len(diags) > 0 {
 		a.warnings = append(a.warnings, diags...)
 	}

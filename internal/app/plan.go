@@ -211,6 +211,9 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		}
 	}
 	if !out.Plan.HasChanges() {
+		if op == "apply" {
+			a.refreshConnections(ctx, req.Config, env)
+		}
 		return out, nil
 	}
 	if req.Approve != nil {
@@ -220,7 +223,14 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		}
 	}
 	out.Approved = true
+	a.Logger.Info(op+" starts", "environment", env, "changes", len(out.Plan.Changes))
 	out.Result, err = executor.Apply(ctx, out.Plan, a.executorOptions(req))
+	if op == "apply" && context.Cause(ctx) == nil {
+		a.refreshConnections(ctx, req.Config, env)
+	}
+	if out.Result != nil {
+		a.Logger.Info(op+" ends", "environment", env, "summary", out.Result.Summary(), "interrupted", out.Result.Interrupted)
+	}
 	if cause := context.Cause(ctx); errors.Is(cause, ErrLockLost) && err == nil {
 		err = cause
 	}
@@ -238,7 +248,7 @@ func (a *App) executorOptions(req ApplyRequest) executor.Options {
 		MaxConcurrency: func(typ, instance string) int {
 			return a.MaxConcurrency(cfg, typ, instance)
 		},
-		Observer:      req.Observer,
+		Observer:      a.logEvents(req.Observer),
 		Stop:          req.Stop,
 		AfterCheckout: a.afterCheckout(cfg),
 		BeforeCheckin: a.beforeCheckin(cfg),

@@ -10,7 +10,8 @@ import (
 // their labels and reaped, sync, import.
 func TestPodman(t *testing.T) {
 	dockertest.RunOn(t, "podman", map[string]func(*testing.T){
-		"Reap":   TestReapDocker,
-		"Import": TestImportDocker,
+		"Reap":      TestReapDocker,
+		"Import":    TestImportDocker,
+		"TwoStates": TestReapDockerTwoStates,
 	})
 }

@@ -97,6 +97,11 @@ func (a *App) Provider(ctx context.Context, cfg *manifest.Config, typ, instance 
 	}
 	a.mu.Unlock()
 
+	if decl != nil {
+		if err := decl.UnsetErr(); err != nil {
+			return nil, err
+		}
+	}
 	settings := cty.NilVal
 	alias := typ
 	if decl != nil {
@@ -149,4 +154,20 @@ func (a *App) MaxConcurrency(cfg *manifest.Config, typ, instance string) int {
 		return d.MaxConcurrency
 	}
 	return 0
+}
+
+// UnsetWarnings warns of every environment variable the settings' provider
+// instances (and cfg's, when not nil) read and that is not set, each at
+// the env() call: those instances fail when used; nothing else does.
+func (a *App) UnsetWarnings(cfg *manifest.Config) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, src := range []*manifest.Config{a.Settings, cfg} {
+		if src == nil {
+			continue
+		}
+		for _, p := range src.Providers {
+			diags = append(diags, p.UnsetWarnings()...)
+		}
+	}
+	return diags
 }

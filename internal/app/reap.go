@@ -38,6 +38,10 @@ type ReapRequest struct {
 	DryRun bool
 	// Orphans removes orphans (they are always listed).
 	Orphans bool
+	// Foreign removes foreign resources too: another state's (label
+	// broker.state) and those without the label (made by a broker that
+	// gave states no identity). They are always listed, apart.
+	Foreign bool
 	// AllUsers includes other users' resources among orphans.
 	AllUsers bool
 	// Labels, if set, limits orphans to resources carrying all of them.
@@ -53,7 +57,8 @@ type ReapRequest struct {
 }
 
 // Orphan is a resource carrying broker's labels that no record or intent
-// of this state knows (planner.Orphans), and what became of it.
+// of this state knows (planner.Orphans), and what became of it. A foreign
+// one (Foreign()) belongs to another state, or to no known state.
 type Orphan struct {
 	planner.Orphan
 	// Removed and Err tell what became of it (with ReapRequest.Orphans).
@@ -66,12 +71,18 @@ type ReapResult struct {
 	// Expired are the expired records found; Intents the stale intents.
 	Expired []state.Host
 	Intents []state.Intent
+	// Orphans are this state's orphans; Foreign the resources that no
+	// record knows but that are another state's or of unknown state.
 	Orphans []Orphan
+	Foreign []Orphan
+	// State is this state's identity ("" when the backend has none).
+	State string
 	// Locked are environments skipped because another broker holds them.
 	Locked []string
 	// Result is the executor's, one per environment reaped.
 	Results []*executor.Result
-	// Counts of what was done.
+	// Counts of what was done; Removed counts orphans and foreign
+	// resources removed.
 	Reaped, Removed, Cleaned, Failed int
 	// Warnings are provider instances that could not be listed.
 	Warnings []string
@@ -261,6 +272,11 @@ func (a *App) reapOrphans(ctx context.Context, st state.Store, req ReapRequest, 
 	if err != nil {
 		return err
 	}
+	if idr, ok := st.(state.Identifier); ok {
+		if res.State, err = idr.Identity(ctx); err != nil {
+			return err
+		}
+	}
 	var listed []planner.Listed
 	prs := map[[2]string]providers.Provider{}
 	for _, k := range insts {
@@ -294,14 +310,17 @@ func (a *App) reapOrphans(ctx context.Context, st state.Store, req ReapRequest, 
 	if err != nil {
 		return err
 	}
-	var orphans []Orphan
+	var orphans, foreign []Orphan
 	for _, o := range planner.Orphans(planner.OrphanInput{Listed: listed, Records: recs, Intents: intents,
-		User: a.origin.User, AllUsers: req.AllUsers, Environment: req.Environment, Now: a.opts.Now()}) {
-		orphans = append(orphans, Orphan{Orphan: o})
+		User: a.origin.User, AllUsers: req.AllUsers, Environment: req.Environment, State: res.State, Now: a.opts.Now()}) {
+		if o.Foreign() {
+			foreign = append(foreign, Orphan{Orphan: o})
+		} else {
+			orphans = append(orphans, Orphan{Orphan: o})
+		}
 	}
-	if req.Orphans && !req.DryRun {
-		a.removeOrphans(ctx, orphans, prs, req)
-		for _, o := range orphans {
+	count := func(os []Orphan) {
+		for _, o := range os {
 			if o.Removed {
 				res.Removed++
 			} else if o.Err != nil {
@@ -309,7 +328,15 @@ func (a *App) reapOrphans(ctx context.Context, st state.Store, req ReapRequest, 
 			}
 		}
 	}
-	res.Orphans = orphans
+	if req.Orphans && !req.DryRun {
+		a.removeOrphans(ctx, orphans, prs, req)
+		count(orphans)
+	}
+	if req.Foreign && !req.DryRun {
+		a.removeOrphans(ctx, foreign, prs, req)
+		count(foreign)
+	}
+	res.Orphans, res.Foreign = orphans, foreign
 	return nil
 }
 
@@ -322,15 +349,16 @@ func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs map[[2]st
 		par = executor.DefaultParallelism
 	}
 	var mu sync.Mutex
+	obs := a.logEvents(req.Observer)
 	emit := func(e executor.Event) {
-		if req.Observer == nil {
+		if obs == nil {
 			return
 		}
 		e.Time = a.opts.Now()
 		e.Action = planner.Destroy
 		mu.Lock()
 		defer mu.Unlock()
-		req.Observer.Event(e)
+		obs.Event(e)
 	}
 	g := new(errgroup.Group)
 	g.SetLimit(par)
@@ -342,7 +370,11 @@ func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs map[[2]st
 		pr := prs[[2]string{o.Provider, o.Instance}]
 		g.Go(func() error {
 			id := o.ID()
-			emit(executor.Event{Kind: executor.EventStart, HostID: id, Message: fmt.Sprintf("orphan %s on %s.%s", o.Info.Name, o.Provider, o.Instance)})
+			what := "orphan"
+			if o.Foreign() {
+				what = "foreign resource"
+			}
+			emit(executor.Event{Kind: executor.EventStart, HostID: id, Message: fmt.Sprintf("%s %s on %s.%s", what, o.Info.Name, o.Provider, o.Instance)})
 			emit(executor.Event{Kind: executor.EventPhaseStart, HostID: id, Phase: executor.PhaseCheckin})
 			start := time.Now()
 			ref := providers.HostRef{ID: id, ProviderID: o.Info.ProviderID, Name: o.Info.Name, Hostname: o.Info.Hostname,

@@ -65,8 +65,13 @@ type dockerLab struct {
 
 func newDockerLab(t *testing.T) *dockerLab {
 	e := dockertest.EngineOf(t) // Docker, or Podman under TestPodman
-	image := e.Image(t, "busybox")
-	run := e.NewRun(t)
+	return newDockerLabOn(t, e.NewRun(t), e.Image(t, "busybox"))
+}
+
+// newDockerLabOn is a lab of a broker directory of its own (a state of its
+// own) on run's engine, with run's names and labels: two of them are two
+// broker directories sharing an engine.
+func newDockerLabOn(t *testing.T, run *dockertest.Run, image string) *dockerLab {
 	dir := t.TempDir()
 	clk := &fakeClock{t: time.Now().UTC()}
 	a, err := New(context.Background(), Options{Directory: filepath.Join(dir, "broker"), Now: clk.now, LogLevel: "silent"})
@@ -142,6 +147,20 @@ func (l *dockerLab) records() map[string]state.Host {
 	return out
 }
 
+// stateID is the identity of the lab's state.
+func (l *dockerLab) stateID() string {
+	l.t.Helper()
+	st, err := l.a.Store(context.Background())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	id, err := st.(state.Identifier).Identity(context.Background())
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return id
+}
+
 // exists tells whether the engine still has the container.
 func (l *dockerLab) exists(id string) bool {
 	l.t.Helper()
@@ -183,8 +202,9 @@ func TestReapDocker(t *testing.T) {
 		t.Fatalf("records %+v", recs)
 	}
 	me := l.a.Origin().User
-	mine := l.handMade("mine", map[string]string{providers.LabelID: "orphan-mine", providers.LabelUser: me, providers.LabelEnvironment: "gone-env"})
-	theirs := l.handMade("theirs", map[string]string{providers.LabelID: "orphan-theirs", providers.LabelUser: "someone-else-" + l.run.Value})
+	sid := l.stateID()
+	mine := l.handMade("mine", map[string]string{providers.LabelID: "orphan-mine", providers.LabelUser: me, providers.LabelEnvironment: "gone-env", providers.LabelState: sid})
+	theirs := l.handMade("theirs", map[string]string{providers.LabelID: "orphan-theirs", providers.LabelUser: "someone-else-" + l.run.Value, providers.LabelState: sid})
 	plain := l.handMade("plain", nil)
 	only := map[string]string{dockertest.LabelKey: l.run.Value}
 
@@ -313,3 +333,101 @@ func TestImportDocker(t *testing.T) {
 		t.Error("the imported container survived destroy")
 	}
 }
+
+// Two broker directories (two states) apply the same manifest on one
+// engine: both succeed, with names of their own. Each state's reap lists
+// the other's containers as foreign, never as orphans, and --orphans
+// leaves them; a real orphan of this state is still reaped, and a
+// container without a state label (an older broker's) is foreign too.
+func TestReapDockerTwoStates(t *testing.T) {
+	e := dockertest.EngineOf(t)
+	run, image := e.NewRun(t), e.Image(t, "busybox")
+	a, b := newDockerLabOn(t, run, image), newDockerLabOn(t, run, image)
+	ctx := context.Background()
+	cfgA, cfgB := a.manifest(), b.manifest()
+	a.apply(cfgA, false, nil)
+	b.apply(cfgB, false, nil) // today: container name … is already in use
+	ra, rb := a.records(), b.records()
+	if len(ra) != 2 || len(rb) != 2 {
+		t.Fatalf("records: %d and %d, want 2 each", len(ra), len(rb))
+	}
+	for addr, h := range ra {
+		if h.ProviderID == rb[addr].ProviderID {
+			t.Fatalf("%s: both states recorded container %s", addr, h.ProviderID)
+		}
+		in, err := run.API.ContainerInspect(ctx, h.ProviderID, client.ContainerInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := in.Container.Config.Labels[providers.LabelState]; got != a.stateID() {
+			t.Errorf("%s: label %s = %q, want %q", addr, providers.LabelState, got, a.stateID())
+		}
+		if name := strings.TrimPrefix(in.Container.Name, "/"); !strings.HasSuffix(name, "-"+a.stateID()[:6]) {
+			t.Errorf("%s: container name %q does not end with the state's short identity", addr, name)
+		}
+	}
+	legacy := a.handMade("legacy", map[string]string{providers.LabelID: "older-broker", providers.LabelUser: a.a.Origin().User})
+	only := map[string]string{dockertest.LabelKey: run.Value}
+
+	// b's containers are foreign to a, as is the unlabelled one.
+	res, err := a.a.Reap(ctx, ReapRequest{Config: cfgA, DryRun: true, Labels: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign := map[string]string{}
+	for _, o := range res.Foreign {
+		foreign[o.Info.ProviderID] = o.Owner.String()
+	}
+	want := map[string]string{rb["host.old[0]"].ProviderID: "foreign", rb["host.fresh[0]"].ProviderID: "foreign", legacy: "unknown"}
+	if len(res.Orphans) != 0 || fmt.Sprint(foreign) != fmt.Sprint(want) {
+		t.Fatalf("dry run in a: orphans %+v, foreign %v, want %v", res.Orphans, foreign, want)
+	}
+
+	// A container of a's whose record is gone is a's orphan; --orphans
+	// removes it and leaves the foreign ones.
+	st, err := a.a.Store(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := ra["host.old[0]"]
+	if err := st.Delete(ctx, lost.ID); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.a.Reap(ctx, ReapRequest{Config: cfgA, Orphans: true, Labels: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Removed != 1 || len(res.Orphans) != 1 || res.Orphans[0].Info.ProviderID != lost.ProviderID || len(res.Foreign) != 3 {
+		t.Fatalf("reap --orphans in a: %s; orphans %+v; %d foreign", res.Summary(), res.Orphans, len(res.Foreign))
+	}
+	if a.exists(lost.ProviderID) {
+		t.Error("a's orphan survived reap --orphans")
+	}
+	for _, id := range []string{rb["host.old[0]"].ProviderID, rb["host.fresh[0]"].ProviderID, legacy, ra["host.fresh[0]"].ProviderID} {
+		if !a.exists(id) {
+			t.Errorf("container %s was removed by a's reap --orphans", shortID(id))
+		}
+	}
+
+	// b sees a's remaining container as foreign, and its own as its own.
+	res, err = b.a.Reap(ctx, ReapRequest{Config: cfgB, DryRun: true, Labels: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Orphans) != 0 || len(res.Foreign) != 2 {
+		t.Fatalf("dry run in b: orphans %+v, %d foreign", res.Orphans, len(res.Foreign))
+	}
+
+	// --foreign is the explicit way to take the unlabelled one (and b's).
+	res, err = a.a.Reap(ctx, ReapRequest{Config: cfgA, Foreign: true, Labels: only})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Removed != 3 || a.exists(legacy) || a.exists(rb["host.old[0]"].ProviderID) || !a.exists(ra["host.fresh[0]"].ProviderID) {
+		t.Fatalf("reap --foreign in a: %s", res.Summary())
+	}
+	a.apply(cfgA, true, nil)
+	b.apply(cfgB, true, nil)
+}
+
+func shortID(id string) string { return id[:min(12, len(id))] }

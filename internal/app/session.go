@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labbroker/broker/executor/remote"
@@ -58,7 +59,11 @@ func (a *App) SessionWith(ctx context.Context, h *state.Host, o SessionOptions) 
 		}
 		pool := a.pool
 		a.mu.Unlock()
-		return pool.Get(ctx, h.ID+"@"+cfg.Addr, cfg)
+		sess, err := pool.Get(ctx, h.ID+"@"+cfg.Addr, cfg)
+		if err != nil {
+			return nil, sshHint(err, h, cfg)
+		}
+		return sess, nil
 	case state.TransportNone, "":
 		return nil, fmt.Errorf("host %s (%s) cannot be reached: its provider gives it no transport", h.Label(), h.Provider)
 	}
@@ -66,16 +71,22 @@ func (a *App) SessionWith(ctx context.Context, h *state.Host, o SessionOptions) 
 }
 
 // SSHConfig builds the SSH settings for h: the settings' ssh block, then
-// the host record, then the manifest's connection block.
+// the host record, then the manifest's connection block (o.Connection),
+// else the one recorded with the host at apply. A recorded block whose
+// password is needed is an error saying what to pass.
 func (a *App) SSHConfig(h *state.Host, o SessionOptions) (remote.SSHConfig, error) {
 	s := a.Settings.SSH
 	if s == nil {
 		s = &manifest.SSHSettings{}
 	}
-	host := h.Hostname
-	if host == "" {
-		host = h.IP
+	c := o.Connection
+	if c == nil && h.Connection != nil {
+		if h.Connection.PasswordFrom != "" {
+			return remote.SSHConfig{}, passwordNeeded(h)
+		}
+		c = connectionOf(h.Connection)
 	}
+	host := h.ConnectAddress()
 	port := h.Port
 	if port == 0 {
 		port = s.Port
@@ -112,6 +123,9 @@ func (a *App) SSHConfig(h *state.Host, o SessionOptions) (remote.SSHConfig, erro
 	if s.KnownHostsFile != "" {
 		known = []string{expandHome(s.KnownHostsFile)}
 	}
+	if c != nil && c.KnownHostsFile != "" {
+		known = []string{expandHome(c.KnownHostsFile)}
+	}
 	cfg.HostKey = remote.HostKeyPolicy{
 		KnownHostsFiles: known,
 		Pinned:          h.HostKey,
@@ -122,7 +136,7 @@ func (a *App) SSHConfig(h *state.Host, o SessionOptions) (remote.SSHConfig, erro
 		},
 	}
 	bastion := s.Bastion
-	if c := o.Connection; c != nil {
+	if c != nil {
 		if c.User != "" {
 			cfg.User = c.User
 		}
@@ -158,6 +172,31 @@ func (a *App) SSHConfig(h *state.Host, o SessionOptions) (remote.SSHConfig, erro
 		cfg.Bastion = &b
 	}
 	return cfg, nil
+}
+
+// sshHint adds what to do about an SSH refusal that waiting does not
+// heal: a changed host key or a refused login.
+func sshHint(err error, h *state.Host, cfg remote.SSHConfig) error {
+	var hke *remote.HostKeyError
+	var ce *remote.ConnectError
+	switch {
+	case errors.As(err, &hke) && hke.Source == "pinned key":
+		ref := h.ID
+		if h.Address != "" {
+			ref = h.Address
+		}
+		return Hint(err, fmt.Sprintf("broker pinned %s's key when it first reached it (`broker state show %s` shows it as host_key); "+
+			"if the host was rebuilt on purpose, replace it (`broker apply -f MANIFEST --replace ADDRESS`, or check it in and out again); "+
+			"--insecure-ignore-host-key skips the check for a throwaway host", h.Label(), ref))
+	case errors.As(err, &ce) && ce.Stage == remote.StageAuth:
+		keys := make([]string, 0, len(cfg.Auth.PrivateKeyFiles))
+		for _, k := range cfg.Auth.PrivateKeyFiles {
+			keys = append(keys, filepath.Base(k))
+		}
+		return Hint(err, fmt.Sprintf("%s refused user %q with key %s: check user and private_key_file in the host's connection block or in the ssh block of %s",
+			cfg.Addr, cfg.User, strings.Join(keys, ", "), SettingsFile))
+	}
+	return err
 }
 
 // parseBastion reads "user@host:port".

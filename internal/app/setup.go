@@ -35,8 +35,15 @@ func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.Resolved
 			return err
 		}
 		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseSetup, Message: "waiting for ssh on " + cfg.Addr})
-		if err := remote.WaitReady(ctx, cfg, readyDeadline(rs.Timeout)); err != nil {
-			return err
+		err = remote.WaitReadyNotify(ctx, cfg, readyDeadline(rs.Timeout), func(attempt int, err error) {
+			if attempt&(attempt-1) != 0 {
+				return // attempts 1, 2, 4, 8…: a booting host's wait is not a flood
+			}
+			emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseSetup,
+				Message: fmt.Sprintf("waiting for ssh on %s (attempt %d: %v)", cfg.Addr, attempt, err)})
+		})
+		if err != nil {
+			return sshHint(err, h, cfg)
 		}
 	}
 	sess, err := a.SessionWith(ctx, h, o)
@@ -67,8 +74,9 @@ func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.Resolved
 	return nil
 }
 
-// runCommands runs commands on h (teardown, hook run lists).
-func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, timeout time.Duration, conn *manifest.Connection, emit func(executor.Event)) error {
+// runCommands runs commands on h (teardown, hook run lists); their output
+// is reported as progress of phase.
+func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, timeout time.Duration, conn *manifest.Connection, phase executor.Phase, emit func(executor.Event)) error {
 	if len(cmds) == 0 {
 		return nil
 	}
@@ -80,7 +88,7 @@ func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, time
 	if err != nil {
 		return err
 	}
-	return runEach(ctx, sess, cmds, timeout, executor.PhaseSetup, emit)
+	return runEach(ctx, sess, cmds, timeout, phase, emit)
 }
 
 func runEach(ctx context.Context, sess remote.Session, cmds []string, timeout time.Duration, phase executor.Phase, emit func(executor.Event)) error {

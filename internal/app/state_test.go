@@ -286,7 +286,7 @@ func TestStateMigrateBolt(t *testing.T) {
 	copyPath := filepath.Join(home, "copy.db")
 	want := StateMigrateResult{
 		Source: "bolt:" + filepath.Join(a.Dir, "state.db"), Target: "bolt:" + copyPath,
-		CopyResult: state.CopyResult{Environments: 4, Hosts: 4, Intents: 2, Reservations: 1, PoolsListed: true},
+		CopyResult: state.CopyResult{Environments: 4, Hosts: 4, Intents: 2, Reservations: 1, PoolsListed: true, IdentityCopied: true},
 	}
 	if diff := cmp.Diff(want, res); diff != "" {
 		t.Errorf("StateMigrate (-want +got):\n%s", diff)

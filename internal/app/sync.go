@@ -170,6 +170,7 @@ func mergeSynced(recs []state.Host, listed []providers.HostInfo, typ, inst strin
 				matched[r.ID] = true
 				r.Hostname = cmp.Or(info.Hostname, r.Hostname)
 				r.IP = cmp.Or(info.IP, r.IP)
+				r.ConnectHost = cmp.Or(info.ConnectHost, r.ConnectHost)
 				r.Name = cmp.Or(info.Name, r.Name)
 				if info.Port != 0 {
 					r.Port = info.Port

@@ -111,7 +111,7 @@ func columnValue(h *state.Host, index int, c column, now time.Time) string {
 }
 
 // inventoryFields are the plain field names fieldValue knows.
-var inventoryFields = []string{"index", "id", "address", "name", "hostname", "ip", "port", "user",
+var inventoryFields = []string{"index", "id", "address", "name", "hostname", "ip", "connect_host", "port", "user",
 	"transport", "provider", "instance", "provider_ref", "provider_id", "environment", "status",
 	"reason", "nick", "lease", "expires", "created", "updated", "origin.user", "origin.machine", "origin.ci",
 	"_broker_provider", "_broker_provider_instance"}
@@ -217,6 +217,8 @@ func fieldValue(h *state.Host, index int, field string, now time.Time) string {
 		return h.Hostname
 	case "ip":
 		return h.IP
+	case "connect_host":
+		return h.ConnectHost
 	case "port":
 		if h.Port == 0 {
 			return ""
@@ -296,10 +298,11 @@ func factText(key string, v any) string {
 // actionArgs are the arguments that name what made a host, per provider
 // (the Python broker's $action: its provider's action arguments).
 var actionArgs = map[string][]string{
-	"awx":    {"workflow", "job_template"},
-	"docker": {"container_host", "image", "container_app"},
-	"sim":    {"test_action", "template", "workflow"},
-	"static": {"pool"},
+	"awx":       {"workflow", "job_template"},
+	"docker":    {"container_host", "image", "container_app"},
+	"sim":       {"test_action", "template", "workflow"},
+	"static":    {"pool"},
+	"openstack": {"ostack_template", "ostack_image", "template", "image"},
 }
 
 // hostAction is the $action field: the first action argument the host was
@@ -469,7 +472,7 @@ func leaseColor(h *state.Host, o InventoryOptions) string {
 }
 
 var detailFields = []string{
-	"id", "address", "environment", "name", "hostname", "ip", "port", "user", "transport",
+	"id", "address", "environment", "name", "hostname", "ip", "connect_host", "port", "user", "transport",
 	"provider", "instance", "provider_id", "nick", "status", "reason", "lease", "expires",
 	"created", "updated", "origin.user", "origin.machine", "origin.ci",
 }
@@ -491,6 +494,15 @@ func writeDetails(w *bufio.Writer, h *state.Host, i int, o InventoryOptions, p p
 				v = p.paint(leaseColor(h, o), v)
 			}
 			kvs = append(kvs, kv{f, v})
+		}
+	}
+	if c := h.Connection; c != nil {
+		for _, x := range []kv{{"user", c.User}, {"port", portText(c.Port)}, {"private_key_file", c.PrivateKeyFile},
+			{"known_hosts_file", c.KnownHostsFile}, {"bastion", c.Bastion}, {"timeout", durationText(c.Timeout)},
+			{"password_from", c.PasswordFrom}, {"manifest", c.Manifest}} {
+			if x.v != "" {
+				kvs = append(kvs, kv{"connection." + x.k, x.v})
+			}
 		}
 	}
 	for _, k := range sortedKeys(h.Labels) {
@@ -581,4 +593,18 @@ func setBlockStyle(n *yaml.Node) {
 	for _, c := range n.Content {
 		setBlockStyle(c)
 	}
+}
+
+func portText(p int) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.Itoa(p)
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }

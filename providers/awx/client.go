@@ -12,12 +12,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -36,8 +39,95 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("awx: %s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
 }
 
+// Hint says what to check for an answer that will not change by asking
+// again: 401 (credentials), 403 (permissions).
+func (e *APIError) Hint() string {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return "check the instance's token (or username and password): the service refused them; a token may have expired or been revoked"
+	case http.StatusForbidden:
+		return "the service accepted the credentials but does not let this user do that: check the user's permissions on the template or inventory in AWX"
+	}
+	return ""
+}
+
 // ErrAuth is returned (wrapped) when the service refuses the credentials.
 var ErrAuth = errors.New("awx: authentication failed")
+
+// UnreachableError is a request that asking again will not help: the
+// service's host name does not resolve or nothing listens at its address
+// (before broker has reached the service at all: a wrong url, not a
+// restart), or its TLS certificate is not trusted. It fails the command
+// at once instead of waiting max_resilient_wait.
+type UnreachableError struct {
+	// URL is the service's base URL (no credentials).
+	URL string
+	// Reason is what went wrong, in a few words.
+	Reason string
+	Err    error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("%v (%s: not retried)", e.Err, e.Reason)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// Temporary is false: no layer above retries it either.
+func (e *UnreachableError) Temporary() bool { return false }
+
+// Hint says which setting to check.
+func (e *UnreachableError) Hint() string {
+	switch e.Reason {
+	case reasonCert:
+		return "set ca_file to the CA that signed the service's certificate (or verify_tls = false for a lab instance)"
+	case reasonDNS:
+		return fmt.Sprintf("check the host name in the instance's url (%s)", e.URL)
+	}
+	return fmt.Sprintf("check the instance's url (%s): scheme, host and port, and that the service runs there", e.URL)
+}
+
+// hinted is an error with a hint line for the command line.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (e *hinted) Error() string { return e.err.Error() }
+func (e *hinted) Unwrap() error { return e.err }
+func (e *hinted) Hint() string  { return e.hint }
+
+// Reasons of an UnreachableError.
+const (
+	reasonRefused = "connection refused before the service ever answered"
+	reasonDNS     = "host name does not resolve"
+	reasonCert    = "TLS certificate not trusted"
+)
+
+// permanent says why a failed connection will not heal by waiting, or ""
+// when it may: a refused connection or an unknown name before the first
+// answer is a wrong url; once the service has answered, the same failure
+// is a restart or a network blip, worth the resilient wait.
+func permanent(err error, reached bool) string {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) {
+		return reasonCert
+	}
+	if reached {
+		return ""
+	}
+	var de *net.DNSError
+	switch {
+	case errors.As(err, &de) && (de.IsNotFound || !de.IsTimeout && !de.IsTemporary):
+		return reasonDNS
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return reasonRefused
+	}
+	return ""
+}
 
 // errTransient marks an answer worth retrying (connection error, 5xx).
 var errTransient = errors.New("transient")
@@ -58,6 +148,10 @@ type client struct {
 	maxTry time.Duration
 
 	prefix string // /api/v2/ or /api/controller/v2/
+
+	// reached is set once the service has answered anything: from then on
+	// a refused connection is a restart, not a wrong url.
+	reached atomic.Bool
 
 	user, password string // basic auth; password is secret
 	secrets        []string
@@ -249,8 +343,13 @@ func (c *client) once(ctx context.Context, method, p string, payload []byte, out
 			return ctx.Err()
 		}
 		// url.Error names the URL, which holds no secret.
-		return &transientError{fmt.Errorf("awx: %s %s: %w", method, p, err)}
+		e := fmt.Errorf("awx: %s %s: %w", method, p, err)
+		if why := permanent(err, c.reached.Load()); why != "" {
+			return &UnreachableError{URL: c.base, Reason: why, Err: e}
+		}
+		return &transientError{e}
 	}
+	c.reached.Store(true)
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
@@ -388,6 +487,11 @@ func (c *client) discover(ctx context.Context, aapVersion string) error {
 		APIs              map[string]string `json:"apis"`
 	}
 	if err := c.do(ctx, http.MethodGet, "/api/", nil, &root, reqOpts{noAuth: true}); err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+			return &hinted{fmt.Errorf("find the API at %s: %w", c.base, err),
+				"check the instance's url: it is the service's root (https://awx.example.com), where /api/ answers"}
+		}
 		return fmt.Errorf("find the API at %s: %w", c.base, err)
 	}
 	switch {

@@ -31,7 +31,11 @@
 // on AAP 2.5 and later (found from the API root, or set by aap_version).
 // Connection errors and 5xx answers are retried with backoff for at most
 // max_resilient_wait; a launch is retried only after checking, by its
-// launch id, that the failed attempt did not start a job.
+// launch id, that the failed attempt did not start a job. What waiting
+// cannot fix is not retried (UnreachableError, APIError with a Hint): a
+// refused connection or an unknown host name before the service has ever
+// answered this client (a wrong url: after the first answer the same
+// failure is a restart), an untrusted TLS certificate, 401 and 403.
 //
 // Settings are declared once in settings.go (SettingsSchema): url must be
 // an http or https URL, durations are Go durations or seconds, and token

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -256,11 +257,22 @@ func shortID(id string) string {
 	return id
 }
 
-// containerName is <name_prefix>-<req.Name or a random suffix>.
+// stateSuffixLen is how much of the state's identity a container name
+// carries: enough that two broker directories on one engine do not clash
+// (32^6 ≈ 10^9), short enough to read.
+const stateSuffixLen = 6
+
+// containerName is <name_prefix>-<req.Name or a random suffix>-<the first
+// characters of the state's identity (label broker.state)>, such as
+// broker-lab-web-0-k3x9q2: two states applying the same manifest on one
+// engine make different names.
 func (p *Provider) containerName(req providers.CheckoutRequest) string {
 	n := sanitizeName(req.Name)
 	if n == "" {
 		n = randomSuffix()
+	}
+	if st := sanitizeName(req.Labels[providers.LabelState]); st != "" {
+		n += "-" + st[:min(len(st), stateSuffixLen)]
 	}
 	return p.set.NamePrefix + "-" + n
 }
@@ -351,10 +363,7 @@ func (p *Provider) containerConfig(req providers.CheckoutRequest, a args, name, 
 	}
 	hostname := a.Hostname
 	if hostname == "" {
-		hostname = name
-	}
-	if len(hostname) > 63 {
-		hostname = hostname[:63]
+		hostname = containerHostname(name)
 	}
 	cfg := &container.Config{
 		Image:      a.Image,
@@ -534,6 +543,18 @@ func lastHealth(h *container.Health) string {
 	return strings.TrimSpace(h.Log[len(h.Log)-1].Output)
 }
 
+// containerHostname is the hostname of a container named name: the name,
+// or, past the 63 characters a hostname may have, its first 54 and a hash
+// of the whole, so that long names that share a beginning (a long prefix
+// and environment) still give distinct hostnames.
+func containerHostname(name string) string {
+	if len(name) <= 63 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:4])
+}
+
 // sshAddr is where the container's published port 22 is reached.
 func sshAddr(c container.InspectResponse, pubHost string) (string, bool) {
 	if c.NetworkSettings == nil {
@@ -634,7 +655,7 @@ func hostFromInspect(c container.InspectResponse, pubHost string) providers.Host
 		facts["networks"] = nets
 		if addr, ok := sshAddr(c, pubHost); ok {
 			host, port, _ := net.SplitHostPort(addr)
-			h.Hostname = host
+			h.ConnectHost = host // the container keeps its own hostname
 			h.Port, _ = strconv.Atoi(port)
 			h.Transport = providers.TransportSSH
 			h.User = "root"

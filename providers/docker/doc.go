@@ -19,9 +19,11 @@
 // has a health check) and, when port 22 is published, an SSH server sends
 // its banner there (a TCP connect proves nothing: the engine's port proxy
 // accepts before sshd listens). Such a host is reached by SSH at the
-// published port (Hostname 127.0.0.1 for a local engine, the engine's host
-// for a remote one; user root); any other by the docker-exec transport
-// (OpenSession, package executor/remote/dockerexec).
+// published port (ConnectHost 127.0.0.1 for a local engine, the engine's
+// host for a remote one; user root); any other by the docker-exec transport
+// (OpenSession, package executor/remote/dockerexec). Either way the
+// record's Hostname is the container's own hostname (its name, or the
+// hostname argument) and IP its address on its network.
 //
 // Ports are written CONTAINER[:HOST][/PROTO] as in the Python tool, with an
 // optional leading bind address: "22", "22:2222", "53/udp",

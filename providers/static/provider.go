@@ -99,6 +99,8 @@ type holder struct {
 	Intent      string `json:"intent,omitempty"`
 	User        string `json:"user,omitempty"`
 	Expires     string `json:"expires,omitempty"`
+	// State is the identity of the state that reserved the member.
+	State string `json:"state,omitempty"`
 }
 
 func parseHolder(s string) holder {
@@ -140,6 +142,7 @@ func (h holder) labels(pool string) map[string]string {
 	set(providers.LabelIntent, h.Intent)
 	set(providers.LabelUser, h.User)
 	set(providers.LabelExpires, h.Expires)
+	set(providers.LabelState, h.State)
 	return l
 }
 
@@ -193,8 +196,11 @@ func (p *Provider) info(m Member, h holder) providers.HostInfo {
 		facts["member_labels"] = ls
 	}
 	return providers.HostInfo{
+		// Name is the member as written ("lab2.example.com:2222"): unique
+		// in the pool where the hostname need not be (members on one
+		// machine at different ports).
 		ProviderID: m.Name,
-		Name:       m.Hostname,
+		Name:       m.Name,
 		Hostname:   m.Hostname,
 		Port:       m.Port,
 		User:       m.User,
@@ -232,6 +238,7 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 	h := holder{
 		ID: l[providers.LabelID], Environment: req.Environment, Address: req.Address,
 		Intent: l[providers.LabelIntent], User: l[providers.LabelUser], Expires: l[providers.LabelExpires],
+		State: l[providers.LabelState],
 	}
 	if h.User == "" {
 		h.User = p.cfg.User
@@ -357,6 +364,16 @@ func (p *Provider) Sync(ctx context.Context, req providers.SyncRequest) (provide
 	if user == "" {
 		user = p.cfg.User
 	}
+	// Reservations live in the state itself, so every one is this
+	// state's, also those made before reservations named their state.
+	var own string
+	if idr, ok := p.cfg.Reservations.(interface {
+		Identity(context.Context) (string, error)
+	}); ok {
+		if own, err = idr.Identity(ctx); err != nil {
+			return providers.SyncResponse{}, err
+		}
+	}
 	var out []providers.HostInfo
 	for _, m := range p.settings.Members {
 		hs, ok := held[m.Name]
@@ -364,6 +381,9 @@ func (p *Provider) Sync(ctx context.Context, req providers.SyncRequest) (provide
 			continue
 		}
 		h := parseHolder(hs)
+		if h.State == "" {
+			h.State = own
+		}
 		if !req.AllUsers && h.User != "" && h.User != user {
 			continue
 		}

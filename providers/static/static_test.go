@@ -224,3 +224,33 @@ func TestResumeAdoptsReservation(t *testing.T) {
 		t.Fatalf("resume: %+v, %v", r, err)
 	}
 }
+
+// A pool's reservations live in the state itself, so Sync labels each with
+// the state's identity: the one the checkout gave, else (a reservation made
+// before reservations named their state) the store's own.
+func TestSyncLabelsState(t *testing.T) {
+	p, st := newPool(t, threeMembers)
+	ctx := context.Background()
+	if _, err := checkout(p, "host.x[0]", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Checkout(ctx, providers.CheckoutRequest{Environment: "ci", Address: "host.x[1]",
+		Labels: map[string]string{providers.LabelID: "id-1", providers.LabelUser: "qe", providers.LabelState: "given"}}); err != nil {
+		t.Fatal(err)
+	}
+	own, err := st.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := p.Sync(ctx, providers.SyncRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, h := range s.Hosts {
+		got[h.Labels[providers.LabelID]] = h.Labels[providers.LabelState]
+	}
+	if got["id-host.x[0]"] != own || got["id-1"] != "given" {
+		t.Errorf("broker.state labels %v, want the store's %q for the unlabelled reservation", got, own)
+	}
+}

@@ -2,6 +2,7 @@
 //
 //	meta
 //	├── schema_version      "1" (decimal; refused when newer than this build)
+//	├── state_id            the state's identity (state.NewIdentity), made once
 //	└── serials/            (bucket)
 //	    └── <env>           uint64, big endian: the environment's write counter
 //	hosts
@@ -50,7 +51,8 @@ var (
 	bucketEnvs    = []byte("envs")
 	bucketPools   = []byte("pools")
 
-	keySchema = []byte("schema_version")
+	keySchema  = []byte("schema_version")
+	keyStateID = []byte("state_id")
 
 	prefixHost   = []byte("h/")
 	prefixIntent = []byte("i/")
@@ -249,6 +251,9 @@ func prepare(tx *bbolt.Tx) error {
 		if _, err := tx.Bucket(bucketMeta).CreateBucketIfNotExists(bucketSerials); err != nil {
 			return fmt.Errorf("create bucket serials: %w", err)
 		}
+		if _, err := ensureIdentity(tx); err != nil {
+			return err
+		}
 	} else {
 		for ; v < schemaVersion; v++ {
 			if v-1 >= len(migrations) || migrations[v-1] == nil {
@@ -272,6 +277,50 @@ type hostValue struct {
 type intentValue struct {
 	V int `json:"v"`
 	state.Intent
+}
+
+var _ state.IdentitySetter = (*Store)(nil)
+
+// Identity implements state.Identifier. A file made by a build that knew
+// no identity gets one on first use.
+func (s *Store) Identity(ctx context.Context) (string, error) {
+	var id string
+	err := s.viewOrEmpty(func(tx *bbolt.Tx) error {
+		id = string(tx.Bucket(bucketMeta).Get(keyStateID))
+		return nil
+	})
+	if err != nil || id != "" {
+		return id, err
+	}
+	err = s.update(func(tx *bbolt.Tx) error {
+		var err error
+		id, err = ensureIdentity(tx)
+		return err
+	})
+	return id, err
+}
+
+// SetIdentity implements state.IdentitySetter.
+func (s *Store) SetIdentity(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("empty state identity")
+	}
+	return s.update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyStateID, []byte(id))
+	})
+}
+
+// ensureIdentity returns the file's identity, making one if it has none.
+func ensureIdentity(tx *bbolt.Tx) (string, error) {
+	meta := tx.Bucket(bucketMeta)
+	if id := meta.Get(keyStateID); len(id) > 0 {
+		return string(id), nil
+	}
+	id := state.NewIdentity()
+	if err := meta.Put(keyStateID, []byte(id)); err != nil {
+		return "", fmt.Errorf("write state identity: %w", err)
+	}
+	return id, nil
 }
 
 // Serial implements state.Store.

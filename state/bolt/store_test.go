@@ -92,3 +92,29 @@ func TestCopy(t *testing.T) {
 		func(t *testing.T) state.Store { return openTemp(t) },
 		func(t *testing.T) state.Store { return openTemp(t) })
 }
+
+// A state file keeps its identity across opens; another file has another.
+func TestIdentityPersists(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	id := func(path string) string {
+		t.Helper()
+		s, err := bolt.Open(path, bolt.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		v, err := s.Identity(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	first := id(path)
+	if again := id(path); again != first || first == "" {
+		t.Errorf("identity %q, reopened %q", first, again)
+	}
+	if other := id(filepath.Join(t.TempDir(), "state.db")); other == first {
+		t.Errorf("two state files share the identity %q", first)
+	}
+}

@@ -659,3 +659,47 @@ func jitter(ctx context.Context, attempt int) error {
 		return nil
 	}
 }
+
+var _ state.IdentitySetter = (*Store)(nil)
+
+func (s *Store) identityKey() string { return s.pfx + "/meta/state_id" }
+
+// Identity implements state.Identifier: the prefix's id, made by the first
+// runner that asks (a compare-and-swap, so that runners asking at once
+// agree).
+func (s *Store) Identity(ctx context.Context) (string, error) {
+	key := s.identityKey()
+	var id string
+	err := s.retry(ctx, func(ctx context.Context) error {
+		fresh := state.NewIdentity()
+		resp, err := s.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, fresh)).
+			Else(clientv3.OpGet(key)).
+			Commit()
+		if err != nil {
+			return err
+		}
+		if resp.Succeeded {
+			id = fresh
+			return nil
+		}
+		if kvs := resp.Responses[0].GetResponseRange().Kvs; len(kvs) > 0 {
+			id = string(kvs[0].Value)
+		}
+		return nil
+	})
+	return id, s.wrap(ctx, "read state identity", err)
+}
+
+// SetIdentity implements state.IdentitySetter.
+func (s *Store) SetIdentity(ctx context.Context, id string) error {
+	if id == "" {
+		return errors.New("empty state identity")
+	}
+	err := s.retry(ctx, func(ctx context.Context) error {
+		_, err := s.cli.Put(ctx, s.identityKey(), id)
+		return err
+	})
+	return s.wrap(ctx, "set state identity", err)
+}

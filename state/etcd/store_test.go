@@ -71,3 +71,29 @@ func TestCopy(t *testing.T) {
 	t.Run("EtcdToBolt", func(t *testing.T) { statetest.RunCopy(t, openEtcd, openBolt) })
 	t.Run("EtcdToEtcd", func(t *testing.T) { statetest.RunCopy(t, openEtcd, openEtcd) })
 }
+
+// A prefix keeps its identity across clients; another prefix has another.
+func TestIdentityPersists(t *testing.T) {
+	c := etcdtest.Start(t)
+	ctx := context.Background()
+	a := open(t, c)
+	defer a.Close()
+	first, err := a.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, c, func(cfg *etcd.Config) { cfg.Prefix = a.Prefix() })
+	defer b.Close()
+	again, err := b.Identity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first == "" || again != first {
+		t.Errorf("identity %q, from another client %q", first, again)
+	}
+	other := open(t, c)
+	defer other.Close()
+	if id, err := other.Identity(ctx); err != nil || id == first {
+		t.Errorf("another prefix: identity %q, %v; want one of its own", id, err)
+	}
+}

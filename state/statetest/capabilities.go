@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -172,5 +173,39 @@ func testSetSerial(t *testing.T, s state.Store) {
 	}
 	if n := serial("b"); n != 0 {
 		t.Errorf("Serial of an untouched environment = %d", n)
+	}
+}
+
+func testIdentity(t *testing.T, s state.Store) {
+	idr := capability[state.Identifier](t, s, "Identifier")
+	ctx := context.Background()
+	// Many callers at once (runners sharing a fresh state) agree on one id.
+	ids := make([]string, 8)
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() { ids[i], errs[i] = idr.Identity(ctx) })
+	}
+	wg.Wait()
+	for i := range ids {
+		must(t, errs[i])
+		if ids[i] == "" || ids[i] != ids[0] {
+			t.Fatalf("concurrent Identity calls gave %q", ids)
+		}
+	}
+	// Writes do not change it.
+	must(t, s.Put(ctx, host("01", "a")))
+	again, err := idr.Identity(ctx)
+	must(t, err)
+	if again != ids[0] {
+		t.Errorf("Identity after a write = %q, was %q", again, ids[0])
+	}
+	if is, ok := s.(state.IdentitySetter); ok {
+		must(t, is.SetIdentity(ctx, "copied0000000000"))
+		got, err := idr.Identity(ctx)
+		must(t, err)
+		if got != "copied0000000000" {
+			t.Errorf("Identity after SetIdentity = %q", got)
+		}
 	}
 }

@@ -110,7 +110,8 @@ func testCopyEverything(t *testing.T, src, dst state.Store) {
 	must(t, err)
 	_, lists := src.(state.PoolLister)
 	_, sets := dst.(state.SerialSetter)
-	want := state.CopyResult{Environments: 3, Hosts: 3, Intents: 2, PoolsListed: lists, SerialsCopied: sets}
+	ids := identities(t, src, dst)
+	want := state.CopyResult{Environments: 3, Hosts: 3, Intents: 2, PoolsListed: lists, SerialsCopied: sets, IdentityCopied: ids}
 	if lists {
 		want.Reservations = 3
 	}
@@ -142,6 +143,29 @@ func testCopyEverything(t *testing.T, src, dst state.Store) {
 			t.Errorf("target's serials (-source +target):\n%s", diff)
 		}
 	}
+
+	// An empty target takes the source's identity, so that what the
+	// source's broker made is this state's in the target too.
+	if ids {
+		if s, d := identity(t, src), identity(t, dst); s != d {
+			t.Errorf("target's identity %q, want the source's %q", d, s)
+		}
+	}
+}
+
+// identities reports whether src and dst can carry an identity over.
+func identities(t *testing.T, src, dst state.Store) bool {
+	t.Helper()
+	_, ok1 := src.(state.Identifier)
+	_, ok2 := dst.(state.IdentitySetter)
+	return ok1 && ok2
+}
+
+func identity(t *testing.T, s state.Store) string {
+	t.Helper()
+	id, err := s.(state.Identifier).Identity(context.Background())
+	must(t, err)
+	return id
 }
 
 func testCopyRefusesNonEmpty(t *testing.T, src, dst state.Store) {
@@ -190,6 +214,10 @@ func testCopyForce(t *testing.T, src, dst state.Store) {
 		must(t, dst.Put(ctx, host("98", "b")))
 	}
 	dstSerialB := serials(t, dst, "b")["b"]
+	var dstID string
+	if identities(t, src, dst) {
+		dstID = identity(t, dst)
+	}
 
 	got, err := state.Copy(ctx, dst, src, state.CopyOptions{Force: true})
 	must(t, err)
@@ -225,6 +253,13 @@ func testCopyForce(t *testing.T, src, dst state.Store) {
 	// A serial is never moved back.
 	if n := serials(t, dst, "b")["b"]; n < dstSerialB {
 		t.Errorf("target's serial of b went back from %d to %d", dstSerialB, n)
+	}
+	// A target that held records keeps its identity: its own resources
+	// must not become foreign to it.
+	if dstID != "" {
+		if got := identity(t, dst); got != dstID {
+			t.Errorf("forced copy changed the target's identity from %q to %q", dstID, got)
+		}
 	}
 }
 

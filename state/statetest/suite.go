@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"ForceUnlock", testForceUnlock},
 		{"Pools", testPools},
 		{"SetSerial", testSetSerial},
+		{"Identity", testIdentity},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,7 +70,9 @@ func host(id, env string) state.Host {
 		Name:        "web-" + id,
 		Hostname:    id + ".sim.test",
 		IP:          "192.0.2.1",
+		ConnectHost: "127.0.0.1",
 		Transport:   state.TransportNone,
+		Connection:  &state.Connection{User: "qe", Port: 2222, PrivateKeyFile: "/keys/id", Timeout: time.Minute, PasswordFrom: "var.pw", Manifest: "lab.hcl"},
 		Recipe:      map[string]any{"image": "rhel9", "ports": []any{"22"}, "count": float64(2)},
 		Facts:       map[string]any{"os": "rhel"},
 		Labels:      map[string]string{"role": "web"},
