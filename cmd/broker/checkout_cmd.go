@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"strings"
@@ -8,9 +9,11 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
 )
 
 // providerArgFlags are the flags of commands that take provider arguments.
@@ -159,7 +162,7 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 	}
 	hosts := res.Hosts()
 	printHosts(g, hosts, a.Now())
-	if werr := writeOutput(g, hosts); werr != nil {
+	if werr := writeOutput(g, checkoutOutput(a, spec, hosts)); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -176,4 +179,34 @@ func parseLease(s string) (time.Duration, error) {
 		return 0, app.Hint(fmt.Errorf("lease %q: want a positive duration", s), "e.g. 4h, 90m, 1d12h or 1.5d")
 	}
 	return d, nil
+}
+
+// checkoutOutput is what the Python broker writes to --output-file for a
+// checkout: the provider (its Python name), the action, the arguments
+// (the nick's merged in, as the hosts record them) and the hosts.
+func checkoutOutput(a *app.App, spec app.CheckoutSpec, hosts []state.Host) map[string]any {
+	typ, _, _ := strings.Cut(spec.Provider, ".")
+	if t, ok := providers.Lookup(typ); ok {
+		typ = t.Name
+	}
+	args := map[string]any{}
+	maps.Copy(args, spec.Args)
+	if spec.Nick != "" {
+		args["nick"] = spec.Nick
+	}
+	if r, err := a.ResolveCheckout(spec); err == nil {
+		typ = r.Provider
+		args = map[string]any{}
+		maps.Copy(args, r.Args)
+	}
+	if len(hosts) > 0 {
+		typ = hosts[0].Provider
+		args = map[string]any{}
+		maps.Copy(args, hosts[0].Recipe)
+	}
+	out := hostsOutput(hosts)
+	out["provider"] = filter.PythonProvider(typ)
+	out["action"] = cmp.Or(pythonActions[typ], "checkout")
+	out["arguments"] = args
+	return out
 }

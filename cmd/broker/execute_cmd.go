@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/alecthomas/kong"
 	"gopkg.in/yaml.v3"
 
+	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/app"
 )
 
@@ -96,7 +98,15 @@ func (c *ExecuteCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error 
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"command": "execute", "provider": resp.Provider + "." + resp.Instance, "result": resp.Result, "status": resp.Status}
+	// The Python broker's keys (provider, action, arguments, output), and
+	// broker's beside them.
+	args := map[string]any{}
+	maps.Copy(args, spec.Args)
+	if spec.Nick != "" {
+		args["nick"] = spec.Nick
+	}
+	out := map[string]any{"command": "execute", "provider": filter.PythonProvider(resp.Provider), "instance": resp.Instance,
+		"action": "execute", "arguments": args, "output": resp.Result, "status": resp.Status}
 	if err := writeOutput(g, out); err != nil {
 		return err
 	}

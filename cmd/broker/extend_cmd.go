@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/labbroker/broker/internal/app"
-	"github.com/labbroker/broker/state"
 )
 
 // ExtendCmd extends hosts' leases.
@@ -91,7 +90,7 @@ func (c *ExtendCmd) run(g *Globals, ctx *interruptContext) error {
 	}
 	if len(hosts) == 0 {
 		g.note("no host to extend")
-		return writeOutput(g, []state.Host{})
+		return writeOutput(g, map[string]any{"command": "extend", "hosts": []any{}})
 	}
 	o, finish, err := runOptions(ctx, g, c.imperativeFlags, nil, "extend", imperativeEnvironment(g))
 	if err != nil {
@@ -106,7 +105,7 @@ func (c *ExtendCmd) run(g *Globals, ctx *interruptContext) error {
 	}
 	out := res.Hosts()
 	printHosts(g, out, a.Now())
-	if werr := writeOutput(g, out); werr != nil {
+	if werr := writeOutput(g, withCommand("extend", hostsOutput(out))); werr != nil {
 		return werr
 	}
 	if err != nil {

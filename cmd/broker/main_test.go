@@ -53,6 +53,7 @@ func TestScripts(t *testing.T) {
 			"beaker-emulator":    beakerEmulator,
 			"foreman-emulator":   foremanEmulator,
 			"openstack-emulator": openstackEmulator,
+			"json":               jsonField,
 		},
 		Condition: scriptCondition,
 	})
@@ -60,12 +61,21 @@ func TestScripts(t *testing.T) {
 
 // awxEmulator starts the AWX API emulator for a script and sets AWX_URL and
 // AWX_TOKEN (user admin, password "password") for it; it stops with the
-// script.
+// script. Each argument NAME is a host of the inventory admin-hosts made
+// outside broker (by the Python broker), with the fqdn NAME.lab.example.test.
 func awxEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! awx-emulator")
 	}
-	srv := awxtest.New(awxtest.Options{Polls: 1})
+	opts := awxtest.Options{Polls: 1}
+	if len(args) > 0 {
+		in := awxtest.Inventory{Name: "admin-hosts"}
+		for _, n := range args {
+			in.Hosts = append(in.Hosts, awxtest.Host{Name: n, Variables: map[string]any{"fqdn": n + ".lab.example.test", "os_distribution": "RHEL"}})
+		}
+		opts.Inventories = []awxtest.Inventory{in}
+	}
+	srv := awxtest.New(opts)
 	ts.Defer(srv.Close)
 	ts.Setenv("AWX_URL", srv.URL())
 	ts.Setenv("AWX_TOKEN", "admin-token")

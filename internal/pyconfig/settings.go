@@ -68,7 +68,8 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 	c := &converter{f: hclwrite.NewEmptyFile(), res: &Result{}, opts: opts, types: map[string]bool{}}
 	c.body = c.f.Body()
 	top := root.Content[0]
-	var nicks *yaml.Node
+	var nicks, fieldsNode *yaml.Node
+	var listVars string
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		key, val := top.Content[i].Value, top.Content[i+1]
 		switch strings.ToLower(key) {
@@ -85,10 +86,12 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 		case "logging":
 			c.logging(val)
 		case "inventory_fields":
-			c.fields(val)
+			fieldsNode = val
+		case "inventory_list_vars":
+			listVars = strings.TrimSpace(val.Value)
 		case "nicks":
 			nicks = val
-		case "_version", "less_colors", "thread_limit", "inventory_list_vars", "debug", "log_level":
+		case "_version", "less_colors", "thread_limit", "debug", "log_level":
 			c.note("%s: not used by this broker; left out", key)
 		case "beaker":
 			c.provider("beaker", key, val, c.beakerAttr)
@@ -100,6 +103,7 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 			c.note("%s: not a setting this broker knows; left out", key)
 		}
 	}
+	c.fields(fieldsNode, listVars)
 	if nicks != nil {
 		c.nicks(nicks)
 	}
@@ -542,7 +546,7 @@ func (c *converter) logging(n *yaml.Node) {
 	c.note("logging: one level (%s) for the log file; the console's is --log-level", level)
 }
 
-func (c *converter) fields(n *yaml.Node) {
+func (c *converter) fields(n *yaml.Node, listVars string) {
 	var vals []cty.Value
 	for _, p := range pairs(n) {
 		parts := strings.Split(str(p.v), "|")
@@ -551,11 +555,17 @@ func (c *converter) fields(n *yaml.Node) {
 		}
 		vals = append(vals, cty.StringVal(p.k+":"+strings.Join(parts, "|")))
 	}
-	if len(vals) == 0 {
+	if len(vals) == 0 && listVars == "" {
 		return
 	}
 	c.sep()
-	c.body.AppendNewBlock("inventory", nil).Body().SetAttributeValue("fields", cty.ListVal(vals))
+	b := c.body.AppendNewBlock("inventory", nil).Body()
+	if len(vals) > 0 {
+		b.SetAttributeValue("fields", cty.ListVal(vals))
+	}
+	if listVars != "" {
+		b.SetAttributeValue("list_vars", cty.StringVal(listVars))
+	}
 }
 
 // NickProvider guesses a nick's provider from its arguments.
