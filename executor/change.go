@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
@@ -500,7 +501,14 @@ func (j *job) extend(ctx context.Context) (*state.Host, error) {
 			var resp providers.ExtendResponse
 			err := j.retry(ctx, func(int) error {
 				var err error
-				resp, err = ex.Extend(ctx, providers.ExtendRequest{Environment: h.Environment, Host: hostRef(h), Lease: lease})
+				er := providers.ExtendRequest{Environment: h.Environment, Host: hostRef(h), Lease: lease}
+				if a.opts.Session != nil {
+					er.Session = func(ctx context.Context) (remote.Session, error) {
+						hc := h
+						return a.opts.Session(ctx, &hc)
+					}
+				}
+				resp, err = ex.Extend(ctx, er)
 				return err
 			})
 			switch {

@@ -254,6 +254,9 @@ type (
 	// inventory` shows.
 	InventorySettings struct {
 		Fields []string
+		// ListVars is what `inventory --list` prints of each host, the
+		// Python broker's inventory_list_vars ("hostname | name | ip").
+		ListVars string
 		// FieldsRange is the fields value's, for the caller's checks.
 		FieldsRange hcl.Range
 		DeclRange   hcl.Range

@@ -23,10 +23,18 @@ have podman      || need+=(podman)
 # --report's JUnit files are read back by a real JUnit reader.
 /usr/bin/python3 -c 'import junitparser' 2>/dev/null || need+=(python3-junitparser)
 # The Python package (python/) is tested with Debian's pytest, and
-# benchmarked against paramiko; setuptools builds it for pip install.
+# benchmarked against paramiko.
 /usr/bin/python3 -c 'import pytest' 2>/dev/null || need+=(python3-pytest)
 /usr/bin/python3 -c 'import paramiko' 2>/dev/null || need+=(python3-paramiko)
-/usr/bin/python3 -c 'import setuptools' 2>/dev/null || need+=(python3-setuptools)
+# The libvirt provider's tests run a private libvirtd booting a tiny guest
+# (test/libvirttest): QEMU, qemu-img, a kernel to boot, dropbear in the
+# guest, and genisoimage for cloud-init seeds.
+have libvirtd    || need+=(libvirt-daemon libvirt-daemon-driver-qemu)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have qemu-img    || need+=(qemu-utils)
+have genisoimage || need+=(genisoimage)
+have dropbear    || need+=(dropbear-bin)
+ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
 # The terminal view is tested in a real terminal (cmd/broker/terminal_test.go).
 have tmux        || need+=(tmux)
 if [ "${1:-}" = "--bench" ]; then

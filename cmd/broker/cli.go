@@ -29,7 +29,7 @@ type Globals struct {
 	Environment     string `short:"e" env:"BROKER_ENVIRONMENT" placeholder:"NAME" help:"Environment (namespace of hosts) to act on; overrides the manifest's environment attribute. Without it, commands act on the manifest's environment (-f), else \"default\"; inventory lists every environment."`
 	LogLevel        string `name:"log-level" placeholder:"LEVEL" help:"How much to log to the log file: trace, debug, info, warning, error or silent (default: the settings' logging block, else info)."`
 	LogFile         string `name:"log-file" placeholder:"FILE" help:"Log file (default: <broker-directory>/logs/broker.log)."`
-	OutputFile      string `name:"output-file" placeholder:"FILE" help:"Write a JSON record of what the command did to FILE (overwritten)."`
+	OutputFile      string `name:"output-file" placeholder:"FILE" help:"Write what the command did to FILE as one JSON object, as the Python broker does (hosts, inventory or output, return_code, error_message on failure); overwritten."`
 	NoColor         bool   `name:"no-color" help:"Never colour output (also: NO_COLOR in the environment)."`
 
 	// Unsafe: for throwaway hosts whose keys change with every rebuild.
@@ -41,6 +41,10 @@ type Globals struct {
 	// secrets are the sensitive values the App has seen, masked in
 	// errors, --output-file and reports.
 	secrets *redact.Secrets
+	// output is the --output-file document (writeOutput).
+	output map[string]any
+	// detached: the command went on in a background process.
+	detached bool
 	// console is stderr shared by the progress display and notices.
 	console *console
 }
@@ -139,7 +143,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 		} else {
 			err = kctx.Run(&cli.Globals, ctx)
 		}
-		return report(stderr, err, cli.secrets), true
+		code = report(stderr, err, cli.secrets)
+		if oerr := finishOutput(&cli.Globals, code, err); oerr != nil {
+			fmt.Fprintf(stderr, "broker: error: %s\n", oerr)
+			if code == exitOK {
+				code = exitError
+			}
+		}
+		return code, true
 	}()
 	if done {
 		return code

@@ -384,7 +384,7 @@ func (c *ConfigValidateCmd) Run(g *Globals, ctx *interruptContext) error {
 	switch ch := strings.ToLower(c.Chunk); ch {
 	case "", "all", "base":
 		only = a.Settings.Providers
-	case "ssh", "logging", "inventory", "inventory_fields", "state", "nicks":
+	case "ssh", "logging", "inventory", "inventory_fields", "inventory_list_vars", "state", "nicks":
 		// Decoded with the rest: the file loaded, so they are valid.
 		fmt.Fprintf(g.stdout, "%s: %s is valid.\n", path, ch)
 		return nil

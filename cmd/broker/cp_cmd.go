@@ -99,7 +99,7 @@ func (c *CpCmd) Run(g *Globals, ctx *interruptContext) error {
 	results := a.Copy(ctx, req)
 	sum := app.Summarize(results)
 	fmt.Fprintln(g.stderr, sum.String())
-	if err := writeOutput(g, execRecords(labels, results)); err != nil {
+	if err := writeOutput(g, map[string]any{"command": "cp", "results": execRecords(labels, results)}); err != nil {
 		return err
 	}
 	if sum.ExitCode != 0 {

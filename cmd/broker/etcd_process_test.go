@@ -138,11 +138,11 @@ func TestEtcdTwentyRunners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var hs []state.Host
-		if err := json.Unmarshal(raw, &hs); err != nil {
+		var doc struct{ Hosts []struct{ ID string } }
+		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatalf("runner %d output: %v", i, err)
 		}
-		for _, h := range hs {
+		for _, h := range doc.Hosts {
 			owner[h.ID] = i
 		}
 	}

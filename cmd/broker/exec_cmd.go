@@ -262,7 +262,7 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 		}
 	}
 	fmt.Fprintln(g.stderr, sum.String())
-	if err := writeOutput(g, execRecords(labels, results)); err != nil {
+	if err := writeOutput(g, map[string]any{"command": "exec", "results": execRecords(labels, results)}); err != nil {
 		return err
 	}
 	if err := finishReport(); err != nil {

@@ -252,6 +252,7 @@ func (a *App) executorOptions(req ApplyRequest) executor.Options {
 		Stop:          req.Stop,
 		AfterCheckout: a.afterCheckout(cfg),
 		BeforeCheckin: a.beforeCheckin(cfg),
+		Session:       a.Session,
 		Origin:        a.origin,
 		User:          a.origin.User,
 		Now:           a.opts.Now,

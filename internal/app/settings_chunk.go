@@ -32,6 +32,7 @@ import (
 //	awx.testing.url (…base_url)            one attribute of an instance
 //	awx.url                                that attribute of every instance
 //	inventory_fields                       inventory.fields
+//	inventory_list_vars                    inventory.list_vars
 //
 // Python key names are translated (pyconfig.PythonKey).
 
@@ -81,11 +82,11 @@ func ResolveChunk(body *hclwrite.Body, chunk string, create bool) (*Chunk, error
 		return nil, fmt.Errorf("chunk %q: %s", chunk, why)
 	}
 	switch head {
-	case "inventory_fields":
+	case "inventory_fields", "inventory_list_vars":
 		if len(segs) != 1 {
 			break
 		}
-		segs, head = []string{"inventory", "fields"}, "inventory"
+		segs, head = []string{"inventory", map[string]string{"inventory_fields": "fields", "inventory_list_vars": "list_vars"}[head]}, "inventory"
 		fallthrough
 	case "ssh", "logging", "inventory", "state":
 		c := &Chunk{Kind: head, Name: head}

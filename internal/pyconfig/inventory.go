@@ -72,6 +72,8 @@ func ConvertInventory(src []byte, env string, origin state.Origin, now time.Time
 		}
 		if id, ok := h.Facts["container_id"].(string); ok {
 			h.ProviderID = id
+		} else if id, ok := h.Facts["instance_id"].(string); ok && id != "" {
+			h.ProviderID = id // an OpenStack server's id
 		} else if h.Name != "" {
 			h.ProviderID = h.Name
 		} else {

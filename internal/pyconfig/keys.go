@@ -50,6 +50,22 @@ var pythonKeys = map[string]map[string]Key{
 		"host_port":     {Ignore: "the engine host's port is part of the ssh:// URL of host"},
 		"results_limit": {Ignore: "this broker lists every container"},
 	},
+	"beaker": {
+		"max_job_wait": {To: "max_job_wait", Seconds: true},
+		"verify":       {To: "verify_tls"},
+		"auth":         {Ignore: "this broker logs in to Beaker with username and password only"},
+	},
+	"foreman": {
+		"foreman_url":      {To: "url"},
+		"foreman_username": {To: "username"},
+		"foreman_password": {To: "password"},
+		"verify":           {To: "verify_tls"},
+		"hostgroup":        {Ignore: "a hostgroup is a checkout argument here (--hostgroup)"},
+	},
+	"openstack": {
+		"server_timeout":       {To: "server_timeout", Seconds: true},
+		"identity_api_version": {Ignore: "this broker speaks Keystone v3 only"},
+	},
 }
 
 // PythonKey tells what the Python setting key of block (ssh, logging, or a
@@ -63,10 +79,7 @@ func PythonKey(block, key string) (k Key, ok bool) {
 // PythonOnlyBlocks are the Python broker's top-level settings with no
 // counterpart in this build, lower-cased, with why.
 var PythonOnlyBlocks = map[string]string{
-	"foreman":         "no Foreman provider in this build",
-	"beaker":          "no Beaker provider in this build",
-	"openstack":       "no OpenStack provider in this build",
-	"libvirt":         "no libvirt provider in this build",
+	"libvirt":         "the Python broker's libvirt settings have no counterpart; declare a provider \"libvirt\" block",
 	"scenario_import": "this broker has no scenarios (manifests replace them)",
 }
 
@@ -76,6 +89,9 @@ var PythonProviderNames = map[string]string{
 	"ansibletower": "awx",
 	"container":    "docker",
 	"testprovider": "sim",
+	"openstack":    "openstack",
+	"beaker":       "beaker",
+	"foreman":      "foreman",
 }
 
 // SecondsValue writes a number of seconds as a duration ("3600" →

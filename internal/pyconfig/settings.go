@@ -68,7 +68,8 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 	c := &converter{f: hclwrite.NewEmptyFile(), res: &Result{}, opts: opts, types: map[string]bool{}}
 	c.body = c.f.Body()
 	top := root.Content[0]
-	var nicks *yaml.Node
+	var nicks, fieldsNode *yaml.Node
+	var listVars string
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		key, val := top.Content[i].Value, top.Content[i+1]
 		switch strings.ToLower(key) {
@@ -76,6 +77,8 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 			c.provider("awx", key, val, c.awxAttr)
 		case "container", "docker", "podman":
 			c.provider("docker", key, val, c.dockerAttr)
+		case "openstack":
+			c.provider("openstack", key, val, c.openstackAttr)
 		case "testprovider":
 			c.provider("sim", key, val, schemaAttr("sim"))
 		case "ssh":
@@ -83,17 +86,24 @@ func ConvertSettingsWith(src []byte, opts Options) (*Result, error) {
 		case "logging":
 			c.logging(val)
 		case "inventory_fields":
-			c.fields(val)
+			fieldsNode = val
+		case "inventory_list_vars":
+			listVars = strings.TrimSpace(val.Value)
 		case "nicks":
 			nicks = val
-		case "_version", "less_colors", "thread_limit", "inventory_list_vars", "debug", "log_level":
+		case "_version", "less_colors", "thread_limit", "debug", "log_level":
 			c.note("%s: not used by this broker; left out", key)
-		case "foreman", "beaker", "openstack", "libvirt":
+		case "beaker":
+			c.provider("beaker", key, val, c.beakerAttr)
+		case "foreman":
+			c.provider("foreman", key, val, c.foremanAttr)
+		case "libvirt":
 			c.note("%s: no %s provider in this build; its settings are left out (instances: %s)", key, key, strings.Join(instanceNames(val), ", "))
 		default:
 			c.note("%s: not a setting this broker knows; left out", key)
 		}
 	}
+	c.fields(fieldsNode, listVars)
 	if nicks != nil {
 		c.nicks(nicks)
 	}
@@ -232,6 +242,25 @@ func (c *converter) provider(typ, pyName string, n *yaml.Node, attr attrFunc) {
 				c.note("%s.%s: %s has no counterpart in the %s provider; left out", pyName, in.name, p.k, typ)
 			}
 		}
+		c.requiredFromEnv(b, typ, pyName, in.name)
+	}
+}
+
+// requiredFromEnv gives each setting the type requires and the Python
+// section left out an env("…") reference, noted, so the converted file
+// is valid and the setting is needed only when the instance is used.
+func (c *converter) requiredFromEnv(b *hclwrite.Body, typ, pyName, inst string) {
+	t, ok := providers.Lookup(typ)
+	if !ok || t.SettingsSchema == nil {
+		return
+	}
+	for _, f := range t.SettingsSchema.Fields {
+		if !f.Required || b.GetAttribute(f.Name) != nil {
+			continue
+		}
+		v := strings.ToUpper(typ + "_" + envPart(inst) + "_" + envPart(f.Name))
+		c.note("%s.%s: %s is required here and the Python settings have none; it is read from $%s, needed only when the instance is used", pyName, inst, f.Name, v)
+		c.envRef(b, f.Name, typ, inst, f.Name, "required")
 	}
 }
 
@@ -340,7 +369,63 @@ func (c *converter) awxAttr(b *hclwrite.Body, inst, key string, v any) bool {
 			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
 		}
 	case "results_limit":
-		return true // listing size: this broker pages through everything
+		n, err := strconv.ParseInt(str(v), 10, 64)
+		if err != nil || n < 0 {
+			c.note("AnsibleTower.%s: results_limit %q is not a whole number; left out", inst, str(v))
+			return true
+		}
+		b.SetAttributeValue(key, cty.NumberIntVal(n))
+		c.note("AnsibleTower.%s: results_limit = %d kept: `broker providers` listings show at most %d items (--results-limit N overrides, 0 shows all)", inst, n, n)
+	case "dangling_behavior", "error_scope":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *converter) openstackAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "auth_url", "username", "project_name", "project_id", "user_domain_name", "project_domain_name",
+		"region_name", "interface", "cloud", "application_credential_id", "application_credential_name",
+		"default_image", "default_flavor", "default_network", "default_key_name":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "password", "application_credential_secret":
+		c.secret(b, key, "openstack", inst, key, str(v))
+	case "server_timeout":
+		s, _ := seconds(v)
+		b.SetAttributeValue(key, cty.StringVal(s))
+	case "templates":
+		b.SetAttributeValue(key, toCty(v))
+	case "identity_api_version":
+		if str(v) != "3" {
+			c.note("OpenStack.%s: identity_api_version %s: this broker speaks Keystone v3 only", inst, str(v))
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+func (c *converter) beakerAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "hub_url", "username":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "password":
+		c.secret(b, key, "beaker", inst, key, str(v))
+	case "max_job_wait":
+		s, _ := seconds(v)
+		b.SetAttributeValue(key, cty.StringVal(s))
+	case "auth":
+		if str(v) != "basic" {
+			c.note("Beaker.%s: auth %q: this broker logs in with username and password only (no Kerberos); set them", inst, str(v))
+		}
+	case "verify", "verify_tls":
+		if t, ok := v.(bool); ok {
+			b.SetAttributeValue("verify_tls", cty.BoolVal(t))
+		} else {
+			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
+		}
 	default:
 		return false
 	}
@@ -357,6 +442,30 @@ func schemaAttr(typ string) attrFunc {
 		b.SetAttributeValue(key, toCty(v))
 		return true
 	}
+}
+
+func (c *converter) foremanAttr(b *hclwrite.Body, inst, key string, v any) bool {
+	switch key {
+	case "foreman_url", "url":
+		b.SetAttributeValue("url", cty.StringVal(str(v)))
+	case "foreman_username", "username":
+		b.SetAttributeValue("username", cty.StringVal(str(v)))
+	case "foreman_password", "password":
+		c.secret(b, "password", "foreman", inst, "password", str(v))
+	case "organization", "location", "name_prefix":
+		b.SetAttributeValue(key, cty.StringVal(str(v)))
+	case "verify", "verify_tls":
+		if t, ok := v.(bool); ok {
+			b.SetAttributeValue("verify_tls", cty.BoolVal(t))
+		} else {
+			b.SetAttributeValue("ca_file", cty.StringVal(str(v)))
+		}
+	case "hostgroup":
+		c.note("Foreman.%s: hostgroup %q is an argument here: pass --hostgroup, or put it in a nick's args", inst, str(v))
+	default:
+		return false
+	}
+	return true
 }
 
 func (c *converter) dockerAttr(b *hclwrite.Body, inst, key string, v any) bool {
@@ -382,6 +491,7 @@ func (c *converter) dockerAttr(b *hclwrite.Body, inst, key string, v any) bool {
 		c.note("Container.%s: %s is the engine host's login (or port), which this broker takes from ssh settings or the ssh:// URL; left out", inst, key)
 		return true
 	case "results_limit":
+		c.note("Container.%s: results_limit left out: container listings are not capped (use --results-limit N)", inst)
 		return true
 	default:
 		return false
@@ -436,7 +546,7 @@ func (c *converter) logging(n *yaml.Node) {
 	c.note("logging: one level (%s) for the log file; the console's is --log-level", level)
 }
 
-func (c *converter) fields(n *yaml.Node) {
+func (c *converter) fields(n *yaml.Node, listVars string) {
 	var vals []cty.Value
 	for _, p := range pairs(n) {
 		parts := strings.Split(str(p.v), "|")
@@ -445,11 +555,17 @@ func (c *converter) fields(n *yaml.Node) {
 		}
 		vals = append(vals, cty.StringVal(p.k+":"+strings.Join(parts, "|")))
 	}
-	if len(vals) == 0 {
+	if len(vals) == 0 && listVars == "" {
 		return
 	}
 	c.sep()
-	c.body.AppendNewBlock("inventory", nil).Body().SetAttributeValue("fields", cty.ListVal(vals))
+	b := c.body.AppendNewBlock("inventory", nil).Body()
+	if len(vals) > 0 {
+		b.SetAttributeValue("fields", cty.ListVal(vals))
+	}
+	if listVars != "" {
+		b.SetAttributeValue("list_vars", cty.StringVal(listVars))
+	}
 }
 
 // NickProvider guesses a nick's provider from its arguments.
@@ -459,10 +575,23 @@ func NickProvider(args map[string]any) string {
 			return "awx"
 		}
 	}
+	for _, k := range []string{"ostack_image", "ostack_template"} {
+		if _, ok := args[k]; ok {
+			return "openstack"
+		}
+	}
 	for _, k := range []string{"container_host", "container_app", "image"} {
 		if _, ok := args[k]; ok {
 			return "docker"
 		}
+	}
+	for _, k := range []string{"job_xml", "job_id"} {
+		if _, ok := args[k]; ok {
+			return "beaker"
+		}
+	}
+	if _, ok := args["hostgroup"]; ok {
+		return "foreman"
 	}
 	if _, ok := args["test_action"]; ok {
 		return "sim"

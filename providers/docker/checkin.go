@@ -86,6 +86,11 @@ func (p *Provider) Sync(ctx context.Context, req providers.SyncRequest) (provide
 		f.Add("label", providers.LabelUser+"="+user)
 	}
 	for k, v := range req.Labels {
+		// The user's labels are on containers as broker.<key>
+		// (containerLabels).
+		if !strings.HasPrefix(k, "broker.") {
+			k = "broker." + k
+		}
 		f.Add("label", k+"="+v)
 	}
 	list, err := p.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})

@@ -67,6 +67,15 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 		netName = p.set.Network
 	}
 	name := p.containerName(req)
+	if a.Name != "" {
+		name = a.Name
+	}
+	if a.NetworkMode != "" && netName != "" && a.Network != "" {
+		return providers.CheckoutResponse{}, fmt.Errorf("arguments network and network_mode: give one")
+	}
+	if a.NetworkMode != "" {
+		netName = "" // the mode says; nothing to create
+	}
 	id, err := p.start(ctx, req, a, name, netName, progress)
 	if err == nil {
 		err = p.waitReady(ctx, id, p.set.Timeout)
@@ -339,11 +348,12 @@ func portInUse(err error, hc *container.HostConfig) (string, bool) {
 }
 
 func (p *Provider) containerConfig(req providers.CheckoutRequest, a args, name, netName string) (*container.Config, *container.HostConfig, *network.NetworkingConfig, error) {
-	labels := map[string]string{LabelProvider: "docker", LabelInstance: p.instance}
-	maps.Copy(labels, req.Labels)
-	if _, ok := labels[providers.LabelUser]; !ok && p.user != "" {
-		labels[providers.LabelUser] = p.user
+	own := map[string]string{LabelProvider: "docker", LabelInstance: p.instance}
+	maps.Copy(own, req.Labels)
+	if _, ok := own[providers.LabelUser]; !ok && p.user != "" {
+		own[providers.LabelUser] = p.user
 	}
+	labels := containerLabels(own, a)
 	env := maps.Clone(a.Env)
 	keys := strings.TrimSpace(a.AuthorizedKeys)
 	if keys == "" {
@@ -422,6 +432,9 @@ func (p *Provider) containerConfig(req providers.CheckoutRequest, a args, name, 
 	if a.CPUs > 0 {
 		hc.NanoCPUs = int64(a.CPUs * 1e9)
 	}
+	if err := applyEngineOptions(cfg, hc, a); err != nil {
+		return nil, nil, nil, err
+	}
 	var nc *network.NetworkingConfig
 	if netName != "" {
 		hc.NetworkMode = container.NetworkMode(netName)
@@ -439,6 +452,10 @@ func parsePorts(specs []string, defaultAddr string) (network.PortSet, network.Po
 	bindings := network.PortMap{}
 	for _, spec := range specs {
 		body, proto, _ := strings.Cut(spec, "/")
+		if pr, host, ok := strings.Cut(proto, ":"); ok {
+			// The Python broker's 22/tcp:1337.
+			proto, body = pr, body+":"+host
+		}
 		if proto == "" {
 			proto = "tcp"
 		}

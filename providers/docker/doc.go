@@ -68,6 +68,15 @@
 // taken), *ExitError (container stopped while broker waited, with its last
 // log lines). A checkout that fails removes what it made.
 //
+// The Python broker's container arguments are accepted (options.go):
+// environment as a map or "A=1,B=2", name, provider_labels, string
+// commands, and the docker-py create options it passed through, mapped to
+// the engine API. The user's labels land on containers as broker.<key>, as
+// the Python broker puts them (broker's own broker.* labels win), and Sync
+// filters on them so. Describe also offers the Python listings
+// container_hosts (images labelled broker_compatible) and container_apps,
+// and one image (container_host, container_app).
+//
 // Settings and arguments are declared once, in settings.go
 // (settingsSchema, argsSchema, package providers/schema): the argument set
 // is closed, so an unknown argument is refused at validate time and on the
