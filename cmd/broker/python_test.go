@@ -313,7 +313,7 @@ func TestPythonPipInstall(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(l.dir, "test_installed.py"), string(b))
 	out2 := l.mustPass(filepath.Join(l.dir, "test_installed.py"), "--broker-nick", "rhel7", "-k", "fixture or checkout_inventory")
-	if !strings.Contains(out2, "3 passed") {
+	if !strings.Contains(out2, "5 passed") {
 		t.Errorf("pytest with the installed package:\n%s", out2)
 	}
 }

@@ -86,3 +86,14 @@ def test_provider_action():
     assert res["provider"] == "sim.default"
     assert res["result"]["args"] == {"test_action": "ping", "extra_arg": "x"}
     assert res["result"]["command"] == ["echo", "hi"]
+
+
+@pytest.mark.broker(nick="rhel7", count=3, labels={"fixture": "many"})
+def test_hosts_fixture(broker_hosts):
+    assert len(broker_hosts) == 3
+    held = Broker.from_inventory(filter='labels.fixture == "many"')
+    assert {h.id for h in held} == {h.id for h in broker_hosts}
+
+
+def test_hosts_fixture_checked_in():
+    assert Broker.from_inventory(filter='labels.fixture == "many"') == []
