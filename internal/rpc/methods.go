@@ -388,12 +388,12 @@ func run(ctx context.Context, s *Server, params json.RawMessage) (any, error) {
 			out["status"], out["timed_out"] = app.ExitTimeout, true
 			return out, nil
 		}
-		return nil, unreachable(h, r.Err)
+		return nil, unreachable(r.Err)
 	}
 	return out, nil
 }
 
-func unreachable(h *broker.Host, err error) error {
+func unreachable(err error) error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
@@ -403,8 +403,6 @@ func unreachable(h *broker.Host, err error) error {
 	if errors.As(err, &hi) && hi.Hint() != "" {
 		out.Data.Hint = hi.Hint()
 		out.Message = strings.TrimSuffix(out.Message, " (hint: "+hi.Hint()+")")
-	} else {
-		out.Data.Hint = fmt.Sprintf("`broker ssh %s` shows whether the host can be reached", h.ID)
 	}
 	return out
 }
@@ -415,7 +413,7 @@ func session(ctx context.Context, h *broker.Host) error {
 	// A no-op command opens the pooled session without a second channel
 	// type; sim hosts fail here with their "no transport" error.
 	if r := h.RunWith(ctx, "true", broker.RunOptions{}); r.Err != nil {
-		return unreachable(h, r.Err)
+		return unreachable(r.Err)
 	}
 	return nil
 }
