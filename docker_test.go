@@ -2,12 +2,15 @@ package broker_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labbroker/broker"
+	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/providers/docker/dockertest"
 	"github.com/labbroker/broker/state"
 )
@@ -59,6 +62,15 @@ func TestDockerCheckoutRun(t *testing.T) {
 		res := h.Run(t.Context(), "echo out; echo err >&2; exit 3")
 		if res.Err != nil || res.Status != 3 || res.Stdout != "out\n" || res.Stderr != "err\n" || res.Duration <= 0 {
 			t.Errorf("%s over %s: %+v", h, h.Record().Transport, res)
+		}
+		res = h.RunWith(t.Context(), "cat; echo $GREETING", broker.RunOptions{Stdin: strings.NewReader("fed\n"), Env: map[string]string{"GREETING": "hi"}})
+		if !res.OK() || res.Stdout != "fed\nhi\n" {
+			t.Errorf("%s RunWith stdin and env: %+v", h, res)
+		}
+		res = h.RunWith(t.Context(), "sleep 30", broker.RunOptions{Timeout: 200 * time.Millisecond})
+		var te *remote.TimeoutError
+		if !errors.As(res.Err, &te) || res.Status != -1 {
+			t.Errorf("%s RunWith past its timeout: %+v", h, res)
 		}
 		var out, errs bytes.Buffer
 		res = h.RunStream(t.Context(), "echo streamed; echo e >&2", &out, &errs)
