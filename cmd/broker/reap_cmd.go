@@ -18,6 +18,7 @@ type ReapCmd struct {
 	manifestFlags
 	reportFlags
 	clockFlag
+	lockFlags
 	DryRun          bool          `name:"dry-run" help:"Only list what has expired, the orphans and the stale intents; change nothing."`
 	Orphans         bool          `help:"Also remove orphans: resources carrying broker's labels that no record knows (otherwise they are listed)."`
 	AllUsers        bool          `name:"all-users" help:"Include other users' resources (label broker.user) among orphans."`
@@ -121,6 +122,7 @@ func (c *ReapCmd) Run(g *Globals, ctx *interruptContext) error {
 			Config: cfg, Environment: g.Environment, DryRun: c.DryRun, Orphans: c.Orphans, AllUsers: c.AllUsers,
 			Labels: labels, IntentGrace: c.IntentGrace, TeardownTimeout: c.TeardownTimeout,
 			Observer: obs, Stop: ctx.Stop, Parallelism: c.Parallelism,
+			LockTimeout: c.LockTimeout, OnLockWait: lockWaiter(g, c.LockTimeout),
 		},
 		Watch: c.Watch, Interval: c.Interval,
 	}
