@@ -229,7 +229,7 @@ func TestEtcdCLI(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "held.hcl"), fmt.Sprintf(lockManifest, "held", "1h"))
 	hold := startBroker(t, dir, "apply", "-f", "held.hcl", "--auto-approve")
 	hold.waitLine(t, "checking out")
-	code, _, errs = runBroker(t, dir, "checkout", "--provider", "sim", "-e", "held")
+	code, _, errs = runBroker(t, dir, "checkout", "--provider", "sim", "-e", "held", "--lock-timeout", "0s")
 	if code != exitLocked || !strings.Contains(errs, fmt.Sprintf("pid %d", hold.cmd.Process.Pid)) {
 		t.Errorf("checkout of a held environment: exit %d, stderr:\n%s", code, errs)
 	}
