@@ -52,7 +52,11 @@ round() {
 	rm -f "$work"/rc.*
 	t0=$(now)
 	for i in $(seq "$n"); do
-		(BROKER_DIRECTORY=$dir "$BROKER" checkout --provider sim --count 4 >/dev/null 2>"$work/err.$i"; echo $? >"$work/rc.$i") &
+		(
+			rc=0
+			BROKER_DIRECTORY=$dir "$BROKER" checkout --provider sim --count 4 >/dev/null 2>"$work/err.$i" || rc=$?
+			echo $rc >"$work/rc.$i"
+		) &
 	done
 	wait
 	local wall
