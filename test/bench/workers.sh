@@ -8,7 +8,9 @@
 # exit), the processes that failed (over the 3 rounds), and whether every
 # round recorded N*4 hosts, each once, with no intent left.
 # Prints Markdown; test/bench/run.sh calls it.
-# Usage: test/bench/workers.sh [N…]   (BROKER=path/to/broker, default bin/broker)
+# Usage: test/bench/workers.sh [N…]   (BROKER=path/to/broker, default bin/broker;
+# ARGS=… adds flags to each checkout, e.g. ARGS="--lock-timeout 10m" to time
+# an older build whose checkouts take turns)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/bench/timing.sh
@@ -54,7 +56,7 @@ round() {
 	for i in $(seq "$n"); do
 		(
 			rc=0
-			BROKER_DIRECTORY=$dir "$BROKER" checkout --provider sim --count 4 >/dev/null 2>"$work/err.$i" || rc=$?
+			BROKER_DIRECTORY=$dir "$BROKER" checkout --provider sim --count 4 ${ARGS:-} >/dev/null 2>"$work/err.$i" || rc=$?
 			echo $rc >"$work/rc.$i"
 		) &
 	done
