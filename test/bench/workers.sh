@@ -10,7 +10,9 @@
 # Prints Markdown; test/bench/run.sh calls it.
 # Usage: test/bench/workers.sh [N…]   (BROKER=path/to/broker, default bin/broker;
 # ARGS=… adds flags to each checkout, e.g. ARGS="--lock-timeout 10m" to time
-# an older build whose checkouts take turns)
+# an older build whose checkouts take turns; LATENCY=1s gives each sim
+# checkout that long in the provider call, as a real provider takes;
+# ROUNDS=… rounds instead of 3)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . test/bench/timing.sh
@@ -18,7 +20,7 @@ BROKER=${BROKER:-$PWD/bin/broker}
 [ -x "$BROKER" ] || { echo "bench: build broker first (make build)" >&2; exit 1; }
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(50 100)
-rounds=3
+rounds=${ROUNDS:-3}
 work=$(mktemp -d)
 etcd_pid=
 cleanup() { [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
@@ -42,8 +44,12 @@ fi
 directory() {
 	local dir=$work/$2
 	mkdir -p "$dir"
+	: >"$dir/broker.hcl"
 	if [ "$1" = etcd ]; then
-		printf 'state {\n  backend   = "etcd"\n  endpoints = ["%s"]\n  prefix    = "/bench/%s"\n}\n' "$endpoint" "$2" >"$dir/broker.hcl"
+		printf 'state {\n  backend   = "etcd"\n  endpoints = ["%s"]\n  prefix    = "/bench/%s"\n}\n' "$endpoint" "$2" >>"$dir/broker.hcl"
+	fi
+	if [ -n "${LATENCY:-}" ]; then
+		printf 'provider "sim" "default" {\n  latency = "%s"\n}\n' "$LATENCY" >>"$dir/broker.hcl"
 	fi
 	echo "$dir"
 }
@@ -83,7 +89,7 @@ print("yes" if len(hosts) == int(sys.argv[1]) == len(ids) == len(pids) else "NO 
 echo "## Many workers, one environment"
 echo
 echo "N broker processes started at once, each \`broker checkout --provider sim --count 4\` in"
-echo "\"default\"; $rounds rounds each, a fresh state per round."
+echo "\"default\"${LATENCY:+ (sim latency $LATENCY a checkout)}${ARGS:+ (with $ARGS)}; $rounds rounds each, a fresh state per round."
 echo
 echo "| state | processes | wall (median of $rounds) | failed processes (of $((rounds))×N) | every host recorded once |"
 echo "| --- | --- | --- | --- | --- |"
