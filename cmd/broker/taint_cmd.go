@@ -10,8 +10,8 @@ import (
 
 // TaintCmd marks hosts for replacement by the next apply.
 type TaintCmd struct {
-	Hosts       []string      `arg:"" name:"host" placeholder:"ADDRESS|ID" help:"Hosts to taint: addresses (host.web[1]) in the environment, or record ids."`
-	LockTimeout time.Duration `name:"lock-timeout" default:"0s" help:"How long to wait for another broker holding the environment's lock."`
+	Hosts []string `arg:"" name:"host" placeholder:"ADDRESS|ID" help:"Hosts to taint: addresses (host.web[1]) in the environment, or record ids."`
+	lockFlags
 }
 
 // Help is shown by `broker taint --help`.
