@@ -112,6 +112,14 @@ func TestLoadBadManifests(t *testing.T) {
 		{"etcd endpoint missing a colon", "state {\n  backend   = \"etcd\"\n  endpoints = [\"http//etcd1:2379\"]\n}\n", nil, "Invalid etcd endpoint", "has no scheme", "lab.hcl:3:15"},
 		{"etcd endpoint of another scheme", "state {\n  backend   = \"etcd\"\n  endpoints = [\"ftp://etcd1:2379\"]\n}\n", nil, "Invalid etcd endpoint", `scheme "ftp"`, "lab.hcl:3:15"},
 		{"environment ..", "environment = \"..\"\n", nil, "Invalid environment name", `may not be "." or ".."`, "lab.hcl:1:15"},
+		{"for_each over a host's value", "host \"a\" { provider = \"sim\" }\nhost \"b\" {\n  provider = \"sim\"\n  for_each = toset([host.a[0].hostname])\n}\n", nil, "Invalid for_each argument", "not known until apply", "lab.hcl:4:21"},
+		{"for_each and count", "host \"a\" {\n  provider = \"sim\"\n  count = 2\n  for_each = { x = 1 }\n}\n", nil, "Both count and for_each", "lab.hcl:3", "lab.hcl:4:3"},
+		{"for_each not a collection", "host \"a\" {\n  provider = \"sim\"\n  for_each = \"eu\"\n}\n", nil, "Invalid for_each argument", "map or a set of strings", "lab.hcl:3:14"},
+		{"for_each set of numbers", "host \"a\" {\n  provider = \"sim\"\n  for_each = [[1]]\n}\n", nil, "Invalid for_each argument", "must hold strings", "lab.hcl:3:14"},
+		{"for_each sensitive", "host \"a\" {\n  provider = \"sim\"\n  for_each = toset([env(\"AWX_TOKEN\")])\n}\n", nil, "Invalid for_each argument", "sensitive", "lab.hcl:3:14"},
+		{"each without for_each", "host \"a\" {\n  provider = \"sim\"\n  args = { region = each.key }\n}\n", nil, "Invalid reference in args", "only in a host block with for_each", "lab.hcl:3:21"},
+		{"each in setup without for_each", "host \"a\" {\n  provider = \"sim\"\n  setup { run = [each.value] }\n}\n", nil, "Invalid reference in setup.run", "only in a host block with for_each", "lab.hcl:3:18"},
+		{"unknown for_each key referenced", "host \"a\" {\n  provider = \"sim\"\n  for_each = { eu = 1 }\n}\nhost \"b\" {\n  provider = \"sim\"\n  setup { run = [host.a[\"us\"].ip] }\n}\n", nil, "Invalid index", "does not identify", "lab.hcl:7:24"},
 		{"bad state backend", "state { backend = \"redis\" }\n", nil, "Invalid backend", "redis", "lab.hcl:1:19"},
 	}
 	for _, tc := range cases {

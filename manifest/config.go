@@ -125,7 +125,9 @@ type Nick struct {
 	argsExpr hcl.Expression
 }
 
-// Host is a host block: Count instances host.NAME[0..Count-1].
+// Host is a host block: Count instances host.NAME[0..Count-1], or with
+// for_each one instance per key, host.NAME["KEY"] (Count is then the
+// number of keys).
 type Host struct {
 	Name string
 	Nick string
@@ -155,6 +157,36 @@ type Host struct {
 	// teardown or connection refer to; their instances come first.
 	DependsOn []string
 	DeclRange hcl.Range
+
+	// ForEach is true when the block has for_each: its instances are
+	// named by key.
+	ForEach bool
+	// Instances are the block's instances in order (by index, or by
+	// key). Each has its own args and labels, which differ from the
+	// block's Args and Labels only where those use count.index or each.
+	Instances []*Instance
+}
+
+// Instance is one instance of a host block.
+type Instance struct {
+	// Index is count.index, or the key's place among the sorted keys.
+	Index int
+	// Key is the for_each key (each.key); empty with count.
+	Key string
+	// Each is each.value (for_each only; cty.NilVal otherwise).
+	Each   cty.Value
+	Args   map[string]any
+	Labels map[string]string
+}
+
+// InstanceByKey finds a for_each instance by key.
+func (h *Host) InstanceByKey(key string) (*Instance, bool) {
+	for _, in := range h.Instances {
+		if h.ForEach && in.Key == key {
+			return in, true
+		}
+	}
+	return nil, false
 }
 
 // Upload is an upload block inside setup.
@@ -215,7 +247,8 @@ type Hook struct {
 }
 
 // HostValues is what a setup, teardown or hook expression can read of a
-// host instance: hostname, ip, port, user, name, address, id, labels, facts.
+// host instance: hostname, ip, port, user, name, address, id, labels, facts;
+// and key, a for_each instance's key (host.NAME is then an object by key).
 type HostValues map[string]any
 
 // Below: additions made by the manifest package's decoder (additive to the

@@ -18,6 +18,7 @@ var cmpConfig = []cmp.Option{
 	cmpopts.IgnoreUnexported(Config{}, Nick{}),
 	cmpopts.IgnoreFields(Config{}, "Files", "Sources"),
 	cmpopts.IgnoreFields(Connection{}, "Exprs"),
+	cmpopts.IgnoreFields(Host{}, "Instances"),
 	cmp.Comparer(func(a, b cty.Value) bool { return a.RawEquals(b) }),
 	cmp.Comparer(func(a, b cty.Type) bool { return a.Equals(b) }),
 	cmpopts.EquateEmpty(),

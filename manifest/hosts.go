@@ -16,7 +16,7 @@ import (
 
 var hostSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "nick"}, {Name: "provider"}, {Name: "args"}, {Name: "count"},
+		{Name: "nick"}, {Name: "provider"}, {Name: "args"}, {Name: "count"}, {Name: "for_each"},
 		{Name: "lease"}, {Name: "renew_before"}, {Name: "labels"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "setup"}, {Type: "teardown"}, {Type: "connection"}},
@@ -117,6 +117,24 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 		a.fail(content.Attributes["count"], fmt.Sprintf("A host block may have at most %d instances, not %d.", MaxCount, h.Count))
 		h.Count = 1
 	}
+	var eachVals map[string]cty.Value
+	if at, ok := content.Attributes["for_each"]; ok {
+		if ct, ok := content.Attributes["count"]; ok {
+			a.diags = append(a.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Both count and for_each",
+				Detail:   fmt.Sprintf("A host block takes count or for_each, not both (count is set at %s).", rangeAt(ct.Range)),
+				Subject:  at.NameRange.Ptr(),
+			})
+			return nil, a.diags
+		}
+		eachVals = l.decodeForEach(a, at)
+		if a.diags.HasErrors() {
+			return nil, a.diags
+		}
+		h.ForEach = true
+		h.Count = len(eachVals)
+	}
 	var lease string
 	if a.str("lease", &lease, false) {
 		h.LeaseRange = content.Attributes["lease"].Expr.Range()
@@ -186,10 +204,7 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 		h.ProviderType, h.Instance, _ = strings.Cut(h.Provider, ".")
 	}
 
-	if at, ok := content.Attributes["labels"]; ok {
-		diags = append(diags, l.decodeLabels(h, at)...)
-	}
-	diags = append(diags, l.decodeHostArgs(h, nick, content.Attributes["args"])...)
+	diags = append(diags, l.decodeInstances(h, nick, content, eachVals)...)
 
 	var kept []keptExpr
 	for _, b := range content.Blocks {
@@ -219,6 +234,170 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 		kept = append(kept, k...)
 	}
 	return kept, diags
+}
+
+// decodeForEach evaluates for_each: a map or object (each.key, each.value)
+// or a set or list of strings (each.key = each.value). It must be known
+// when the plan is made, as its keys are the instances' addresses.
+func (l *loader) decodeForEach(a *attrs, at *hcl.Attribute) map[string]cty.Value {
+	for _, tr := range at.Expr.Variables() {
+		switch root := tr.RootName(); root {
+		case "host", "self", "action", "count", "each":
+			a.diags = append(a.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid for_each argument",
+				Detail: fmt.Sprintf("for_each refers to %s, whose value is not known until apply; for_each must be known when the plan is made, because its keys name the instances (host.NAME[\"KEY\"]). Use var.*, local.* and functions.",
+					root),
+				Subject: tr.SourceRange().Ptr(),
+			})
+		}
+	}
+	if a.diags.HasErrors() {
+		return nil
+	}
+	v, diags := at.Expr.Value(l.ctx)
+	a.diags = append(a.diags, diags...)
+	if diags.HasErrors() {
+		return nil
+	}
+	fail := func(detail string) map[string]cty.Value {
+		a.diags = append(a.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument", Detail: detail, Subject: at.Expr.Range().Ptr()})
+		return nil
+	}
+	if !v.IsWhollyKnown() {
+		return fail("The for_each value is not known when the plan is made (it reads something only known at apply); its keys name the instances, so they must be known now.")
+	}
+	if v.IsNull() {
+		return fail("for_each must be a map or a set of strings, not null.")
+	}
+	if v.IsMarked() {
+		return fail("for_each must not be sensitive: its keys are the instances' addresses, shown in plans and recorded in state.")
+	}
+	out := map[string]cty.Value{}
+	t := v.Type()
+	switch {
+	case t.IsMapType() || t.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			out[k.AsString()] = e
+		}
+	case t.IsSetType() || t.IsListType() || t.IsTupleType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.IsMarked() {
+				return fail("for_each must not hold sensitive values: its keys are the instances' addresses.")
+			}
+			s, err := convert.Convert(e, cty.String)
+			if err != nil || s.IsNull() {
+				return fail(fmt.Sprintf("A set for for_each must hold strings, not %s.", e.Type().FriendlyName()))
+			}
+			if _, dup := out[s.AsString()]; dup && !t.IsSetType() {
+				return fail(fmt.Sprintf("The key %q is in the list twice; each key names one instance.", s.AsString()))
+			}
+			out[s.AsString()] = s
+		}
+	default:
+		return fail(fmt.Sprintf("for_each must be a map or a set of strings, not %s.", t.FriendlyName()))
+	}
+	if len(out) > MaxCount {
+		return fail(fmt.Sprintf("A host block may have at most %d instances, not %d.", MaxCount, len(out)))
+	}
+	return out
+}
+
+// decodeInstances decodes the block's labels and args, and makes its
+// instances. Labels and args that use count.index or each are evaluated
+// once per instance; others once for all.
+func (l *loader) decodeInstances(h *Host, nick *Nick, content *hcl.BodyContent, eachVals map[string]cty.Value) hcl.Diagnostics {
+	keys := sortedKeys(eachVals)
+	for i := 0; i < h.Count; i++ {
+		in := &Instance{Index: i}
+		if h.ForEach {
+			in.Key, in.Each = keys[i], eachVals[keys[i]]
+		}
+		h.Instances = append(h.Instances, in)
+	}
+	labelsAt, argsAt := content.Attributes["labels"], content.Attributes["args"]
+	perInstance := usesInstance(labelsAt) || usesInstance(argsAt)
+	decode := func() hcl.Diagnostics {
+		var diags hcl.Diagnostics
+		if labelsAt != nil {
+			diags = append(diags, l.decodeLabels(h, labelsAt)...)
+		}
+		return append(diags, l.decodeHostArgs(h, nick, argsAt)...)
+	}
+	if !perInstance {
+		diags := decode()
+		for _, in := range h.Instances {
+			in.Args, in.Labels = h.Args, h.Labels
+		}
+		return diags
+	}
+	base := l.ctx
+	defer func() { l.ctx = base }()
+	var first map[string]any
+	var firstLabels map[string]string
+	for i, in := range h.Instances {
+		l.ctx = base.NewChild()
+		l.ctx.Variables = instanceVars(h, in)
+		h.Args, h.Labels = nil, nil
+		if diags := decode(); diags.HasErrors() {
+			return diags
+		}
+		in.Args, in.Labels = h.Args, h.Labels
+		if i == 0 {
+			first, firstLabels = h.Args, h.Labels
+		}
+	}
+	if len(h.Instances) == 0 {
+		// Nothing to evaluate per instance: still check the expressions.
+		l.ctx = base.NewChild()
+		l.ctx.Variables = instanceVars(h, &Instance{Each: cty.DynamicVal})
+		if labelsAt != nil {
+			if _, d := l.evalArgs(labelsAt, "labels"); d.HasErrors() {
+				return d
+			}
+		}
+		if argsAt != nil {
+			if _, d := l.evalArgs(argsAt, "args"); d.HasErrors() {
+				return d
+			}
+		}
+	}
+	h.Args, h.Labels = first, firstLabels
+	if h.Args == nil {
+		h.Args = map[string]any{}
+	}
+	return nil
+}
+
+// usesInstance tells whether an attribute refers to count or each.
+func usesInstance(at *hcl.Attribute) bool {
+	if at == nil {
+		return false
+	}
+	for _, tr := range at.Expr.Variables() {
+		if r := tr.RootName(); r == "count" || r == "each" {
+			return true
+		}
+	}
+	return false
+}
+
+// instanceVars are count.index, and with for_each each.key and
+// each.value, of one instance.
+func instanceVars(h *Host, in *Instance) map[string]cty.Value {
+	vars := map[string]cty.Value{
+		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(in.Index))}),
+	}
+	if h != nil && h.ForEach {
+		each := in.Each
+		if each == cty.NilVal {
+			each = cty.DynamicVal
+		}
+		vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(in.Key), "value": each})
+	}
+	return vars
 }
 
 func (l *loader) nick(name string) *Nick {
@@ -417,7 +596,7 @@ func (l *loader) decodeTeardown(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnost
 func dynamicRefs(expr hcl.Expression) bool {
 	for _, tr := range expr.Variables() {
 		switch tr.RootName() {
-		case "host", "self", "count":
+		case "host", "self", "count", "each":
 			return true
 		}
 	}
@@ -604,9 +783,29 @@ func (l *loader) checkKept(kept []keptExpr) hcl.Diagnostics {
 		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)}),
 	}
 	for _, k := range kept {
-		diags = append(diags, checkValue(k, ctx)...)
+		kctx := ctx
+		if k.host != nil && k.host.ForEach {
+			kctx = ctx.NewChild()
+			kctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{
+				"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal,
+			})}
+		} else if d := checkRefsExcept(k.expr, k.what, ctx); refersTo(k.expr, "each") {
+			diags = append(diags, d...)
+			continue
+		}
+		diags = append(diags, checkValue(k, kctx)...)
 	}
 	return diags
+}
+
+// refersTo tells whether expr refers to the root variable name.
+func refersTo(expr hcl.Expression, name string) bool {
+	for _, tr := range expr.Variables() {
+		if tr.RootName() == name {
+			return true
+		}
+	}
+	return false
 }
 
 // unknownHosts are the host blocks for checking expressions: each a tuple
@@ -615,6 +814,14 @@ func (l *loader) checkKept(kept []keptExpr) hcl.Diagnostics {
 func (l *loader) unknownHosts() map[string]cty.Value {
 	hosts := map[string]cty.Value{}
 	for _, h := range l.cfg.Hosts {
+		if h.ForEach {
+			insts := map[string]cty.Value{}
+			for _, in := range h.Instances {
+				insts[in.Key] = cty.DynamicVal
+			}
+			hosts[h.Name] = cty.ObjectVal(insts)
+			continue
+		}
 		insts := make([]cty.Value, h.Count)
 		for i := range insts {
 			insts[i] = cty.DynamicVal

@@ -248,9 +248,27 @@ func (l *loader) decodeNicks(blocks hcl.Blocks) hcl.Diagnostics {
 
 // checkStaticRefs refuses references that only exist once hosts do.
 func checkStaticRefs(expr hcl.Expression, what string) hcl.Diagnostics {
+	return checkRefsExcept(expr, what, nil)
+}
+
+// checkRefsExcept is checkStaticRefs allowing the roots ctx defines
+// (count and each while a host's instances are decoded).
+func checkRefsExcept(expr hcl.Expression, what string, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, tr := range expr.Variables() {
+		if ctx != nil {
+			if _, ok := ctx.Variables[tr.RootName()]; ok {
+				continue
+			}
+		}
 		switch tr.RootName() {
+		case "each":
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid reference in " + what,
+				Detail:   fmt.Sprintf("%s cannot refer to each: each.key and each.value exist only in a host block with for_each.", what),
+				Subject:  tr.SourceRange().Ptr(),
+			})
 		case "host", "self", "count":
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -267,7 +285,7 @@ func checkStaticRefs(expr hcl.Expression, what string) hcl.Diagnostics {
 // evalArgs evaluates an args attribute to an object or map without
 // sensitive values. NilVal: an error was reported.
 func (l *loader) evalArgs(a *hcl.Attribute, what string) (cty.Value, hcl.Diagnostics) {
-	if diags := checkStaticRefs(a.Expr, what); diags.HasErrors() {
+	if diags := checkRefsExcept(a.Expr, what, l.ctx); diags.HasErrors() {
 		return cty.NilVal, diags
 	}
 	v, diags := a.Expr.Value(l.ctx)

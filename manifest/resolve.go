@@ -60,13 +60,17 @@ func (c *Config) HostBlock(name string) *Host {
 }
 
 // instanceContext is the context of one host instance's expressions.
-func (c *Config) instanceContext(index int, self HostValues, hosts map[string][]HostValues) *hcl.EvalContext {
+// index is the instance's place in h.Instances (count.index; for
+// for_each instances, each.key and each.value come from it).
+func (c *Config) instanceContext(h *Host, index int, self HostValues, hosts map[string][]HostValues) *hcl.EvalContext {
 	ctx := c.baseContext().NewChild()
-	ctx.Variables = map[string]cty.Value{
-		"self":  hostValue(self),
-		"host":  cty.ObjectVal(hostsValue(hosts)),
-		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(index))}),
+	in := &Instance{Index: index}
+	if h != nil && index >= 0 && index < len(h.Instances) {
+		in = h.Instances[index]
 	}
+	ctx.Variables = instanceVars(h, in)
+	ctx.Variables["self"] = hostValue(self)
+	ctx.Variables["host"] = cty.ObjectVal(hostsValue(hosts))
 	return ctx
 }
 
@@ -152,7 +156,7 @@ func (c *Config) ResolveSetup(h *Host, index int, self HostValues, hosts map[str
 	if h == nil || h.Setup == nil {
 		return nil, nil
 	}
-	ctx := c.instanceContext(index, self, hosts)
+	ctx := c.instanceContext(h, index, self, hosts)
 	s := h.Setup
 	out := &ResolvedSetup{Timeout: s.Timeout, WaitFor: s.WaitFor, OnFailure: s.OnFailure}
 	var diags hcl.Diagnostics
@@ -187,7 +191,7 @@ func (c *Config) ResolveTeardown(h *Host, index int, self HostValues, hosts map[
 	if h == nil || h.Teardown == nil {
 		return nil, nil
 	}
-	ctx := c.instanceContext(index, self, hosts)
+	ctx := c.instanceContext(h, index, self, hosts)
 	run, diags := resolveStrings(h.Teardown.Run, ctx, "teardown.run")
 	return &ResolvedTeardown{Run: run, Timeout: h.Teardown.Timeout}, diags
 }
@@ -208,7 +212,7 @@ func (c *Config) ResolveConnection(h *Host, index int, self HostValues, hosts ma
 	if len(content.Attributes) == 0 {
 		return &out, nil
 	}
-	l := &loader{ctx: c.instanceContext(index, self, hosts), cfg: c}
+	l := &loader{ctx: c.instanceContext(h, index, self, hosts), cfg: c}
 	return &out, fillConnection(&out, &attrs{l: l, content: content, block: "connection"})
 }
 

@@ -250,10 +250,16 @@ func hostValue(hv HostValues) cty.Value {
 	return cty.ObjectVal(m)
 }
 
-// hostsValue is the host object: host.NAME is a tuple of instances.
+// hostsValue is the host object: host.NAME is a tuple of instances, or,
+// for a for_each block (its instances' values carry a string "key"), an
+// object of instances by key.
 func hostsValue(hosts map[string][]HostValues) map[string]cty.Value {
 	out := make(map[string]cty.Value, len(hosts))
 	for name, list := range hosts {
+		if keyed := keyedInstances(list); keyed != nil {
+			out[name] = cty.ObjectVal(keyed)
+			continue
+		}
 		vals := make([]cty.Value, len(list))
 		for i, hv := range list {
 			vals[i] = hostValue(hv)
@@ -270,5 +276,22 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// keyedInstances is the object of for_each instances by key; nil when the
+// list holds count instances.
+func keyedInstances(list []HostValues) map[string]cty.Value {
+	var out map[string]cty.Value
+	for _, hv := range list {
+		k, ok := hv["key"].(string)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = map[string]cty.Value{}
+		}
+		out[k] = hostValue(hv)
+	}
 	return out
 }

@@ -59,11 +59,13 @@ func (a *Action) UnmarshalText(b []byte) error {
 
 // Desired is one host instance the manifest asks for.
 type Desired struct {
-	// Address is host.NAME[INDEX].
+	// Address is host.NAME[INDEX], or host.NAME["KEY"] with for_each.
 	Address string `json:"address"`
-	// Host is the host block's name; Index the instance's.
+	// Host is the host block's name; Index the instance's (with for_each,
+	// the key's place among the sorted keys); Key the for_each key.
 	Host  string `json:"host"`
 	Index int    `json:"index"`
+	Key   string `json:"key,omitempty"`
 	// Provider and Instance name the provider instance.
 	Provider string `json:"provider"`
 	Instance string `json:"instance"`

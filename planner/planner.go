@@ -328,15 +328,18 @@ func findRecord(rs []*state.Host, id string) (*state.Host, bool) {
 
 // goneReason explains why an address is no longer wanted.
 func (m *maker) goneReason(addr string) Reason {
-	name, _, ok := ParseAddress(addr)
+	in, ok := ParseInstance(addr)
 	if !ok {
 		return Because(ReasonNotInManifest, addr)
 	}
-	h, ok := m.hostBlocks[name]
+	h, ok := m.hostBlocks[in.Block]
 	if !ok {
-		return Because(ReasonBlockRemoved, "host."+name)
+		return Because(ReasonBlockRemoved, "host."+in.Block)
 	}
-	return Reason{Kind: ReasonCountReduced, Detail: "host." + name, Count: h.Count}
+	if in.Keyed || h.ForEach {
+		return Because(ReasonKeyRemoved, addr)
+	}
+	return Reason{Kind: ReasonCountReduced, Detail: "host." + in.Block, Count: h.Count}
 }
 
 // compare decides what an existing record needs.
@@ -496,8 +499,7 @@ func matchChange(f *filter.Filter, c Change, now time.Time) (bool, error) {
 		return true, nil
 	}
 	if c.Before != nil {
-		_, idx, _ := ParseAddress(c.Before.Address)
-		ok, err := f.Match(*c.Before, idx, now)
+		ok, err := f.Match(*c.Before, addressIndex(c.Before.Address), now)
 		if err != nil || ok {
 			return ok, err
 		}
@@ -507,14 +509,19 @@ func matchChange(f *filter.Filter, c Change, now time.Time) (bool, error) {
 	}
 	if c.Before == nil && c.Resume != nil {
 		it := c.Resume
-		_, idx, _ := ParseAddress(it.Address)
 		return f.MatchValues(filter.Values{ID: it.HostID, Address: it.Address, Provider: it.Provider,
 			Instance: it.Instance, ProviderID: it.ProviderID, Environment: it.Environment,
-			Args: it.Recipe, Index: idx, Created: it.Created, Updated: it.Updated,
+			Args: it.Recipe, Index: addressIndex(it.Address), Created: it.Created, Updated: it.Updated,
 			Origin: filter.OriginValues{User: it.Origin.User, Machine: it.Origin.Machine, CI: it.Origin.CI},
 			Now:    now})
 	}
 	return false, nil
+}
+
+// addressIndex is the count index of an address (0 for anything else).
+func addressIndex(addr string) int {
+	_, idx, _ := ParseAddress(addr)
+	return idx
 }
 
 // DesiredValues is what a filter sees of a host not checked out yet.

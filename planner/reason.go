@@ -36,6 +36,9 @@ const (
 	ReasonBlockRemoved ReasonKind = "block-removed"
 	// ReasonCountReduced: the block (Detail) now has Count instances.
 	ReasonCountReduced ReasonKind = "count-reduced"
+	// ReasonKeyRemoved: the instance's key (Detail: its address) is no
+	// longer in the block's for_each.
+	ReasonKeyRemoved ReasonKind = "key-removed"
 	// ReasonTainted: the host is tainted; Detail is the record's reason
 	// (who tainted it, or the setup error that did).
 	ReasonTainted ReasonKind = "tainted"

@@ -57,14 +57,20 @@ func (a *App) neighbours(ctx context.Context, env string) (map[string][]manifest
 	}
 	out := map[string][]manifest.HostValues{}
 	for _, r := range recs {
-		name, idx, ok := planner.ParseAddress(r.Address)
+		in, ok := planner.ParseInstance(r.Address)
 		if !ok {
 			continue
 		}
-		for len(out[name]) <= idx {
-			out[name] = append(out[name], nil)
+		if in.Keyed {
+			v := Values(r)
+			v["key"] = in.Key
+			out[in.Block] = append(out[in.Block], v)
+			continue
 		}
-		out[name][idx] = Values(r)
+		for len(out[in.Block]) <= in.Index {
+			out[in.Block] = append(out[in.Block], nil)
+		}
+		out[in.Block][in.Index] = Values(r)
 	}
 	return out, nil
 }
@@ -81,12 +87,25 @@ func (a *App) neighboursFor(ctx context.Context, blk *manifest.Host, hooks bool,
 	return a.neighbours(ctx, env)
 }
 
+// hostBlock finds the block of an address and the instance's place in
+// it (for a for_each instance, its key's; nil if the key is gone).
 func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
-	name, idx, ok := planner.ParseAddress(addr)
+	in, ok := planner.ParseInstance(addr)
 	if !ok || cfg == nil {
 		return nil, 0
 	}
-	return cfg.HostBlock(name), idx
+	blk := cfg.HostBlock(in.Block)
+	if blk == nil || blk.ForEach != in.Keyed {
+		return nil, 0
+	}
+	if in.Keyed {
+		inst, ok := blk.InstanceByKey(in.Key)
+		if !ok {
+			return nil, 0
+		}
+		return blk, inst.Index
+	}
+	return blk, in.Index
 }
 
 // afterCheckout runs a new host's setup, then its hooks.

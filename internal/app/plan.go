@@ -89,7 +89,7 @@ func compileAll(flag string, srcs []string) ([]*filter.Filter, error) {
 // the block. Anything else is a filter expression.
 func addressFilter(s string) string {
 	t := strings.TrimSpace(s)
-	if _, _, ok := planner.ParseAddress(t); ok {
+	if _, ok := planner.ParseInstance(t); ok {
 		return fmt.Sprintf("address == %q", t)
 	}
 	if isBlockRef(t) {

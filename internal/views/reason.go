@@ -40,6 +40,8 @@ func ReasonText(r planner.Reason) string {
 		return r.Detail + " is no longer in the manifest"
 	case planner.ReasonCountReduced:
 		return fmt.Sprintf("%s is now count = %d", r.Detail, r.Count)
+	case planner.ReasonKeyRemoved:
+		return r.Detail + " is not among its block's for_each keys"
 	case planner.ReasonTainted:
 		if r.Detail == "" {
 			return "tainted"
