@@ -105,6 +105,17 @@ func (j *job) create(ctx context.Context) (*state.Host, error) {
 	if d == nil {
 		return nil, errors.New("create without a desired host")
 	}
+	if len(d.Unknown) > 0 {
+		if a.opts.Resolve == nil {
+			return nil, fmt.Errorf("%s are not known and nothing resolves them", strings.Join(d.Unknown, ", "))
+		}
+		r, err := a.opts.Resolve(ctx, a.env, j.c)
+		if err != nil {
+			return nil, err
+		}
+		d = r
+		j.c.After = r
+	}
 	w := context.WithoutCancel(ctx)
 	pr, err := a.provider(d.Provider, d.Instance)
 	if err != nil {

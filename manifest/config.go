@@ -67,6 +67,9 @@ type Config struct {
 	// evalCtx is the context of var.*, local.* and functions that the
 	// Resolve methods extend.
 	evalCtx *hcl.EvalContext
+	// schemas are the provider schemas the manifest was loaded with
+	// (ResolveInstance converts and checks args with them).
+	schemas SchemaSource
 }
 
 // Variable is a variable block.
@@ -165,6 +168,13 @@ type Host struct {
 	// key). Each has its own args and labels, which differ from the
 	// block's Args and Labels only where those use count.index or each.
 	Instances []*Instance
+	// Dynamic is true when args or labels refer to other hosts: they are
+	// evaluated when those are known (Config.ResolveInstance), and until
+	// then each instance's Unknown names what is left out.
+	Dynamic bool
+
+	nick             *Nick
+	labelsAt, argsAt *hcl.Attribute
 }
 
 // Instance is one instance of a host block.
@@ -177,6 +187,9 @@ type Instance struct {
 	Each   cty.Value
 	Args   map[string]any
 	Labels map[string]string
+	// Unknown names the args and labels known only once the hosts they
+	// refer to are checked out ("args.KEY", "labels.KEY").
+	Unknown []string
 }
 
 // InstanceByKey finds a for_each instance by key.

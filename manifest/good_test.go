@@ -15,7 +15,7 @@ import (
 var cmpConfig = []cmp.Option{
 	cmpopts.IgnoreTypes(hcl.Range{}),
 	cmpopts.IgnoreInterfaces(struct{ hcl.Expression }{}),
-	cmpopts.IgnoreUnexported(Config{}, Nick{}),
+	cmpopts.IgnoreUnexported(Config{}, Nick{}, Host{}),
 	cmpopts.IgnoreFields(Config{}, "Files", "Sources"),
 	cmpopts.IgnoreFields(Connection{}, "Exprs"),
 	cmpopts.IgnoreFields(Host{}, "Instances"),

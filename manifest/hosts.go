@@ -55,6 +55,9 @@ type keptExpr struct {
 	want cty.Type // cty.String or cty.List(cty.String)
 	// sensitiveOK is true for connection.password.
 	sensitiveOK bool
+	// refsOnly: only its host references are checked here (args and
+	// labels, checked by checkDynamic).
+	refsOnly bool
 }
 
 func (l *loader) decodeHosts(blocks hcl.Blocks) hcl.Diagnostics {
@@ -98,8 +101,11 @@ func (l *loader) decodeHosts(blocks hcl.Blocks) hcl.Diagnostics {
 		}
 	}
 	diags = append(diags, l.checkHostRefs(kept, seen)...)
+	if diags.HasErrors() {
+		return diags
+	}
 	diags = append(diags, l.checkKept(kept)...)
-	return diags
+	return append(diags, l.checkDynamic()...)
 }
 
 func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.Diagnostics) {
@@ -204,9 +210,8 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 		h.ProviderType, h.Instance, _ = strings.Cut(h.Provider, ".")
 	}
 
-	diags = append(diags, l.decodeInstances(h, nick, content, eachVals)...)
-
-	var kept []keptExpr
+	kept, d := l.decodeInstances(h, nick, content, eachVals)
+	diags = append(diags, d...)
 	for _, b := range content.Blocks {
 		var k []keptExpr
 		var d hcl.Diagnostics
@@ -307,8 +312,10 @@ func (l *loader) decodeForEach(a *attrs, at *hcl.Attribute) map[string]cty.Value
 
 // decodeInstances decodes the block's labels and args, and makes its
 // instances. Labels and args that use count.index or each are evaluated
-// once per instance; others once for all.
-func (l *loader) decodeInstances(h *Host, nick *Nick, content *hcl.BodyContent, eachVals map[string]cty.Value) hcl.Diagnostics {
+// once per instance; others once for all. Labels and args that refer to
+// other hosts are kept (Host.Dynamic) and evaluated when those are known:
+// here only checked, with every host unknown.
+func (l *loader) decodeInstances(h *Host, nick *Nick, content *hcl.BodyContent, eachVals map[string]cty.Value) ([]keptExpr, hcl.Diagnostics) {
 	keys := sortedKeys(eachVals)
 	for i := 0; i < h.Count; i++ {
 		in := &Instance{Index: i}
@@ -318,57 +325,101 @@ func (l *loader) decodeInstances(h *Host, nick *Nick, content *hcl.BodyContent, 
 		h.Instances = append(h.Instances, in)
 	}
 	labelsAt, argsAt := content.Attributes["labels"], content.Attributes["args"]
-	perInstance := usesInstance(labelsAt) || usesInstance(argsAt)
-	decode := func() hcl.Diagnostics {
-		var diags hcl.Diagnostics
-		if labelsAt != nil {
-			diags = append(diags, l.decodeLabels(h, labelsAt)...)
+	h.nick, h.labelsAt, h.argsAt = nick, labelsAt, argsAt
+	var kept []keptExpr
+	for _, at := range []*hcl.Attribute{labelsAt, argsAt} {
+		if at != nil && refersTo(at.Expr, "host") {
+			h.Dynamic = true
+			kept = append(kept, keptExpr{host: h, expr: at.Expr, what: at.Name, want: cty.DynamicPseudoType, refsOnly: true})
 		}
-		return append(diags, l.decodeHostArgs(h, nick, argsAt)...)
 	}
+	perInstance := h.Dynamic || usesInstance(labelsAt) || usesInstance(argsAt)
 	if !perInstance {
-		diags := decode()
+		var diags hcl.Diagnostics
+		h.Args, h.Labels, _, diags = l.instanceValues(h, l.ctx)
 		for _, in := range h.Instances {
 			in.Args, in.Labels = h.Args, h.Labels
 		}
-		return diags
+		return kept, diags
 	}
 	base := l.ctx
-	defer func() { l.ctx = base }()
-	var first map[string]any
-	var firstLabels map[string]string
-	for i, in := range h.Instances {
-		l.ctx = base.NewChild()
-		l.ctx.Variables = instanceVars(h, in)
-		h.Args, h.Labels = nil, nil
-		if diags := decode(); diags.HasErrors() {
-			return diags
+	insts := h.Instances
+	if len(insts) == 0 {
+		// Nothing to evaluate per instance: still check the expressions.
+		insts = []*Instance{{Each: cty.DynamicVal}}
+	}
+	var hosts cty.Value
+	if h.Dynamic {
+		// Checked with every host unknown once all blocks are known.
+		l.dynamic = append(l.dynamic, h)
+		return kept, nil
+	}
+	_ = hosts
+	for i, in := range insts {
+		ctx := base.NewChild()
+		ctx.Variables = instanceVars(h, in)
+		args, labels, _, diags := l.instanceValues(h, ctx)
+		if diags.HasErrors() {
+			return kept, diags
 		}
-		in.Args, in.Labels = h.Args, h.Labels
+		in.Args, in.Labels = args, labels
 		if i == 0 {
-			first, firstLabels = h.Args, h.Labels
+			h.Args, h.Labels = args, labels
 		}
 	}
 	if len(h.Instances) == 0 {
-		// Nothing to evaluate per instance: still check the expressions.
-		l.ctx = base.NewChild()
-		l.ctx.Variables = instanceVars(h, &Instance{Each: cty.DynamicVal})
-		if labelsAt != nil {
-			if _, d := l.evalArgs(labelsAt, "labels"); d.HasErrors() {
-				return d
-			}
-		}
-		if argsAt != nil {
-			if _, d := l.evalArgs(argsAt, "args"); d.HasErrors() {
-				return d
-			}
-		}
+		h.Args, h.Labels = map[string]any{}, nil
 	}
-	h.Args, h.Labels = first, firstLabels
-	if h.Args == nil {
-		h.Args = map[string]any{}
+	return kept, nil
+}
+
+// checkDynamic evaluates the args and labels of blocks that refer to
+// other hosts, every host unknown, so that a bad function call or a
+// wrong type is found at validate time.
+func (l *loader) checkDynamic() hcl.Diagnostics {
+	hosts := cty.ObjectVal(l.unknownHosts(unknownHostValue()))
+	for _, h := range l.dynamic {
+		insts := h.Instances
+		if len(insts) == 0 {
+			insts = []*Instance{{Each: cty.DynamicVal}}
+		}
+		for i, in := range insts {
+			ctx := l.ctx.NewChild()
+			ctx.Variables = instanceVars(h, in)
+			ctx.Variables["host"] = hosts
+			args, labels, unknown, diags := l.instanceValues(h, ctx)
+			if diags.HasErrors() {
+				return diags
+			}
+			in.Args, in.Labels, in.Unknown = args, labels, unknown
+			if i == 0 {
+				h.Args, h.Labels = args, labels
+			}
+		}
+		if len(h.Instances) == 0 {
+			h.Args, h.Labels = map[string]any{}, nil
+		}
 	}
 	return nil
+}
+
+// instanceValues evaluates a block's args and labels in ctx. Values
+// that are not known (they refer to hosts not checked out yet) are left
+// out and named in unknown ("args.KEY", "labels.KEY"; "args" or "labels"
+// when the whole value is unknown).
+func (l *loader) instanceValues(h *Host, ctx *hcl.EvalContext) (args map[string]any, labels map[string]string, unknown []string, diags hcl.Diagnostics) {
+	saved := l.ctx
+	l.ctx = ctx
+	defer func() { l.ctx = saved }()
+	if h.labelsAt != nil {
+		labels, unknown, diags = l.decodeLabels(h.labelsAt)
+		if diags.HasErrors() {
+			return nil, nil, nil, diags
+		}
+	}
+	args, u, d := l.decodeHostArgs(h, h.nick, h.argsAt)
+	diags = append(diags, d...)
+	return args, labels, append(unknown, u...), diags
 }
 
 // usesInstance tells whether an attribute refers to count or each.
@@ -414,35 +465,44 @@ func (l *loader) nick(name string) *Nick {
 	return nil
 }
 
-func (l *loader) decodeLabels(h *Host, at *hcl.Attribute) hcl.Diagnostics {
+func (l *loader) decodeLabels(at *hcl.Attribute) (map[string]string, []string, hcl.Diagnostics) {
 	v, diags := l.evalArgs(at, "labels")
 	if v == cty.NilVal {
-		return diags
+		return nil, nil, diags
 	}
-	h.Labels = map[string]string{}
+	if !v.IsKnown() {
+		return nil, []string{"labels"}, diags
+	}
+	labels := map[string]string{}
+	var unknown []string
 	for it := v.ElementIterator(); it.Next(); {
 		k, e := it.Element()
+		if !e.IsKnown() {
+			unknown = append(unknown, "labels."+k.AsString())
+			continue
+		}
 		if e.IsNull() || e.Type() != cty.String {
 			what := "null"
 			if !e.IsNull() {
 				what = "a " + e.Type().FriendlyName()
 			}
-			return append(diags, &hcl.Diagnostic{
+			return nil, nil, append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid labels",
 				Detail:   fmt.Sprintf("The label %q is %s; label values must be strings (quote them).", k.AsString(), what),
 				Subject:  at.Expr.Range().Ptr(),
 			})
 		}
-		h.Labels[k.AsString()] = e.AsString()
+		labels[k.AsString()] = e.AsString()
 	}
-	return diags
+	return labels, unknown, diags
 }
 
 // decodeHostArgs lays the host's args over the nick's (shallow, host
 // wins), converts them to the provider's Args type and shapes them as
-// JSON for recording.
-func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) hcl.Diagnostics {
+// JSON for recording. Arguments not known yet are left out and named in
+// unknown; the provider's check then waits until they are.
+func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) (map[string]any, []string, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	merged := map[string]cty.Value{}
 	if nick != nil {
@@ -463,7 +523,10 @@ func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) hcl.Diag
 		v, d := l.evalArgs(at, "args")
 		diags = append(diags, d...)
 		if v == cty.NilVal {
-			return diags
+			return nil, nil, diags
+		}
+		if !v.IsKnown() {
+			return map[string]any{}, []string{"args"}, diags
 		}
 		for it := v.ElementIterator(); it.Next(); {
 			k, e := it.Element()
@@ -471,28 +534,43 @@ func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) hcl.Diag
 		}
 	}
 	val := cty.ObjectVal(merged)
-	if d := l.checkArgs(h, nick, at, val); d.HasErrors() {
-		return append(diags, d...)
+	known := val.IsWhollyKnown()
+	if known {
+		if d := l.checkArgs(h, nick, at, val); d.HasErrors() {
+			return nil, nil, append(diags, d...)
+		}
 	}
 	if h.ProviderType != "" {
 		if sch, ok := l.schema(h.ProviderType); ok && sch.Args != cty.NilType {
 			cv, err := convert.Convert(val, sch.Args)
 			if err != nil {
-				return append(diags, convertDiag(err, "Invalid args", "args for "+h.ProviderType, rng))
+				return nil, nil, append(diags, convertDiag(err, "Invalid args", "args for "+h.ProviderType, rng))
 			}
 			val = cv
 		}
 	}
+	var unknown []string
+	if !known && val.Type().IsObjectType() {
+		m := map[string]cty.Value{}
+		for k, e := range val.AsValueMap() {
+			if e.IsWhollyKnown() {
+				m[k] = e
+			} else {
+				unknown = append(unknown, "args."+k)
+			}
+		}
+		sort.Strings(unknown)
+		val = cty.ObjectVal(m)
+	}
 	g, err := toJSONShaped(val)
 	if err != nil {
-		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid args", Detail: fmt.Sprintf("The args cannot be recorded: %s.", err), Subject: rng.Ptr()})
+		return nil, nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid args", Detail: fmt.Sprintf("The args cannot be recorded: %s.", err), Subject: rng.Ptr()})
 	}
-	if m, ok := g.(map[string]any); ok {
-		h.Args = m
-	} else {
-		h.Args = map[string]any{}
+	args, ok := g.(map[string]any)
+	if !ok {
+		args = map[string]any{}
 	}
-	return diags
+	return args, unknown, diags
 }
 
 func (l *loader) decodeSetup(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnostics) {
@@ -779,10 +857,13 @@ func (l *loader) checkKept(kept []keptExpr) hcl.Diagnostics {
 	ctx := l.ctx.NewChild()
 	ctx.Variables = map[string]cty.Value{
 		"self":  cty.DynamicVal,
-		"host":  cty.ObjectVal(l.unknownHosts()),
+		"host":  cty.ObjectVal(l.unknownHosts(cty.DynamicVal)),
 		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)}),
 	}
 	for _, k := range kept {
+		if k.refsOnly {
+			continue
+		}
 		kctx := ctx
 		if k.host != nil && k.host.ForEach {
 			kctx = ctx.NewChild()
@@ -811,20 +892,20 @@ func refersTo(expr hcl.Expression, name string) bool {
 // unknownHosts are the host blocks for checking expressions: each a tuple
 // of count unknown instances, so that host.NAME[INDEX] past the count is
 // an error at validate time, at the index.
-func (l *loader) unknownHosts() map[string]cty.Value {
+func (l *loader) unknownHosts(inst cty.Value) map[string]cty.Value {
 	hosts := map[string]cty.Value{}
 	for _, h := range l.cfg.Hosts {
 		if h.ForEach {
 			insts := map[string]cty.Value{}
 			for _, in := range h.Instances {
-				insts[in.Key] = cty.DynamicVal
+				insts[in.Key] = inst
 			}
 			hosts[h.Name] = cty.ObjectVal(insts)
 			continue
 		}
 		insts := make([]cty.Value, h.Count)
 		for i := range insts {
-			insts[i] = cty.DynamicVal
+			insts[i] = inst
 		}
 		hosts[h.Name] = cty.TupleVal(insts)
 	}

@@ -289,11 +289,17 @@ func (l *loader) evalArgs(a *hcl.Attribute, what string) (cty.Value, hcl.Diagnos
 		return cty.NilVal, diags
 	}
 	v, diags := a.Expr.Value(l.ctx)
-	if diags.HasErrors() || !v.IsWhollyKnown() {
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	if !v.IsWhollyKnown() && !refersTo(a.Expr, "host") {
 		return cty.NilVal, diags
 	}
 	if d := sensitiveDiag(v, what, "would be stored in state", a.Expr.Range()); d != nil {
 		return cty.NilVal, append(diags, d)
+	}
+	if !v.IsKnown() {
+		return v, diags
 	}
 	if v.IsNull() {
 		return cty.EmptyObjectVal, diags

@@ -238,3 +238,25 @@ func (c *Config) ResolveHook(hk *Hook, self HostValues, hosts map[string][]HostV
 	diags = append(diags, d...)
 	return run, local, diags
 }
+
+// ResolveInstance evaluates the args and labels of instance index of a
+// Dynamic block (one whose args or labels refer to other hosts), with
+// hosts holding the instances it refers to. An instance that is
+// UnknownHost (being created or replaced) leaves what reads it unknown:
+// those args and labels are left out and named in unknown ("args.KEY",
+// "labels.KEY"). For a block that is not Dynamic it returns the
+// instance's decoded values.
+func (c *Config) ResolveInstance(h *Host, index int, hosts map[string][]HostValues) (args map[string]any, labels map[string]string, unknown []string, diags hcl.Diagnostics) {
+	if h == nil || index < 0 || index >= len(h.Instances) {
+		return nil, nil, nil, nil
+	}
+	in := h.Instances[index]
+	if !h.Dynamic {
+		return in.Args, in.Labels, nil, nil
+	}
+	ctx := c.baseContext().NewChild()
+	ctx.Variables = instanceVars(h, in)
+	ctx.Variables["host"] = cty.ObjectVal(hostsValue(hosts))
+	l := &loader{ctx: ctx, cfg: c, opts: Options{Schemas: c.schemas}}
+	return l.instanceValues(h, ctx)
+}

@@ -235,8 +235,34 @@ var hostValueAttrs = map[string]cty.Value{
 	"facts":    cty.EmptyObjectVal,
 }
 
+// unknownMark marks the HostValues of an instance not checked out yet.
+const unknownMark = "\x00unknown"
+
+// UnknownHost stands for an instance whose values are known only after
+// its checkout (being created or replaced): expressions that read it are
+// unknown, and args and labels that do are "known after checkout".
+func UnknownHost() HostValues { return HostValues{unknownMark: true} }
+
+// unknownHostValue is an instance not checked out yet: its attributes
+// are unknown values of their types, so that a wrong use of one (a
+// hostname where a list is wanted) is still found.
+func unknownHostValue() cty.Value {
+	m := make(map[string]cty.Value, len(hostValueAttrs)+3)
+	for k, v := range hostValueAttrs {
+		m[k] = cty.UnknownVal(v.Type())
+	}
+	m["facts"] = cty.DynamicVal
+	for _, k := range []string{"provider", "instance", "key"} {
+		m[k] = cty.UnknownVal(cty.String)
+	}
+	return cty.ObjectVal(m)
+}
+
 // hostValue turns HostValues into the object expressions see.
 func hostValue(hv HostValues) cty.Value {
+	if _, ok := hv[unknownMark]; ok {
+		return unknownHostValue()
+	}
 	m := make(map[string]cty.Value, len(hostValueAttrs)+len(hv))
 	for k, v := range hostValueAttrs {
 		m[k] = v

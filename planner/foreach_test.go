@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/state"
@@ -72,5 +73,65 @@ func TestParseInstance(t *testing.T) {
 	}
 	if CompareAddress(`host.web[10]`, `host.web["a"]`) >= 0 || CompareAddress(`host.web["a"]`, `host.web["b"]`) >= 0 {
 		t.Error("CompareAddress: count instances come before keyed ones, keys in order")
+	}
+}
+
+func TestArgsReferringToHostsAreKnownOnlyWhenTheHostStays(t *testing.T) {
+	src := `
+host "sat" { provider = "sim" }
+host "capsule" {
+  provider = "sim"
+  args     = { sat = host.sat[0].hostname, role = "capsule" }
+}
+`
+	c, diags := manifest.LoadSources(map[string][]byte{"lab.hcl": []byte(src)}, ".", manifest.Options{
+		Schemas: func(string) (manifest.ProviderSchema, bool) {
+			return manifest.ProviderSchema{Type: "sim", Args: cty.DynamicPseudoType}, true
+		},
+	})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	c.Environment = "ui"
+	sat := state.Host{ID: "s", Environment: "ui", Address: "host.sat[0]", Provider: "sim", Instance: "default",
+		Hostname: "sat.example", Status: state.StatusReady, Recipe: map[string]any{}}
+	capsule := state.Host{ID: "c", Environment: "ui", Address: "host.capsule[0]", Provider: "sim", Instance: "default",
+		Status: state.StatusReady, Recipe: map[string]any{"sat": "sat.example", "role": "capsule"}}
+
+	// Nothing checked out: the capsule's sat is known after checkout.
+	p, err := Make(context.Background(), Input{Config: c, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := p.Changes[0].After
+	if p.Changes[0].Address != "host.capsule[0]" || !cmp.Equal(after.Unknown, []string{"args.sat"}) || !cmp.Equal(after.Args, map[string]any{"role": "capsule"}) {
+		t.Errorf("capsule to create: %+v", after)
+	}
+	if !cmp.Equal(p.Changes[0].DependsOn, []string{"host.sat[0]"}) {
+		t.Errorf("capsule depends on %v, want host.sat[0]", p.Changes[0].DependsOn)
+	}
+
+	// Both there: the value is read from the satellite's record.
+	p, err = Make(context.Background(), Input{Config: c, Records: []state.Host{sat, capsule}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range p.Changes {
+		if ch.Action != NoOp && ch.Action != Extend {
+			t.Errorf("%s: %s (%+v), want no-op", ch.Address, ch.Action, ch.Reason)
+		}
+	}
+
+	// The satellite is replaced: the capsule is too.
+	p, err = Make(context.Background(), Input{Config: c, Records: []state.Host{sat, capsule}, Replace: []string{"host.sat[0]"}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []brief{
+		{Action: Replace, Address: "host.capsule[0]", Before: "c", Reason: Reason{Kind: ReasonRecipeChanged, Fields: []string{"sat"}}, DependsOn: []string{"host.sat[0]"}},
+		{Action: Replace, Address: "host.sat[0]", Before: "s", Reason: Because(ReasonReplaceRequested, "")},
+	}
+	if d := cmp.Diff(want, briefs(p.Changes)); d != "" {
+		t.Errorf("changes (-want +got):\n%s", d)
 	}
 }

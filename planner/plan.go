@@ -74,6 +74,10 @@ type Desired struct {
 	Args   map[string]any    `json:"args,omitempty"`
 	Lease  time.Duration     `json:"lease,omitempty"`
 	Labels map[string]string `json:"labels,omitempty"`
+	// Unknown names the args and labels known only after the hosts they
+	// refer to are checked out ("args.KEY", "labels.KEY"): left out of
+	// Args and Labels, filled in by apply before the checkout.
+	Unknown []string `json:"unknown,omitempty"`
 	// DependsOn names the host blocks the block's setup, teardown or
 	// connection refer to; the record keeps it (state.Host.DependsOn).
 	DependsOn []string `json:"depends_on,omitempty"`

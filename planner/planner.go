@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -86,7 +87,10 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 	if in.Destroy {
 		changes = mk.destroyAll()
 	} else {
-		changes = mk.converge()
+		var err error
+		if changes, err = mk.converge(); err != nil {
+			return nil, err
+		}
 	}
 	changes, err := selectChanges(changes, in.Targets, in.Excludes, in.Now)
 	if err != nil {
@@ -211,7 +215,7 @@ func cleanup(it state.Intent, k ReasonKind) Change {
 	return Change{Action: Destroy, Address: it.Address, Resume: ptr(it), Reason: Because(k, "")}
 }
 
-func (m *maker) converge() []Change {
+func (m *maker) converge() ([]Change, error) {
 	desired := DesiredHosts(m.in.Config)
 	wanted := map[string]*Desired{}
 	for i := range desired {
@@ -249,10 +253,16 @@ func (m *maker) converge() []Change {
 		replace[a] = true
 	}
 
-	// Desired hosts.
-	resumed := map[string]bool{} // intent ids picked up by a create
-	for i := range desired {
+	// Desired hosts, those referred to before those referring to them
+	// (args and labels that refer to hosts are resolved with the
+	// referred hosts' changes known).
+	resumed := map[string]bool{}     // intent ids picked up by a create
+	kept := map[string]*state.Host{} // addresses whose record stays
+	for _, i := range m.dependencyOrder(desired) {
 		d := &desired[i]
+		if err := m.resolve(d, kept); err != nil {
+			return nil, err
+		}
 		r, ok := byAddr[d.Address]
 		if !ok {
 			c := Change{Action: Create, Address: d.Address, After: d, Reason: Because(ReasonMissing, "")}
@@ -267,7 +277,11 @@ func (m *maker) converge() []Change {
 			out = append(out, c)
 			continue
 		}
-		out = append(out, m.withFinish(m.compare(r, d, replace[d.Address]), finishing))
+		c := m.withFinish(m.compare(r, d, replace[d.Address]), finishing)
+		if c.Action == NoOp || c.Action == Extend {
+			kept[d.Address] = r
+		}
+		out = append(out, c)
 	}
 
 	// Records no longer wanted.
@@ -290,7 +304,70 @@ func (m *maker) converge() []Change {
 			out = append(out, cleanup(it, ReasonFinishCheckin))
 		}
 	}
-	return out
+	return out, nil
+}
+
+// dependencyOrder lists the indexes of desired with every block after
+// the blocks it depends on (the manifest refuses cycles), else in order.
+func (m *maker) dependencyOrder(desired []Desired) []int {
+	rank := map[string]int{}
+	var visit func(name string, depth int) int
+	visit = func(name string, depth int) int {
+		if r, ok := rank[name]; ok || depth > len(m.hostBlocks) {
+			return r
+		}
+		r := 0
+		if h := m.hostBlocks[name]; h != nil {
+			for _, dep := range h.DependsOn {
+				if dep != name {
+					r = max(r, visit(dep, depth+1)+1)
+				}
+			}
+		}
+		rank[name] = r
+		return r
+	}
+	idx := make([]int, len(desired))
+	for i := range idx {
+		idx[i] = i
+		visit(desired[i].Host, 0)
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(rank[desired[a].Host], rank[desired[b].Host]) })
+	return idx
+}
+
+// resolve evaluates the args and labels of a desired host whose block
+// refers to other hosts: with the records of referred instances that
+// stay (kept), and unknown for those checked out in this plan.
+func (m *maker) resolve(d *Desired, kept map[string]*state.Host) error {
+	h := m.hostBlocks[d.Host]
+	if h == nil || !h.Dynamic {
+		return nil
+	}
+	hosts := map[string][]manifest.HostValues{}
+	for _, name := range h.DependsOn {
+		b := m.hostBlocks[name]
+		if b == nil {
+			continue
+		}
+		for _, bi := range b.Instances {
+			in := Instance{Block: name, Index: bi.Index}
+			if b.ForEach {
+				in = Instance{Block: name, Key: bi.Key, Keyed: true}
+			}
+			v := manifest.UnknownHost()
+			if r, ok := kept[in.String()]; ok {
+				v = HostValues(*r)
+			}
+			put(hosts, in, v)
+		}
+	}
+	args, labels, unknown, diags := m.in.Config.ResolveInstance(h, d.Index, hosts)
+	if diags.HasErrors() {
+		return fmt.Errorf("%s: %w", d.Address, diags)
+	}
+	d.Args, d.Labels, d.Unknown = copyJSON(args), maps.Clone(labels), unknown
+	return nil
 }
 
 // withFinish attaches a leftover check-in intent to a change of its
@@ -370,6 +447,11 @@ func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 	if diff := recipeDiff(r, d); len(diff) > 0 {
 		return replace(Reason{Kind: ReasonRecipeChanged, Fields: diff})
 	}
+	if diff := unknownArgs(d); len(diff) > 0 {
+		// A value of a host checked out in this plan: the referred host
+		// is new, so the recipe changes.
+		return replace(Reason{Kind: ReasonRecipeChanged, Fields: diff})
+	}
 	if forced {
 		return replace(Because(ReasonReplaceRequested, ""))
 	}
@@ -398,6 +480,20 @@ func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 		c.Reason = Because(ReasonLabelsChanged, "")
 	}
 	return c
+}
+
+// unknownArgs are the argument names whose values are known after
+// checkout ("args" when the whole value is).
+func unknownArgs(d *Desired) []string {
+	var out []string
+	for _, u := range d.Unknown {
+		if u == "args" {
+			out = append(out, u)
+		} else if k, ok := strings.CutPrefix(u, "args."); ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // recipeDiff names what differs between the record's recipe and the

@@ -28,21 +28,7 @@ const (
 )
 
 // Values is what expressions can read of a host record.
-func Values(h state.Host) manifest.HostValues {
-	labels := map[string]any{}
-	for k, v := range h.Labels {
-		labels[k] = v
-	}
-	facts := h.Facts
-	if facts == nil {
-		facts = map[string]any{}
-	}
-	return manifest.HostValues{
-		"id": h.ID, "address": h.Address, "name": h.Name, "hostname": h.Hostname,
-		"ip": h.IP, "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
-		"provider": h.Provider, "instance": h.Instance,
-	}
-}
+func Values(h state.Host) manifest.HostValues { return planner.HostValues(h) }
 
 // neighbours gives the values of the environment's hosts by block name,
 // for expressions that refer to host.NAME[i].
@@ -55,24 +41,7 @@ func (a *App) neighbours(ctx context.Context, env string) (map[string][]manifest
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]manifest.HostValues{}
-	for _, r := range recs {
-		in, ok := planner.ParseInstance(r.Address)
-		if !ok {
-			continue
-		}
-		if in.Keyed {
-			v := Values(r)
-			v["key"] = in.Key
-			out[in.Block] = append(out[in.Block], v)
-			continue
-		}
-		for len(out[in.Block]) <= in.Index {
-			out[in.Block] = append(out[in.Block], nil)
-		}
-		out[in.Block][in.Index] = Values(r)
-	}
-	return out, nil
+	return planner.Neighbours(recs), nil
 }
 
 // neighboursFor reads the environment's hosts only where an expression
@@ -106,6 +75,31 @@ func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
 		return blk, inst.Index
 	}
 	return blk, in.Index
+}
+
+// resolveDesired evaluates the args and labels a plan left unknown,
+// now that the hosts they refer to are checked out.
+func (a *App) resolveDesired(cfg *manifest.Config) func(ctx context.Context, env string, c planner.Change) (*planner.Desired, error) {
+	return func(ctx context.Context, env string, c planner.Change) (*planner.Desired, error) {
+		blk, idx := hostBlock(cfg, c.Address)
+		if blk == nil {
+			return nil, fmt.Errorf("%s is not in the manifest; its args cannot be resolved", c.Address)
+		}
+		hosts, err := a.neighbours(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		args, labels, unknown, diags := cfg.ResolveInstance(blk, idx, hosts)
+		if diags.HasErrors() {
+			return nil, diagErr(diags)
+		}
+		if len(unknown) > 0 {
+			return nil, fmt.Errorf("%s are still not known: a host they refer to is not checked out", strings.Join(unknown, ", "))
+		}
+		d := *c.After
+		d.Args, d.Labels, d.Unknown = args, labels, nil
+		return &d, nil
+	}
 }
 
 // afterCheckout runs a new host's setup, then its hooks.

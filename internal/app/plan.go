@@ -241,6 +241,7 @@ func (a *App) executorOptions(req ApplyRequest) executor.Options {
 		Observer:      req.Observer,
 		Stop:          req.Stop,
 		AfterCheckout: a.afterCheckout(cfg),
+		Resolve:       a.resolveDesired(cfg),
 		BeforeCheckin: a.beforeCheckin(cfg),
 		Origin:        a.origin,
 		User:          a.origin.User,

@@ -170,8 +170,24 @@ func desiredAttrs(d *planner.Desired) []attr {
 	if d.Nick != "" {
 		as = append(as, attr{"nick", fmt.Sprintf("%q", d.Nick)})
 	}
-	for _, k := range sortedKeys(d.Args) {
+	keys := sortedKeys(d.Args)
+	unknown := map[string]bool{}
+	for _, u := range d.Unknown {
+		if k, ok := strings.CutPrefix(u, "args."); ok {
+			keys = append(keys, k)
+			unknown[k] = true
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if unknown[k] {
+			as = append(as, attr{argKey(k), knownAfter})
+			continue
+		}
 		as = append(as, attr{argKey(k), hclValue(d.Args[k])})
+	}
+	if slices.Contains(d.Unknown, "args") {
+		as = append(as, attr{"args", knownAfter})
 	}
 	if d.Lease > 0 {
 		as = append(as, attr{"lease", hclValue(d.Lease)})
@@ -179,8 +195,17 @@ func desiredAttrs(d *planner.Desired) []attr {
 	if len(d.Labels) > 0 {
 		as = append(as, attr{"labels", hclValue(d.Labels)})
 	}
+	for _, u := range d.Unknown {
+		if strings.HasPrefix(u, "labels") {
+			as = append(as, attr{u, knownAfter})
+		}
+	}
 	return as
 }
+
+// knownAfter stands for a value that refers to a host not checked out
+// yet.
+const knownAfter = "(known after checkout)"
 
 // recordAttrs names the host being changed: what a person recognises.
 func recordAttrs(c planner.Change) []attr {
@@ -216,7 +241,10 @@ func replaceAttrs(c planner.Change) []attr {
 		}
 		nv, ok := d.Args[k]
 		nvs := hclValue(nv)
-		if !ok {
+		switch {
+		case slices.Contains(d.Unknown, "args."+k) || slices.Contains(d.Unknown, "args"):
+			nvs = knownAfter
+		case !ok:
 			nvs = "(none)"
 		}
 		as = append(as, attr{argKey(k), ov + " -> " + nvs})
