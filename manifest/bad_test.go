@@ -125,6 +125,17 @@ func TestLoadBadManifests(t *testing.T) {
 		{"each without for_each", "host \"a\" {\n  provider = \"sim\"\n  args = { region = each.key }\n}\n", nil, "Invalid reference in args", "only in a host block with for_each", "lab.hcl:3:21"},
 		{"each in setup without for_each", "host \"a\" {\n  provider = \"sim\"\n  setup { run = [each.value] }\n}\n", nil, "Invalid reference in setup.run", "only in a host block with for_each", "lab.hcl:3:18"},
 		{"unknown for_each key referenced", "host \"a\" {\n  provider = \"sim\"\n  for_each = { eu = 1 }\n}\nhost \"b\" {\n  provider = \"sim\"\n  setup { run = [host.a[\"us\"].ip] }\n}\n", nil, "Invalid index", "does not identify", "lab.hcl:7:24"},
+		{"action refers to an undeclared host", "host \"sat\" { provider = \"sim\" }\naction \"a\" {\n  local = [\"echo\", host.satt[0].hostname]\n}\n", nil, "Reference to undeclared host", `Did you mean "sat"?`, "lab.hcl:3:20"},
+		{"output refers to an undeclared action", "action \"integrate\" { local = [\"true\"] }\noutput \"o\" {\n  value = action.integrat.result\n}\n", nil, "Reference to undeclared action", `Did you mean "integrate"?`, "lab.hcl:3:11"},
+		{"actions wait for each other", "action \"a\" {\n  local = [action.b.result.x]\n}\naction \"b\" {\n  local = [action.a.result.x]\n}\n", nil, "Dependency cycle between actions", "action.a → action.b → action.a", "lab.hcl:5:12"},
+		{"action without provider or local", "action \"a\" {\n  args = { x = 1 }\n}\n", nil, "Invalid action", "needs provider", "lab.hcl:1:1"},
+		{"action with provider and local", "action \"a\" {\n  provider = \"sim\"\n  local = [\"x\"]\n}\n", nil, "Invalid action", "both a provider and local", "lab.hcl:1:1"},
+		{"action bad retry", "action \"a\" {\n  local = [\"x\"]\n  retry { attempts = 0 }\n}\n", nil, "Invalid attempts", "at least 1", "lab.hcl:3:22"},
+		{"action when not a bool", "action \"a\" {\n  local = [\"x\"]\n  when = \"sometimes\"\n}\n", nil, "Invalid when", "bool", "lab.hcl:3:10"},
+		{"sensitive output", "variable \"pw\" {\n  default = \"x\"\n  sensitive = true\n}\noutput \"pw\" {\n  value = var.pw\n  sensitive = true\n}\n", nil, "Sensitive value in output pw", "", "lab.hcl:6:11"},
+		{"output without value", "output \"o\" {}\n", nil, "Missing required argument", "value", "lab.hcl:1:12"},
+		{"host refers to an action", "action \"a\" { local = [\"x\"] }\nhost \"h\" {\n  provider = \"sim\"\n  args = { x = action.a.result }\n}\n", nil, "Invalid reference in args", "cannot refer to action", "lab.hcl:4:16"},
+		{"setup refers to an action", "action \"a\" { local = [\"x\"] }\nhost \"h\" {\n  provider = \"sim\"\n  setup { run = [action.a.result.x] }\n}\n", nil, "Invalid reference in setup.run", "cannot refer to action", "lab.hcl:4:18"},
 		{"bad state backend", "state { backend = \"redis\" }\n", nil, "Invalid backend", "redis", "lab.hcl:1:19"},
 	}
 	for _, tc := range cases {

@@ -44,6 +44,8 @@ type Config struct {
 	Nicks     []*Nick
 	Hosts     []*Host
 	Hooks     []*Hook
+	Actions   []*Action
+	Outputs   []*Output
 
 	// Files are the parsed files by name, for diagnostics' snippets.
 	Files map[string]*hcl.File

@@ -862,6 +862,9 @@ func (l *loader) checkKept(kept []keptExpr) hcl.Diagnostics {
 	}
 	for _, k := range kept {
 		if k.refsOnly {
+			if refersTo(k.expr, "action") {
+				diags = append(diags, checkRefsExcept(k.expr, k.what, ctx)...)
+			}
 			continue
 		}
 		kctx := ctx
@@ -870,7 +873,7 @@ func (l *loader) checkKept(kept []keptExpr) hcl.Diagnostics {
 			kctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{
 				"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal,
 			})}
-		} else if d := checkRefsExcept(k.expr, k.what, ctx); refersTo(k.expr, "each") {
+		} else if d := checkRefsExcept(k.expr, k.what, ctx); refersTo(k.expr, "each") || refersTo(k.expr, "action") {
 			diags = append(diags, d...)
 			continue
 		}

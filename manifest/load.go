@@ -227,6 +227,11 @@ func load(sources map[string][]byte, dir, srcBase string, opts Options) (*Config
 	diags = append(diags, l.decodeHosts(content.Blocks.OfType("host"))...)
 	diags = append(diags, l.checkLeases()...)
 	diags = append(diags, l.decodeHooks(content.Blocks.OfType("hook"))...)
+	diags = append(diags, l.decodeActions(content.Blocks.OfType("action"))...)
+	diags = append(diags, l.decodeOutputs(content.Blocks.OfType("output"))...)
+	if !diags.HasErrors() {
+		diags = append(diags, l.checkActionsAndOutputs()...)
+	}
 	diags = append(diags, l.decodeSettingsBlocks(content)...)
 	return c, diags
 }
@@ -253,6 +258,8 @@ func rootSchema(m Mode) *hcl.BodySchema {
 		hcl.BlockHeaderSchema{Type: "variable", LabelNames: []string{"name"}},
 		hcl.BlockHeaderSchema{Type: "host", LabelNames: []string{"name"}},
 		hcl.BlockHeaderSchema{Type: "hook", LabelNames: []string{"name"}},
+		hcl.BlockHeaderSchema{Type: "action", LabelNames: []string{"name"}},
+		hcl.BlockHeaderSchema{Type: "output", LabelNames: []string{"name"}},
 	)
 	return s
 }

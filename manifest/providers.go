@@ -262,6 +262,13 @@ func checkRefsExcept(expr hcl.Expression, what string, ctx *hcl.EvalContext) hcl
 			}
 		}
 		switch tr.RootName() {
+		case "action":
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid reference in " + what,
+				Detail:   fmt.Sprintf("%s cannot refer to action: actions run after the hosts they refer to. Refer to an action's result in another action or in an output.", what),
+				Subject:  tr.SourceRange().Ptr(),
+			})
 		case "each":
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
