@@ -35,10 +35,12 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 		host *state.Host
 		err  error
 	)
-	switch c.Action {
-	case planner.Create:
+	switch {
+	case c.Act != nil:
+		err = j.runAction(ctx)
+	case c.Action == planner.Create:
 		host, err = j.create(ctx)
-	case planner.Replace:
+	case c.Action == planner.Replace:
 		if c.Before == nil {
 			err = errors.New("replace without a record")
 			break
@@ -46,7 +48,7 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 		if err = j.destroy(ctx, c.Before); err == nil {
 			host, err = j.create(ctx)
 		}
-	case planner.Destroy:
+	case c.Action == planner.Destroy:
 		switch {
 		case c.Before != nil:
 			err = j.destroy(ctx, c.Before)
@@ -55,7 +57,7 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 		default:
 			err = errors.New("destroy without a record or an intent")
 		}
-	case planner.Extend:
+	case c.Action == planner.Extend:
 		host, err = j.extend(ctx)
 	default:
 		err = fmt.Errorf("unknown action %s", c.Action)
@@ -68,6 +70,16 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 	}
 	j.event(e)
 	return r
+}
+
+// runAction runs an action block's change through Options.RunAction.
+func (j *job) runAction(ctx context.Context) error {
+	if j.a.opts.RunAction == nil {
+		return errors.New("nothing runs actions")
+	}
+	return j.phase(PhaseAction, func() error {
+		return j.a.opts.RunAction(ctx, j.a.env, j.c, j.event)
+	})
 }
 
 // event fills in the change's identity and emits e.

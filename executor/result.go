@@ -96,6 +96,7 @@ var doneWords = map[planner.Action]string{
 	planner.Replace: "replaced",
 	planner.Extend:  "extended",
 	planner.Destroy: "checked in",
+	planner.Run:     "action run",
 }
 
 // Summary tells in one line what the run did:
@@ -108,9 +109,13 @@ func (r *Result) Summary() string {
 		}
 	}
 	var parts []string
-	for _, a := range []planner.Action{planner.Create, planner.Replace, planner.Extend, planner.Destroy} {
+	for _, a := range []planner.Action{planner.Create, planner.Replace, planner.Extend, planner.Destroy, planner.Run} {
 		if n := done[a]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, doneWords[a]))
+			w := doneWords[a]
+			if a == planner.Run && n > 1 {
+				w = "actions run"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, w))
 		}
 	}
 	if n := r.Failed(); n > 0 {

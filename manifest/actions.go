@@ -151,7 +151,7 @@ func (l *loader) decodeAction(a *Action, b *hcl.Block, content *hcl.BodyContent)
 			a.ProviderType, a.Instance = p.Type, p.Instance
 		}
 	}
-	a.Step, diags = l.decodeStep(a, content, b.DefRange, diags)
+	a.Step, diags = l.decodeStep(a, content, b.DefRange, false, diags)
 	if x, ok := content.Attributes["when"]; ok {
 		a.When = x.Expr
 	}
@@ -172,7 +172,7 @@ func (l *loader) decodeAction(a *Action, b *hcl.Block, content *hcl.BodyContent)
 			sc, d := blk.Body.Content(stepSchema)
 			diags = append(diags, d...)
 			var s ActionStep
-			s, diags = l.decodeStep(a, sc, blk.DefRange, diags)
+			s, diags = l.decodeStep(a, sc, blk.DefRange, true, diags)
 			a.OnDestroy = &s
 		}
 	}
@@ -180,8 +180,9 @@ func (l *loader) decodeAction(a *Action, b *hcl.Block, content *hcl.BodyContent)
 }
 
 // decodeStep reads args, command, local and artifacts, and checks that
-// the step says what to run with what.
-func (l *loader) decodeStep(a *Action, content *hcl.BodyContent, rng hcl.Range, diags hcl.Diagnostics) (ActionStep, hcl.Diagnostics) {
+// the step says what to run with what. An on_destroy step may run a local
+// command though its action has a provider.
+func (l *loader) decodeStep(a *Action, content *hcl.BodyContent, rng hcl.Range, onDestroy bool, diags hcl.Diagnostics) (ActionStep, hcl.Diagnostics) {
 	s := ActionStep{DeclRange: rng}
 	if x, ok := content.Attributes["args"]; ok {
 		s.Args = x.Expr
@@ -199,7 +200,7 @@ func (l *loader) decodeStep(a *Action, content *hcl.BodyContent, rng hcl.Range, 
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid action", Detail: detail, Subject: rng.Ptr()})
 	}
 	switch {
-	case s.Local != nil && a.Provider != "":
+	case s.Local != nil && a.Provider != "" && !onDestroy:
 		fail(fmt.Sprintf("The action %q has both a provider and local: local = [ … ] runs on the runner, without a provider.", a.Name))
 	case s.Local == nil && a.Provider == "" && !diags.HasErrors():
 		fail(fmt.Sprintf("The action %q needs provider = \"type.instance\" (with args or command) or local = [ … ].", a.Name))
@@ -425,6 +426,20 @@ func resolveStep(s *ActionStep, ctx *hcl.EvalContext) (ResolvedStep, []string, h
 		if !d.HasErrors() {
 			if sd := sensitiveDiag(v, "action args", "would be shown in plans and logs", s.Args.Range()); sd != nil {
 				return out, nil, append(diags, sd)
+			}
+			if v.IsKnown() && !v.IsNull() && (v.Type().IsObjectType() || v.Type().IsMapType()) && !v.IsWhollyKnown() {
+				// Known keys are shown; the others are named.
+				known := map[string]cty.Value{}
+				for it := v.ElementIterator(); it.Next(); {
+					k, e := it.Element()
+					if e.IsWhollyKnown() {
+						known[k.AsString()] = e
+					} else {
+						unknown = append(unknown, "args."+k.AsString())
+					}
+				}
+				sort.Strings(unknown)
+				v = cty.ObjectVal(known)
 			}
 			switch {
 			case !v.IsWhollyKnown():

@@ -50,7 +50,7 @@ output "capsule_id" {
 	}
 	hosts := map[string][]HostValues{"sat": {{"hostname": "sat.example"}}, "capsule": {UnknownHost()}}
 	_, run, unknown, diags := cfg.ResolveAction(in, false, hosts, nil)
-	if diags.HasErrors() || !run || !cmp.Equal(unknown, []string{"args"}) {
+	if diags.HasErrors() || !run || !cmp.Equal(unknown, []string{"args.capsule"}) {
 		t.Errorf("with the capsule unknown: run %v, unknown %v, %s", run, unknown, diagSummaries(diags))
 	}
 	hosts["capsule"] = []HostValues{{"hostname": "cap.example"}}

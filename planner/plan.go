@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/state"
 )
 
@@ -23,10 +24,14 @@ const (
 	// Replace: check in, then out again ('-/+'): the recipe changed, the
 	// host is tainted, failed, or gone behind broker's back.
 	Replace
+	// Run: run an action block ('+ run'): it never ran, its inputs
+	// changed, it failed, or --replace named it; on destroy, its
+	// on_destroy step.
+	Run
 )
 
-var actionNames = [...]string{"no-op", "create", "extend", "destroy", "replace"}
-var actionSymbols = [...]string{" ", "+", "~", "-", "-/+"}
+var actionNames = [...]string{"no-op", "create", "extend", "destroy", "replace", "run"}
+var actionSymbols = [...]string{" ", "+", "~", "-", "-/+", "+"}
 
 func (a Action) String() string {
 	if a >= 0 && int(a) < len(actionNames) {
@@ -104,6 +109,26 @@ type Change struct {
 	// record (state only) whenever it writes the record, and a plan whose
 	// only differences are labels is still "no changes" (HasChanges).
 	UpdateLabels bool `json:"update_labels,omitempty"`
+	// Act is an action block's run (Action Run, or NoOp when its result
+	// stands); nil for host changes.
+	Act *ActionRun `json:"act,omitempty"`
+}
+
+// ActionRun is what a plan knows of an action block's run.
+type ActionRun struct {
+	Name string `json:"name"`
+	// Provider and Instance run it; empty for a local command.
+	Provider string `json:"provider,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Step is what runs, as far as it is known; Unknown names the parts
+	// known only once the hosts or actions it refers to are done
+	// ("when", "args", "command", "local").
+	Step    manifest.ResolvedStep `json:"step"`
+	Unknown []string              `json:"unknown,omitempty"`
+	// OnDestroy: the run is the action's on_destroy step.
+	OnDestroy bool `json:"on_destroy,omitempty"`
+	// Before is the recorded result of its last run, if any.
+	Before *state.Value `json:"before,omitempty"`
 }
 
 // FormatVersion is the version of the plan file format (2: typed reasons).

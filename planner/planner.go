@@ -42,6 +42,8 @@ type Input struct {
 	Now time.Time
 	// Destroy plans to check in everything the environment holds.
 	Destroy bool
+	// Values are the environment's recorded values (action results).
+	Values []state.Value
 }
 
 // Make compares in.Config with in.Records and in.Intents and returns the
@@ -86,6 +88,11 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 	var changes []Change
 	if in.Destroy {
 		changes = mk.destroyAll()
+		acts, err := mk.destroyActions(changes)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, acts...)
 	} else {
 		var err error
 		if changes, err = mk.converge(); err != nil {
@@ -113,6 +120,9 @@ func checkReplace(in Input) error {
 	if in.Config != nil {
 		for _, d := range DesiredHosts(in.Config) {
 			addrs = append(addrs, d.Address)
+		}
+		for _, a := range in.Config.Actions {
+			addrs = append(addrs, ActionAddress(a.Name))
 		}
 	}
 	for _, a := range in.Replace {
@@ -283,6 +293,12 @@ func (m *maker) converge() ([]Change, error) {
 		}
 		out = append(out, c)
 	}
+
+	acts, err := m.planActions(out, kept)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, acts...)
 
 	// Records no longer wanted.
 	for _, r := range byAddr {
@@ -593,6 +609,11 @@ func selectChanges(cs []Change, targets, excludes []*filter.Filter, now time.Tim
 func matchChange(f *filter.Filter, c Change, now time.Time) (bool, error) {
 	if f == nil {
 		return true, nil
+	}
+	if c.Act != nil {
+		v := actionValues(c)
+		v.Now = now
+		return f.MatchValues(v)
 	}
 	if c.Before != nil {
 		ok, err := f.Match(*c.Before, addressIndex(c.Before.Address), now)

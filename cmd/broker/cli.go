@@ -57,6 +57,7 @@ type CLI struct {
 	SSH        SSHCmd        `cmd:"" name:"ssh" help:"Open a shell on one host (or run a command with -- CMD)."`
 	Cp         CpCmd         `cmd:"" help:"Copy files and trees to or from hosts over SFTP: broker cp SRC SELECTOR:PATH, or back."`
 	Show       ShowCmd       `cmd:"" help:"Show a saved plan file or one host's record."`
+	Output     OutputCmd     `cmd:"" help:"Print the values of the manifest's output blocks saved by the last apply."`
 	Checkout   CheckoutCmd   `cmd:"" help:"Check hosts out imperatively (the Python broker's command line)."`
 	Checkin    CheckinCmd    `cmd:"" help:"Check hosts in by inventory index, hostname, name or filter."`
 	Extend     ExtendCmd     `cmd:"" help:"Extend hosts' leases."`

@@ -48,7 +48,12 @@ func (a *App) Plan(ctx context.Context, req PlanRequest) (*planner.Plan, error) 
 	if err != nil {
 		return nil, err
 	}
+	values, err := a.recordedValues(ctx, env, state.KindAction)
+	if err != nil {
+		return nil, err
+	}
 	in := planner.Input{
+		Values:      values,
 		Environment: env,
 		Config:      req.Config,
 		Records:     records,
@@ -85,10 +90,14 @@ func compileAll(flag string, srcs []string) ([]*filter.Filter, error) {
 }
 
 // addressFilter lets --target and --exclude take an address as Terraform
-// users write it: host.web[2] is one instance, host.web every instance of
-// the block. Anything else is a filter expression.
+// users write it: host.web[2] and host.web["eu"] are one instance,
+// host.web every instance of the block, action.NAME an action. Anything
+// else is a filter expression.
 func addressFilter(s string) string {
 	t := strings.TrimSpace(s)
+	if _, ok := planner.ParseActionAddress(t); ok {
+		return fmt.Sprintf("address == %q", t)
+	}
 	if _, ok := planner.ParseInstance(t); ok {
 		return fmt.Sprintf("address == %q", t)
 	}
@@ -211,7 +220,10 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		}
 	}
 	if !out.Plan.HasChanges() {
-		return out, nil
+		if !out.Plan.Destroy {
+			return out, a.saveOutputs(ctx, req.Config, env)
+		}
+		return out, a.forgetValues(ctx, env)
 	}
 	if req.Approve != nil {
 		ok, err := req.Approve(out.Plan)
@@ -223,6 +235,14 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 	out.Result, err = executor.Apply(ctx, out.Plan, a.executorOptions(req))
 	if cause := context.Cause(ctx); errors.Is(cause, ErrLockLost) && err == nil {
 		err = cause
+	}
+	if err == nil && ctx.Err() == nil {
+		switch {
+		case out.Plan.Destroy && out.Result.Err() == nil:
+			err = a.forgetValues(ctx, env)
+		case !out.Plan.Destroy:
+			err = a.saveOutputs(ctx, req.Config, env)
+		}
 	}
 	return out, err
 }
@@ -242,6 +262,7 @@ func (a *App) executorOptions(req ApplyRequest) executor.Options {
 		Stop:          req.Stop,
 		AfterCheckout: a.afterCheckout(cfg),
 		Resolve:       a.resolveDesired(cfg),
+		RunAction:     a.runAction(cfg),
 		BeforeCheckin: a.beforeCheckin(cfg),
 		Origin:        a.origin,
 		User:          a.origin.User,

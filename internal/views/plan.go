@@ -45,6 +45,7 @@ var actionColor = map[planner.Action]string{
 	planner.Extend:  yellow,
 	planner.Destroy: red,
 	planner.Replace: magenta,
+	planner.Run:     cyan,
 }
 
 var legendText = map[planner.Action]string{
@@ -52,9 +53,10 @@ var legendText = map[planner.Action]string{
 	planner.Extend:  "extend the lease",
 	planner.Destroy: "check in",
 	planner.Replace: "check in, then check out again",
+	planner.Run:     "run an action",
 }
 
-var legendOrder = []planner.Action{planner.Create, planner.Extend, planner.Replace, planner.Destroy}
+var legendOrder = []planner.Action{planner.Create, planner.Extend, planner.Replace, planner.Destroy, planner.Run}
 
 func (v *planHuman) symbol(a planner.Action) string {
 	return v.p.paint(actionColor[a], fmt.Sprintf("%3s", a.Symbol()))
@@ -91,8 +93,12 @@ func (v *planHuman) Plan(p *planner.Plan) error {
 		v.change(bw, c)
 	}
 	bw.WriteString("\n")
-	fmt.Fprintf(bw, "%s %d to check out, %d to extend, %d to check in, %d to replace.\n",
-		v.p.paint(bold, "Plan:"), counts[planner.Create], counts[planner.Extend], counts[planner.Destroy], counts[planner.Replace])
+	runs := ""
+	if n := counts[planner.Run]; n > 0 {
+		runs = fmt.Sprintf(", %s to run", plural(n, "action", "actions"))
+	}
+	fmt.Fprintf(bw, "%s %d to check out, %d to extend, %d to check in, %d to replace%s.\n",
+		v.p.paint(bold, "Plan:"), counts[planner.Create], counts[planner.Extend], counts[planner.Destroy], counts[planner.Replace], runs)
 	if labels > 0 {
 		fmt.Fprintf(bw, "Labels of %s will be updated in the state.\n", plural(labels, "host", "hosts"))
 	}
@@ -114,9 +120,14 @@ func (v *planHuman) change(w *bufio.Writer, c planner.Change) {
 	if title == "" && c.Before != nil {
 		title = c.Before.ID
 	}
+	if c.Act != nil {
+		title = "run " + title
+	}
 	fmt.Fprintf(w, "%s %s\n", v.symbol(c.Action), v.p.paint(bold, title))
 	var attrs []attr
 	switch c.Action {
+	case planner.Run:
+		attrs = actionAttrs(c.Act)
 	case planner.Create:
 		attrs = desiredAttrs(c.After)
 		if c.Resume != nil {
@@ -206,6 +217,33 @@ func desiredAttrs(d *planner.Desired) []attr {
 // knownAfter stands for a value that refers to a host not checked out
 // yet.
 const knownAfter = "(known after checkout)"
+
+// actionAttrs shows what an action runs.
+func actionAttrs(r *planner.ActionRun) []attr {
+	if r == nil {
+		return nil
+	}
+	var as []attr
+	if r.Provider != "" {
+		as = append(as, attr{"provider", fmt.Sprintf("%q", r.Provider+"."+r.Instance)})
+	}
+	if r.OnDestroy {
+		as = append(as, attr{"step", `"on_destroy"`})
+	}
+	for _, k := range sortedKeys(r.Step.Args) {
+		as = append(as, attr{argKey(k), hclValue(r.Step.Args[k])})
+	}
+	if r.Step.Command != nil {
+		as = append(as, attr{"command", hclValue(r.Step.Command)})
+	}
+	if r.Step.Local != nil {
+		as = append(as, attr{"local", hclValue(r.Step.Local)})
+	}
+	for _, u := range r.Unknown {
+		as = append(as, attr{u, knownAfter})
+	}
+	return as
+}
 
 // recordAttrs names the host being changed: what a person recognises.
 func recordAttrs(c planner.Change) []attr {
