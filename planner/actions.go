@@ -121,6 +121,8 @@ func (m *maker) planActions(hostChanges []Change, kept map[string]*state.Host) (
 			c.Reason = Because(ReasonReplaceRequested, "")
 		case rec == nil:
 			c.Reason = Because(ReasonNeverRan, "")
+		case rec.Status == "tainted":
+			c.Reason = Because(ReasonTainted, rec.Error)
 		case rec.Status != "done":
 			c.Reason = Because(ReasonActionFailed, rec.Error)
 		case len(unknown) > 0:

@@ -335,3 +335,51 @@ func (a *App) Outputs(ctx context.Context, env string, names ...string) ([]state
 	}
 	return out, nil
 }
+
+// ActionResult is the recorded result of action name in env (env ""
+// means "default").
+func (a *App) ActionResult(ctx context.Context, env, name string) (state.Value, error) {
+	if env == "" {
+		env = DefaultEnvironment
+	}
+	vals, err := a.recordedValues(ctx, env, state.KindAction)
+	if err != nil {
+		return state.Value{}, err
+	}
+	for _, v := range vals {
+		if v.Name == name {
+			return v, nil
+		}
+	}
+	return state.Value{}, Hint(fmt.Errorf("action %s has not run in environment %q", name, env),
+		"name the environment with --environment; actions run in broker apply")
+}
+
+// TaintActions marks recorded action results so that the next plan runs
+// the actions again (Untaint: takes the mark off). env "" is "default".
+func (a *App) TaintActions(ctx context.Context, env string, names []string, untaint bool) ([]state.Value, error) {
+	vs, err := a.valueStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []state.Value
+	for _, n := range names {
+		v, err := a.ActionResult(ctx, env, n)
+		if err != nil {
+			return out, err
+		}
+		switch {
+		case untaint && v.Status != "tainted":
+			return out, fmt.Errorf("action.%s is not tainted (it is %s)", n, v.Status)
+		case untaint:
+			v.Status, v.Error = "done", ""
+		default:
+			v.Status, v.Error = "tainted", "tainted by "+a.origin.User
+		}
+		if err := vs.PutValues(ctx, v); err != nil {
+			return out, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}

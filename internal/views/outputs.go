@@ -66,3 +66,31 @@ func OutputValue(w io.Writer, v state.Value, asJSON bool) error {
 	_, err := fmt.Fprintln(w, hclValue(v.Value))
 	return err
 }
+
+// ActionResult renders an action's recorded result: status, when, and
+// the result as HCL.
+func ActionResult(w io.Writer, v state.Value) error {
+	m, _ := v.Value.(map[string]any)
+	rows := []attr{
+		{"action", fmt.Sprintf("%q", "action."+v.Name)},
+		{"environment", fmt.Sprintf("%q", v.Environment)},
+		{"status", fmt.Sprintf("%q", v.Status)},
+	}
+	if v.Error != "" {
+		rows = append(rows, attr{"error", fmt.Sprintf("%q", v.Error)})
+	}
+	if st, ok := m["status"]; ok {
+		rows = append(rows, attr{"exit_status", hclValue(st)})
+	}
+	rows = append(rows, attr{"result", hclValue(m["result"])}, attr{"updated", v.Updated.Format("2006-01-02 15:04:05Z07:00")})
+	width := 0
+	for _, r := range rows {
+		width = max(width, len(r.key))
+	}
+	for _, r := range rows {
+		if _, err := fmt.Fprintf(w, "%-*s = %s\n", width, r.key, r.val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
