@@ -62,7 +62,12 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 	default:
 		err = fmt.Errorf("unknown action %s", c.Action)
 	}
-	r := &ChangeResult{Address: c.Address, HostID: j.hostID, Action: c.Action, Host: host, Err: err}
+	notRun := c.Act != nil && errors.Is(err, ErrWhenFalse)
+	if notRun {
+		j.note("not run: %v", err)
+		err = nil
+	}
+	r := &ChangeResult{Address: c.Address, HostID: j.hostID, Action: c.Action, Host: host, Err: err, NotRun: notRun}
 	e := Event{Kind: EventDone, Duration: time.Since(start)}
 	if err != nil {
 		r.Outcome = OutcomeFailed

@@ -52,12 +52,21 @@ func TestScripts(t *testing.T) {
 
 // awxEmulator starts the AWX API emulator for a script and sets AWX_URL and
 // AWX_TOKEN (user admin, password "password") for it; it stops with the
-// script.
+// script. `awx-emulator satellite` adds awxtest.SatelliteWorkflows.
 func awxEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! awx-emulator")
 	}
-	srv := awxtest.New(awxtest.Options{Polls: 1})
+	opts := awxtest.Options{Polls: 1}
+	for _, a := range args {
+		switch a {
+		case "satellite":
+			opts.Workflows = append(awxtest.DefaultWorkflows(), awxtest.SatelliteWorkflows()...)
+		default:
+			ts.Fatalf("awx-emulator: unknown seed %q", a)
+		}
+	}
+	srv := awxtest.New(opts)
 	ts.Defer(srv.Close)
 	ts.Setenv("AWX_URL", srv.URL())
 	ts.Setenv("AWX_TOKEN", "admin-token")

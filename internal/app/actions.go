@@ -91,8 +91,7 @@ func (a *App) runAction(cfg *manifest.Config) func(ctx context.Context, env stri
 				return diagErr(diags)
 			}
 			if !run {
-				note("skipped: its when condition is false")
-				return nil
+				return executor.ErrWhenFalse
 			}
 			if len(unknown) > 0 {
 				return fmt.Errorf("%s still not known: a host or action it refers to is not ready", strings.Join(unknown, ", "))
