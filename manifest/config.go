@@ -25,6 +25,9 @@ type ProviderSchema struct {
 	// Field() string method names the argument it is about, so that the
 	// diagnostic points at where that argument is written.
 	CheckArgs func(args map[string]any) []error
+	// InPlace names the arguments whose changes need no new host: a plan
+	// records their new values instead of replacing the host.
+	InPlace []string
 }
 
 // SchemaSource finds a provider type's schema by name or alias.
@@ -170,6 +173,9 @@ type Host struct {
 	// key). Each has its own args and labels, which differ from the
 	// block's Args and Labels only where those use count.index or each.
 	Instances []*Instance
+	// InPlace names the provider's arguments whose changes need no new
+	// host (ProviderSchema.InPlace).
+	InPlace []string
 	// Dynamic is true when args or labels refer to other hosts: they are
 	// evaluated when those are known (Config.ResolveInstance), and until
 	// then each instance's Unknown names what is left out.

@@ -208,6 +208,9 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 	}
 	if h.Provider != "" {
 		h.ProviderType, h.Instance, _ = strings.Cut(h.Provider, ".")
+		if sch, ok := l.schema(h.ProviderType); ok {
+			h.InPlace = sch.InPlace
+		}
 	}
 
 	kept, d := l.decodeInstances(h, nick, content, eachVals)

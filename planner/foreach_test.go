@@ -135,3 +135,27 @@ host "capsule" {
 		t.Errorf("changes (-want +got):\n%s", d)
 	}
 }
+
+func TestInPlaceArgumentsUpdateTheRecordWithoutReplacing(t *testing.T) {
+	h := &manifest.Host{Name: "db", ProviderType: "sim", Instance: "lab", Count: 1, InPlace: []string{"note"},
+		Args: map[string]any{"size": float64(2), "note": "new"}}
+	r := rec("a", h, 0)
+	r.Recipe = map[string]any{"size": float64(2), "note": "old"}
+	p, err := Make(context.Background(), Input{Config: cfg(h), Records: []state.Host{r}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Changes[0]
+	if c.Action != NoOp || !c.UpdateRecipe || !c.Reason.Is(ReasonRecipeUpdated) || p.HasChanges() {
+		t.Errorf("note changed: %s update_recipe=%v %+v", c.Action, c.UpdateRecipe, c.Reason)
+	}
+	// Any other argument still replaces, and then the note goes with it.
+	h.Args = map[string]any{"size": float64(4), "note": "new"}
+	p, err = Make(context.Background(), Input{Config: cfg(h), Records: []state.Host{r}, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := p.Changes[0]; c.Action != Replace || !cmp.Equal(c.Reason.Fields, []string{"size"}) || c.UpdateRecipe {
+		t.Errorf("size changed: %s %+v", c.Action, c.Reason)
+	}
+}

@@ -109,6 +109,10 @@ type Change struct {
 	// record (state only) whenever it writes the record, and a plan whose
 	// only differences are labels is still "no changes" (HasChanges).
 	UpdateLabels bool `json:"update_labels,omitempty"`
+	// UpdateRecipe is set when only arguments the provider takes in place
+	// (manifest.Host.InPlace) differ: apply writes After.Args into the
+	// record's recipe, and nothing is replaced.
+	UpdateRecipe bool `json:"update_recipe,omitempty"`
 	// Act is an action block's run (Action Run, or NoOp when its result
 	// stands); nil for host changes.
 	Act *ActionRun `json:"act,omitempty"`

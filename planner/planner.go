@@ -438,6 +438,7 @@ func (m *maker) goneReason(addr string) Reason {
 // compare decides what an existing record needs.
 func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 	c := Change{Action: NoOp, Address: d.Address, Before: r, After: d}
+	keepUnknownLabels(r, d)
 	c.UpdateLabels = !labelsEqual(r.Labels, d.Labels)
 	replace := func(reason Reason) Change {
 		c.Action = Replace
@@ -460,7 +461,7 @@ func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 	case providers.PresenceStopped:
 		return replace(Because(ReasonStopped, ""))
 	}
-	if diff := recipeDiff(r, d); len(diff) > 0 {
+	if diff := m.forcingDiff(r, d, &c); len(diff) > 0 {
 		return replace(Reason{Kind: ReasonRecipeChanged, Fields: diff})
 	}
 	if diff := unknownArgs(d); len(diff) > 0 {
@@ -492,10 +493,70 @@ func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 			return c
 		}
 	}
-	if c.UpdateLabels {
+	switch {
+	case c.UpdateRecipe:
+		c.Reason = Reason{Kind: ReasonRecipeUpdated, Fields: ChangedKeys(r.Recipe, d.Args)}
+	case c.UpdateLabels:
 		c.Reason = Because(ReasonLabelsChanged, "")
 	}
 	return c
+}
+
+// keepUnknownLabels keeps the recorded values of labels not known yet
+// (they refer to a host being replaced): labels never replace a host, and
+// the new values are recorded by a later apply, once known.
+func keepUnknownLabels(r *state.Host, d *Desired) {
+	var rest []string
+	for _, u := range d.Unknown {
+		k, isLabel := strings.CutPrefix(u, "labels.")
+		switch {
+		case u == "labels":
+			d.Labels = maps.Clone(r.Labels)
+		case isLabel:
+			if v, ok := r.Labels[k]; ok {
+				if d.Labels == nil {
+					d.Labels = map[string]string{}
+				}
+				d.Labels[k] = v
+			}
+		default:
+			rest = append(rest, u)
+			continue
+		}
+	}
+	d.Unknown = rest
+}
+
+// forcingDiff names the recipe differences that need a new host. The
+// arguments the provider takes in place (Host.InPlace) do not: a known new
+// value sets c.UpdateRecipe, an unknown one keeps the recorded value
+// until it is known.
+func (m *maker) forcingDiff(r *state.Host, d *Desired, c *Change) []string {
+	diff := recipeDiff(r, d)
+	h := m.hostBlocks[d.Host]
+	if h == nil || len(h.InPlace) == 0 || len(diff) == 0 {
+		return diff
+	}
+	var forcing []string
+	for _, k := range diff {
+		if !slices.Contains(h.InPlace, k) {
+			forcing = append(forcing, k)
+		}
+	}
+	if len(forcing) > 0 {
+		return forcing
+	}
+	for _, k := range diff {
+		if slices.Contains(d.Unknown, "args."+k) {
+			if old, ok := r.Recipe[k]; ok {
+				d.Args[k] = copyValue(old)
+			}
+			d.Unknown = slices.DeleteFunc(d.Unknown, func(u string) bool { return u == "args."+k })
+			continue
+		}
+		c.UpdateRecipe = true
+	}
+	return nil
 }
 
 // unknownArgs are the argument names whose values are known after

@@ -70,6 +70,9 @@ const (
 	ReasonLeaseExpired ReasonKind = "lease-expired"
 	// ReasonLeaseEnding: the lease ends in Left; renewing for Lease.
 	ReasonLeaseEnding ReasonKind = "lease-ending"
+	// ReasonRecipeUpdated: only arguments the provider takes in place
+	// changed (Fields); the record is updated, nothing made.
+	ReasonRecipeUpdated ReasonKind = "recipe-updated"
 	// ReasonLabelsChanged: only the labels changed (recorded, nothing made).
 	ReasonLabelsChanged ReasonKind = "labels-changed"
 	// ReasonCheckout: an imperative checkout (Detail: the nick, if any).

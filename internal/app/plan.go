@@ -221,6 +221,9 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 	}
 	if !out.Plan.HasChanges() {
 		if !out.Plan.Destroy {
+			if err := a.writeStateOnly(ctx, st, out.Plan); err != nil {
+				return out, err
+			}
 			return out, a.saveOutputs(ctx, req.Config, env)
 		}
 		return out, a.forgetValues(ctx, env)
@@ -241,10 +244,35 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		case out.Plan.Destroy && out.Result.Err() == nil:
 			err = a.forgetValues(ctx, env)
 		case !out.Plan.Destroy:
-			err = a.saveOutputs(ctx, req.Config, env)
+			if err = a.writeStateOnly(ctx, st, out.Plan); err == nil {
+				err = a.saveOutputs(ctx, req.Config, env)
+			}
 		}
 	}
 	return out, err
+}
+
+// writeStateOnly writes the label and in-place argument updates of the
+// plan's no-op changes into their records: nothing is made for them.
+func (a *App) writeStateOnly(ctx context.Context, st state.Store, p *planner.Plan) error {
+	var put []state.Host
+	for _, c := range p.Changes {
+		if c.Action != planner.NoOp || c.Before == nil || c.After == nil || !(c.UpdateLabels || c.UpdateRecipe) {
+			continue
+		}
+		h := *c.Before
+		if c.UpdateLabels {
+			h.Labels = c.After.Labels
+		}
+		if c.UpdateRecipe {
+			h.Recipe = c.After.Args
+		}
+		put = append(put, h)
+	}
+	if len(put) == 0 {
+		return nil
+	}
+	return st.Put(ctx, put...)
 }
 
 func (a *App) executorOptions(req ApplyRequest) executor.Options {

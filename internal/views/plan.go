@@ -65,16 +65,22 @@ func (v *planHuman) symbol(a planner.Action) string {
 func (v *planHuman) Plan(p *planner.Plan) error {
 	bw := bufio.NewWriter(v.w)
 	counts := p.Counts()
-	labels := 0
+	labels, recipes := 0, 0
 	for _, c := range p.Changes {
 		if c.UpdateLabels {
 			labels++
+		}
+		if c.UpdateRecipe {
+			recipes++
 		}
 	}
 	if !p.HasChanges() {
 		fmt.Fprintf(bw, "%s Environment %q matches the manifest.\n", v.p.paint(bold, "No changes."), p.Environment)
 		if labels > 0 {
 			fmt.Fprintf(bw, "Labels of %s will be updated in the state.\n", plural(labels, "host", "hosts"))
+		}
+		if recipes > 0 {
+			fmt.Fprintf(bw, "Arguments taken in place of %s will be updated in the state.\n", plural(recipes, "host", "hosts"))
 		}
 		return bw.Flush()
 	}

@@ -51,6 +51,8 @@ func ReasonText(r planner.Reason) string {
 		return with("last run failed")
 	case planner.ReasonOnDestroy:
 		return "on_destroy runs before the hosts it refers to are checked in"
+	case planner.ReasonRecipeUpdated:
+		return "updated in place: " + strings.Join(r.Fields, ", ")
 	case planner.ReasonKeyRemoved:
 		return r.Detail + " is not among its block's for_each keys"
 	case planner.ReasonTainted:
