@@ -16,6 +16,9 @@
 //	pools
 //	└── <pool>/             (bucket)
 //	    └── <member>        holder
+//	values                  (made on first write; see values.go)
+//	└── <env>/              (bucket)
+//	    └── <kind>/<name>   JSON of state.Value plus "v"
 //
 // Ids sort by time (state.NewID), so cursor order is id order and Hosts
 // needs no sort.
