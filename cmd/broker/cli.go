@@ -49,7 +49,7 @@ type CLI struct {
 
 	Validate   ValidateCmd   `cmd:"" help:"Check a manifest for errors without contacting any provider."`
 	Fmt        FmtCmd        `cmd:"" help:"Rewrite manifests in canonical format."`
-	Plan       PlanCmd       `cmd:"" help:"Show what apply would change: check out (+), extend (~), check in (-), replace (-/+)."`
+	Plan       PlanCmd       `cmd:"" help:"Show what apply would change: check out (+), extend (~), check in (-), replace (-/+), run actions (+ run)."`
 	Apply      ApplyCmd      `cmd:"" help:"Make the environment match the manifest (or apply a saved plan)."`
 	Destroy    DestroyCmd    `cmd:"" help:"Check in every host the manifest's environment holds."`
 	Inventory  InventoryCmd  `cmd:"" help:"List the hosts broker has checked out."`
