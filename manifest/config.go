@@ -200,6 +200,20 @@ type Instance struct {
 	Unknown []string
 }
 
+// WithKey returns the block and the index of its for_each instance key.
+// For a key no longer in for_each (its host is being checked in) it is a
+// copy of the block with one more instance, whose each.key is key and
+// each.value unknown, so that teardown and connection expressions that
+// read each.key still resolve.
+func (h *Host) WithKey(key string) (*Host, int) {
+	if in, ok := h.InstanceByKey(key); ok {
+		return h, in.Index
+	}
+	c := *h
+	c.Instances = append(append([]*Instance(nil), h.Instances...), &Instance{Index: len(h.Instances), Key: key, Each: cty.DynamicVal})
+	return &c, len(h.Instances)
+}
+
 // InstanceByKey finds a for_each instance by key.
 func (h *Host) InstanceByKey(key string) (*Instance, bool) {
 	for _, in := range h.Instances {

@@ -101,3 +101,25 @@ host "lb" {
 		t.Errorf("setup (-want +got):\n%s", d)
 	}
 }
+
+func TestTeardownOfARemovedKeySeesItsKey(t *testing.T) {
+	cfg, diags := loadString(t, "host \"web\" {\n  provider = \"sim\"\n  for_each = toset([\"eu\"])\n  teardown { run = [\"deregister ${each.key}\"] }\n}\n", testOptions())
+	if diags.HasErrors() {
+		t.Fatal(diagSummaries(diags))
+	}
+	web := cfg.HostBlock("web")
+	blk, idx := web.WithKey("us")
+	if blk == web || len(web.Instances) != 1 {
+		t.Fatal("WithKey changed the block itself")
+	}
+	td, diags := cfg.ResolveTeardown(blk, idx, HostValues{}, nil)
+	if diags.HasErrors() {
+		t.Fatal(diagSummaries(diags))
+	}
+	if d := cmp.Diff([]string{"deregister us"}, td.Run); d != "" {
+		t.Errorf("teardown (-want +got):\n%s", d)
+	}
+	if b, i := web.WithKey("eu"); b != web || i != 0 {
+		t.Errorf("WithKey of a present key = %p, %d", b, i)
+	}
+}

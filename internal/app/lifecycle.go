@@ -57,7 +57,8 @@ func (a *App) neighboursFor(ctx context.Context, blk *manifest.Host, hooks bool,
 }
 
 // hostBlock finds the block of an address and the instance's place in
-// it (for a for_each instance, its key's; nil if the key is gone).
+// it (for a for_each instance, its key's; for a key no longer in
+// for_each, a block that still has it, each.value unknown).
 func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
 	in, ok := planner.ParseInstance(addr)
 	if !ok || cfg == nil {
@@ -68,11 +69,7 @@ func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
 		return nil, 0
 	}
 	if in.Keyed {
-		inst, ok := blk.InstanceByKey(in.Key)
-		if !ok {
-			return nil, 0
-		}
-		return blk, inst.Index
+		return blk.WithKey(in.Key)
 	}
 	return blk, in.Index
 }
