@@ -28,10 +28,14 @@ type Host struct {
 	ID string
 	// Name is the provider's name for it (container name, VM name).
 	Name string
-	// Hostname and IP are where it is reached; Port is its SSH port (0:
-	// none, or 22 where the provider does not say).
+	// Hostname is the host's own name (a container's hostname) and IP
+	// its own address, where known.
 	Hostname, IP string
-	Port         int
+	// ConnectHost and Port are where it is reached over SSH: the address
+	// dialled (a container's published port on 127.0.0.1) and its SSH port
+	// (0: none, or 22 where the provider does not say).
+	ConnectHost string
+	Port        int
 	// User is the login user.
 	User string
 	// Address is the host's address in its manifest (host.web[0]); empty
@@ -59,7 +63,7 @@ type Host struct {
 
 func (c *Client) newHost(rec state.Host, cfg *manifest.Config, teardown []HostFunc) *Host {
 	return &Host{
-		ID: rec.ID, Name: rec.Name, Hostname: rec.Hostname, IP: rec.IP, Port: rec.Port, User: rec.User,
+		ID: rec.ID, Name: rec.Name, Hostname: rec.Hostname, IP: rec.IP, ConnectHost: rec.ConnectAddress(), Port: rec.Port, User: rec.User,
 		Address: rec.Address, Environment: rec.Environment, Provider: rec.Provider + "." + rec.Instance,
 		Labels: maps.Clone(rec.Labels), Facts: maps.Clone(rec.Facts),
 		client: c, cfg: cfg, rec: rec, teardown: teardown,

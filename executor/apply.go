@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
@@ -50,6 +51,9 @@ type Options struct {
 	// BeforeCheckin runs teardown before a host is checked in (phase
 	// teardown). Its error is reported as a note; the check-in goes on.
 	BeforeCheckin func(ctx context.Context, h state.Host, emit func(Event)) error
+	// Session opens a session on a recorded host, for providers that
+	// extend by running a command on it (Beaker). Nil: none.
+	Session func(ctx context.Context, h *state.Host) (remote.Session, error)
 	// Origin is written into records and intents, and labels resources.
 	Origin state.Origin
 	// User is the local user, for the broker.user label; empty:

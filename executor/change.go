@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/planner"
 	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
@@ -301,7 +302,7 @@ func (j *job) record(info providers.HostInfo, d *planner.Desired, now time.Time)
 	h := state.Host{
 		ID: j.hostID, Environment: a.env,
 		Provider: d.Provider, Instance: d.Instance, ProviderID: info.ProviderID,
-		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User,
+		Name: info.Name, Hostname: info.Hostname, IP: info.IP, ConnectHost: info.ConnectHost, Port: info.Port, User: info.User,
 		Transport: info.Transport,
 		Recipe:    maps.Clone(d.Args), Nick: d.Nick, Facts: maps.Clone(info.Facts),
 		Labels:    maps.Clone(d.Labels),
@@ -528,7 +529,14 @@ func (j *job) extend(ctx context.Context) (*state.Host, error) {
 			var resp providers.ExtendResponse
 			err := j.retry(ctx, func(int) error {
 				var err error
-				resp, err = ex.Extend(ctx, providers.ExtendRequest{Environment: h.Environment, Host: hostRef(h), Lease: lease})
+				er := providers.ExtendRequest{Environment: h.Environment, Host: hostRef(h), Lease: lease}
+				if a.opts.Session != nil {
+					er.Session = func(ctx context.Context) (remote.Session, error) {
+						hc := h
+						return a.opts.Session(ctx, &hc)
+					}
+				}
+				resp, err = ex.Extend(ctx, er)
 				return err
 			})
 			switch {

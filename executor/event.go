@@ -33,7 +33,8 @@ const (
 	// EventPhaseStart / EventPhaseDone bracket a phase.
 	EventPhaseStart EventKind = "phase_start"
 	EventPhaseDone  EventKind = "phase_done"
-	// EventProgress: a progress line from a provider or a remote command.
+	// EventProgress: a progress line from a provider, or a line of output
+	// of a setup, teardown or hook command (Phase and Hook say whose).
 	EventProgress EventKind = "progress"
 	// EventDone: the change succeeded.
 	EventDone EventKind = "done"
@@ -48,7 +49,13 @@ const (
 )
 
 // Event is one report from the executor. The same events drive the
-// progress display and the NDJSON report, so the JSON names are stable.
+// progress display, the log file and the NDJSON report, so the JSON names
+// are stable.
+//
+// A change's events come in order from one goroutine: start; then per
+// phase, phase_start, its progress and notes, phase_done (with Err when
+// the phase failed: a failed phase is never reported as done without it);
+// last, done or failed. skipped stands alone.
 type Event struct {
 	Time    time.Time      `json:"time"`
 	Kind    EventKind      `json:"kind"`
@@ -56,7 +63,10 @@ type Event struct {
 	HostID  string         `json:"host_id,omitempty"`
 	Action  planner.Action `json:"action"`
 	Phase   Phase          `json:"phase,omitempty"`
-	Message string         `json:"message,omitempty"`
+	// Hook names the hook whose output or start a progress event is (the
+	// hook's own label); empty for setup, teardown and provider progress.
+	Hook    string `json:"hook,omitempty"`
+	Message string `json:"message,omitempty"`
 	// Reason is the change's reason, on start.
 	Reason *planner.Reason `json:"reason,omitempty"`
 	Err    string          `json:"error,omitempty"`

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"fmt"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -25,12 +26,19 @@ import (
 // `hostname contains "name"`).
 func Parse(src string) (*Filter, string, error) {
 	if strings.Contains(src, "@inv") {
-		t := translateInv(src)
+		t, err := translateInv(src)
+		if err != nil {
+			return nil, "", &Error{Source: src, Msg: err.Error()}
+		}
+		f, err := Compile(t)
+		if err != nil {
+			return nil, t, err
+		}
+		f.strict = true
 		if t == src {
 			t = ""
 		}
-		f, err := Compile(firstNonEmpty(t, src))
-		return f, t, err
+		return f, t, nil
 	}
 	f, err := Compile(src)
 	if err == nil {
@@ -44,14 +52,8 @@ func Parse(src string) (*Filter, string, error) {
 	if terr != nil {
 		return nil, t, terr
 	}
+	f.strict = true
 	return f, t, nil
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // oldCond is one condition of the old syntax: a dotted field, an optional
@@ -59,10 +61,13 @@ func firstNonEmpty(a, b string) string {
 var oldCond = regexp.MustCompile(`^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)(!?)([<={}])(.*)$`)
 
 // oldFields maps the Python inventory's key names to broker's.
+// _broker_provider stays: it is an alias of provider holding the Python
+// names (AnsibleTower, Container, TestProvider).
 var oldFields = map[string]string{
 	"_broker_args":              "args",
-	"_broker_provider":          "provider",
 	"_broker_provider_instance": "instance",
+	"username":                  "user",
+	"ip_address":                "ip",
 }
 
 // translateOld turns "field<value,field!=value" into an expression; ok
@@ -110,10 +115,7 @@ func translateOld(src string) (string, bool) {
 // identifiers, and wraps non-string fields in string() so that an old
 // filter such as port=22 compares text, as the Python tool did.
 func oldPath(field string) string {
-	segs := strings.Split(field, ".")
-	if n, ok := oldFields[segs[0]]; ok {
-		segs[0] = n
-	}
+	segs := pyFields(strings.Split(field, "."))
 	var b strings.Builder
 	b.WriteString(segs[0])
 	for _, s := range segs[1:] {
@@ -177,36 +179,366 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 	return reflect.StructField{}, false
 }
 
-// invIn matches "'x' in @inv.path" and "'x' not in @inv.path": Python's
-// substring test, which expr spells contains.
-var invIn = regexp.MustCompile(`('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s+(not\s+)?in\s+@inv\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)`)
-
-var invRef = regexp.MustCompile(`@inv\.([A-Za-z_][A-Za-z0-9_]*)`)
-
-// translateInv rewrites the Python tool's @inv expressions: @inv.field
-// becomes field (with the old key names renamed) and a substring "in"
-// becomes contains. Index stages (@inv[...]) are kept: Compile reads them.
-func translateInv(src string) string {
-	s := invIn.ReplaceAllStringFunc(src, func(m string) string {
-		g := invIn.FindStringSubmatch(m)
-		c := renameFirst(g[3]) + " contains " + g[1]
-		if g[2] != "" {
-			return "not (" + c + ")"
-		}
-		return c
-	})
-	return invRef.ReplaceAllStringFunc(s, func(m string) string {
-		return renameFirst(m[len("@inv."):])
-	})
+// pyFields renames the first segment of a Python inventory path to
+// broker's name; a key that is no field of broker's (tower_inventory,
+// os_distribution: a Python inventory's own keys, which inventory import
+// and sync keep as facts) is read from facts.
+func pyFields(segs []string) []string {
+	if n, ok := oldFields[segs[0]]; ok {
+		return append([]string{n}, segs[1:]...)
+	}
+	if _, ok := fieldKind(segs[:1]); ok {
+		return segs
+	}
+	return append([]string{"facts"}, segs...)
 }
 
-func renameFirst(path string) string {
-	first, rest, _ := strings.Cut(path, ".")
-	if n, ok := oldFields[first]; ok {
-		first = n
+// pyPath is the expression reading a Python inventory path: maps read
+// one level nil-safe, deeper levels with ?. so a host without the key
+// does not fail the filter.
+func pyPath(segs []string) string {
+	segs = pyFields(segs)
+	var b strings.Builder
+	b.WriteString(segs[0])
+	k, _ := fieldKind(segs[:1])
+	for i, s := range segs[1:] {
+		if i > 0 && k == reflect.Map {
+			b.WriteString("?")
+		}
+		if isIdent(s) {
+			b.WriteString("." + s)
+		} else {
+			b.WriteString("?.[" + strconv.Quote(s) + "]")
+		}
 	}
-	if rest == "" {
-		return first
+	return b.String()
+}
+
+// translateInv rewrites a Python broker @inv filter into the expression
+// language. Stages are separated by top-level '|' as in Python; an
+// @inv[...] stage picks by position, any other is a condition on each
+// host. Consecutive conditions are joined with "and" (a stage passes
+// what the previous one passed). In a condition: @inv.a.b reads a field
+// (Python key names renamed, unknown keys read from facts), the string
+// methods startswith, endswith, get, lower, upper, strip, split, keys and
+// values become expr's operators and functions, `x in ("a", "b")` a list,
+// and True, False, None true, false, nil.
+func translateInv(src string) (string, error) {
+	stages, err := splitTop(src, '|')
+	if err != nil {
+		return "", err
 	}
-	return first + "." + rest
+	type item struct {
+		slice bool
+		texts []string
+	}
+	var items []item
+	for _, st := range stages {
+		st = strings.TrimSpace(st)
+		if st == "" {
+			return "", fmt.Errorf("empty stage between '|'")
+		}
+		if _, ok, err := parseSlice(st); ok || err != nil {
+			if err != nil {
+				return "", err
+			}
+			items = append(items, item{slice: true, texts: []string{st}})
+			continue
+		}
+		t, err := pyExpr(st)
+		if err != nil {
+			return "", err
+		}
+		if n := len(items); n > 0 && !items[n-1].slice {
+			items[n-1].texts = append(items[n-1].texts, t)
+			continue
+		}
+		items = append(items, item{texts: []string{t}})
+	}
+	out := make([]string, len(items))
+	for i, it := range items {
+		if len(it.texts) == 1 {
+			out[i] = it.texts[0]
+			continue
+		}
+		parts := make([]string, len(it.texts))
+		for j, t := range it.texts {
+			parts[j] = "(" + t + ")"
+		}
+		out[i] = strings.Join(parts, " and ")
+	}
+	return strings.Join(out, " | "), nil
+}
+
+// splitTop cuts s at sep outside quotes and brackets.
+func splitTop(s string, sep rune) ([]string, error) {
+	var out []string
+	depth := 0
+	var quote rune
+	start := 0
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		if quote != 0 {
+			if r == '\\' {
+				i++
+			} else if r == quote {
+				quote = 0
+			}
+			continue
+		}
+		switch r {
+		case '"', '\'':
+			quote = r
+		case '(', '[', '{':
+			depth++
+		case ')', ']', '}':
+			depth--
+		case sep:
+			if sep == '|' && i+1 < len(rs) && rs[i+1] == '|' {
+				i++ // expr's "or"
+				continue
+			}
+			if depth == 0 {
+				out = append(out, string(rs[start:i]))
+				start = i + 1
+			}
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated string")
+	}
+	if depth != 0 {
+		return nil, fmt.Errorf("unbalanced brackets")
+	}
+	return append(out, string(rs[start:])), nil
+}
+
+// closing returns the index in rs of the bracket closing the one at open.
+func closing(rs []rune, open int) (int, error) {
+	depth := 0
+	var quote rune
+	for i := open; i < len(rs); i++ {
+		r := rs[i]
+		if quote != 0 {
+			if r == '\\' {
+				i++
+			} else if r == quote {
+				quote = 0
+			}
+			continue
+		}
+		switch r {
+		case '"', '\'':
+			quote = r
+		case '(', '[', '{':
+			depth++
+		case ')', ']', '}':
+			depth--
+			if depth == 0 {
+				return i, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("unbalanced brackets")
+}
+
+func isIdentRune(r rune, first bool) bool {
+	return r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (!first && r >= '0' && r <= '9')
+}
+
+// readIdent reads an identifier at rs[i:]; "" when there is none.
+func readIdent(rs []rune, i int) string {
+	j := i
+	for j < len(rs) && isIdentRune(rs[j], j == i) {
+		j++
+	}
+	return string(rs[i:j])
+}
+
+var pyWords = map[string]string{"True": "true", "False": "false", "None": "nil", "str": "string"}
+
+// pyExpr translates one condition of a Python filter.
+func pyExpr(s string) (string, error) {
+	rs := []rune(s)
+	var b strings.Builder
+	for i := 0; i < len(rs); {
+		r := rs[i]
+		switch {
+		case r == '"' || r == '\'':
+			j := i + 1
+			for j < len(rs) && rs[j] != r {
+				if rs[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if j >= len(rs) {
+				return "", fmt.Errorf("unterminated string")
+			}
+			b.WriteString(string(rs[i : j+1]))
+			i = j + 1
+		case strings.HasPrefix(string(rs[i:]), "@inv"):
+			expr, n, err := pyInv(rs, i)
+			if err != nil {
+				return "", err
+			}
+			b.WriteString(expr)
+			i = n
+		case isIdentRune(r, true) && (i == 0 || !isIdentRune(rs[i-1], false)):
+			w := readIdent(rs, i)
+			i += len([]rune(w))
+			if t, ok := pyWords[w]; ok {
+				w = t
+			}
+			b.WriteString(w)
+			if w != "in" {
+				continue
+			}
+			// x in ("a", "b"): a tuple is a list
+			j := i
+			for j < len(rs) && rs[j] == ' ' {
+				j++
+			}
+			if j < len(rs) && rs[j] == '(' {
+				end, err := closing(rs, j)
+				if err != nil {
+					return "", err
+				}
+				inner := string(rs[j+1 : end])
+				parts, err := splitTop(inner, ',')
+				if err != nil {
+					return "", err
+				}
+				t, err := pyExpr(inner)
+				if err != nil {
+					return "", err
+				}
+				if len(parts) > 1 {
+					t = strings.TrimSpace(t)
+					t = "[" + strings.TrimSuffix(t, ",") + "]"
+				} else {
+					t = "(" + t + ")"
+				}
+				b.WriteString(" " + t)
+				i = end + 1
+			}
+		default:
+			b.WriteRune(r)
+			i++
+		}
+	}
+	return b.String(), nil
+}
+
+// pyInv translates "@inv.a.b.method(args)…" starting at rs[i]; it
+// returns the expression and the index after what it read.
+func pyInv(rs []rune, i int) (string, int, error) {
+	i += len("@inv")
+	var segs []string
+	for i < len(rs) && rs[i] == '.' {
+		w := readIdent(rs, i+1)
+		if w == "" {
+			return "", 0, fmt.Errorf("a field name must follow \"@inv.\"")
+		}
+		if j := i + 1 + len([]rune(w)); j < len(rs) && rs[j] == '(' {
+			break // a method
+		}
+		segs = append(segs, w)
+		i += 1 + len([]rune(w))
+	}
+	if len(segs) == 0 {
+		return "", 0, fmt.Errorf("@inv alone is the whole host: name a field, as in @inv.hostname")
+	}
+	recv := pyPath(segs)
+	deep := len(pyFields(segs)) > 1
+	for i < len(rs) && rs[i] == '.' {
+		m := readIdent(rs, i+1)
+		j := i + 1 + len([]rune(m))
+		if m == "" || j >= len(rs) || rs[j] != '(' {
+			break
+		}
+		end, err := closing(rs, j)
+		if err != nil {
+			return "", 0, err
+		}
+		var args []string
+		if inner := strings.TrimSpace(string(rs[j+1 : end])); inner != "" {
+			parts, err := splitTop(inner, ',')
+			if err != nil {
+				return "", 0, err
+			}
+			for _, p := range parts {
+				t, err := pyExpr(strings.TrimSpace(p))
+				if err != nil {
+					return "", 0, err
+				}
+				args = append(args, t)
+			}
+		}
+		if recv, err = pyMethod(recv, deep, m, args); err != nil {
+			return "", 0, err
+		}
+		deep = true
+		i = end + 1
+	}
+	return recv, i, nil
+}
+
+// pyMethod is recv.m(args) in the expression language.
+func pyMethod(recv string, deep bool, m string, args []string) (string, error) {
+	want := func(lo, hi int) error {
+		if len(args) < lo || len(args) > hi {
+			return fmt.Errorf(".%s() takes %d to %d arguments, got %d", m, lo, hi, len(args))
+		}
+		return nil
+	}
+	switch m {
+	case "startswith", "endswith":
+		if err := want(1, 1); err != nil {
+			return "", err
+		}
+		op := map[string]string{"startswith": "startsWith", "endswith": "endsWith"}[m]
+		if a := args[0]; strings.HasPrefix(a, "(") && strings.HasSuffix(a, ")") {
+			// a tuple of prefixes: any of them
+			if parts, err := splitTop(a[1:len(a)-1], ','); err == nil && len(parts) > 1 {
+				var ors []string
+				for _, p := range parts {
+					if p = strings.TrimSpace(p); p != "" {
+						ors = append(ors, recv+" "+op+" "+p)
+					}
+				}
+				return "(" + strings.Join(ors, " or ") + ")", nil
+			}
+		}
+		return "(" + recv + " " + op + " " + args[0] + ")", nil
+	case "get":
+		if err := want(1, 2); err != nil {
+			return "", err
+		}
+		idx := recv + "[" + args[0] + "]"
+		if deep {
+			idx = recv + "?.[" + args[0] + "]"
+		}
+		if len(args) == 2 {
+			return "(" + idx + " ?? " + args[1] + ")", nil
+		}
+		return idx, nil
+	case "lower", "upper", "keys", "values":
+		if err := want(0, 0); err != nil {
+			return "", err
+		}
+		return m + "(" + recv + ")", nil
+	case "strip":
+		if err := want(0, 1); err != nil {
+			return "", err
+		}
+		return "trim(" + strings.Join(append([]string{recv}, args...), ", ") + ")", nil
+	case "split":
+		if err := want(1, 1); err != nil {
+			return "", err
+		}
+		return "split(" + recv + ", " + args[0] + ")", nil
+	}
+	return "", fmt.Errorf("the method .%s() is not supported in filters; supported: startswith, endswith, get, lower, upper, strip, split, keys, values", m)
 }

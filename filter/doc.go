@@ -16,8 +16,8 @@
 // (`facts.os?.name`), or the filter fails on that host.
 //
 // Index selection: a filter is a pipeline. Stages are separated by a
-// top-level `|`; a stage written `@inv[2]`, `@inv[-1]`, `@inv[:3]` or
-// `@inv[1:]` picks hosts by position in what the previous stage passed
+// top-level `|`; a stage written `@inv[2]`, `@inv[-1]`, `@inv[:3]`,
+// `@inv[1:]` or `@inv[::2]` picks hosts by position in what the previous stage passed
 // (negative positions count from the end, as in Python); every other run
 // of text is an expression (expr's own `|` pipes inside an expression
 // keep working). Index stages need the whole list, so only Select honours
@@ -27,7 +27,15 @@
 // `field<value,field!=value` syntax and `@inv.field` expressions are
 // translated into the expression language, and the translation is returned
 // so the caller can tell the user what to write next time. A string that
-// is already a valid expression is taken as one.
+// is already a valid expression is taken as one. In the @inv form every
+// top-level `|` separates stages (as Python splits them), the string
+// methods startswith, endswith, get, lower, upper, strip, split, keys and
+// values and `in (tuple)` are translated, and a key no field of broker's
+// has (tower_inventory) is read from facts. `_broker_provider` holds the
+// Python provider names (PythonProvider), and a whole provider name
+// compared with it or with `provider` is translated to the field's
+// naming. A filter Parse translated is strict: Select refuses it when it
+// reads a facts, args or labels key that no host has.
 //
 // The package reads state records and nothing else: it does not touch the
 // store, call providers or print.

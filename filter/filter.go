@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
@@ -39,7 +40,17 @@ func (e *Error) Error() string {
 type Filter struct {
 	src    string
 	stages []stage
+	// keys are the map keys the filter reads (facts.os, args.template).
+	keys []keyRef
+	// strict: Select refuses a filter reading a key no host has (set by
+	// Parse for the Python tool's syntaxes, whose fields are keys of the
+	// Python inventory, so that a misspelt or foreign field does not
+	// select nothing in silence).
+	strict bool
 }
+
+// keyRef is a key read from one of a host's maps.
+type keyRef struct{ m, key string }
 
 type stage struct {
 	// exactly one of slice and prog is set
@@ -47,10 +58,11 @@ type stage struct {
 	prog  *vm.Program
 }
 
-// slice is @inv[i], @inv[a:b] (bounds optional).
+// slice is @inv[i], @inv[a:b] or @inv[a:b:step] (each part optional).
 type slice struct {
 	single     bool
 	start, end int
+	step       int // 0: 1
 	hasStart   bool
 	hasEnd     bool
 }
@@ -98,8 +110,89 @@ func Compile(src string) (*Filter, error) {
 			return nil, err
 		}
 		f.stages = append(f.stages, stage{prog: p})
+		f.keys = append(f.keys, mapKeys(p.Node())...)
 	}
 	return f, nil
+}
+
+// mapKeys lists the constant keys read from facts, args and labels.
+func mapKeys(n ast.Node) []keyRef {
+	var out []keyRef
+	ast.Find(n, func(x ast.Node) bool {
+		m, ok := x.(*ast.MemberNode)
+		if !ok {
+			return false
+		}
+		id, ok := m.Node.(*ast.IdentifierNode)
+		if !ok {
+			return false
+		}
+		k, ok := m.Property.(*ast.StringNode)
+		if !ok {
+			return false
+		}
+		switch id.Value {
+		case "facts", "labels":
+			out = append(out, keyRef{id.Value, k.Value})
+		case "args", "_broker_args":
+			out = append(out, keyRef{"args", k.Value})
+		}
+		return false
+	})
+	return out
+}
+
+// checkKeys is the strict check: with hosts to select from, each key the
+// filter reads must be held by one of them.
+func (f *Filter) checkKeys(hosts []state.Host) error {
+	if !f.strict || len(hosts) == 0 {
+		return nil
+	}
+	for _, k := range f.keys {
+		have := map[string]bool{}
+		found := false
+		for i := range hosts {
+			var ok bool
+			switch k.m {
+			case "facts":
+				_, ok = hosts[i].Facts[k.key]
+				for x := range hosts[i].Facts {
+					have[x] = true
+				}
+			case "args":
+				_, ok = hosts[i].Recipe[k.key]
+				for x := range hosts[i].Recipe {
+					have[x] = true
+				}
+			case "labels":
+				_, ok = hosts[i].Labels[k.key]
+				for x := range hosts[i].Labels {
+					have[x] = true
+				}
+			}
+			if ok {
+				found = true
+				break
+			}
+		}
+		if found {
+			continue
+		}
+		names := make([]string, 0, len(have))
+		for x := range have {
+			names = append(names, x)
+		}
+		slices.Sort(names)
+		msg := fmt.Sprintf("no host has the field %s.%s, so the filter would select nothing", k.m, k.key)
+		if k.m == "facts" {
+			msg = fmt.Sprintf("no host has the field %q (read as facts.%s), so the filter would select nothing", k.key, k.key)
+		}
+		if len(names) > 0 {
+			msg += fmt.Sprintf("; the hosts' %s: %s", k.m, strings.Join(names, ", "))
+		}
+		return &Error{Source: f.src, Msg: msg + "; `broker inventory --details` shows every field"}
+	}
+	return nil
 }
 
 var compileOptions = []expr.Option{
@@ -113,7 +206,58 @@ var compileOptions = []expr.Option{
 		return inValue(p[0].(string), p[1])
 	}, new(func(string, string) bool), new(func(string, any) bool)),
 	expr.Operator("in", "_in_string"),
+	expr.Patch(providerNames{}),
 }
+
+// providerNames makes a provider name compared with provider or
+// _broker_provider the name that field holds: `provider == "AnsibleTower"`
+// reads as `provider == "awx"`, `_broker_provider == "docker"` as
+// `_broker_provider == "Container"`. Only whole names are translated.
+type providerNames struct{}
+
+func (providerNames) Visit(n *ast.Node) {
+	b, ok := (*n).(*ast.BinaryNode)
+	if !ok {
+		return
+	}
+	fixProviderValue(b.Left, b.Right)
+	fixProviderValue(b.Right, b.Left)
+}
+
+func fixProviderValue(field, val ast.Node) {
+	id, ok := field.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	var conv func(string) string
+	switch id.Value {
+	case "provider":
+		conv = NativeProvider
+	case "_broker_provider":
+		conv = func(s string) string {
+			if t, ok := nativeAliases[strings.ToLower(s)]; ok {
+				return PythonProvider(t)
+			}
+			return s
+		}
+	default:
+		return
+	}
+	switch v := val.(type) {
+	case *ast.StringNode:
+		v.Value = conv(v.Value)
+	case *ast.ArrayNode:
+		for _, e := range v.Nodes {
+			if s, ok := e.(*ast.StringNode); ok {
+				s.Value = conv(s.Value)
+			}
+		}
+	}
+}
+
+// nativeAliases are broker's names (and aliases) of the types the Python
+// broker also has.
+var nativeAliases = map[string]string{"awx": "awx", "aap": "awx", "docker": "docker", "podman": "docker", "sim": "sim", "openstack": "openstack"}
 
 // inValue is `needle in v` for a v known only when the filter runs:
 // contains for a string, membership for a list, a key for a map; false
@@ -249,55 +393,83 @@ func parseSlice(s string) (*slice, bool, error) {
 		}
 		return &slice{single: true, start: n}, true, nil
 	}
-	a, b, _ := strings.Cut(body, ":")
-	if strings.Contains(b, ":") {
-		return nil, false, fmt.Errorf("slice steps are not supported in %s", t)
+	parts := strings.Split(body, ":")
+	if len(parts) > 3 {
+		return nil, false, fmt.Errorf("bad slice %s: want [start:end:step]", t)
 	}
 	var sl slice
 	var err error
-	if strings.TrimSpace(a) != "" {
-		if sl.start, err = num(a); err != nil {
+	if strings.TrimSpace(parts[0]) != "" {
+		if sl.start, err = num(parts[0]); err != nil {
 			return nil, false, err
 		}
 		sl.hasStart = true
 	}
-	if strings.TrimSpace(b) != "" {
-		if sl.end, err = num(b); err != nil {
+	if strings.TrimSpace(parts[1]) != "" {
+		if sl.end, err = num(parts[1]); err != nil {
 			return nil, false, err
 		}
 		sl.hasEnd = true
+	}
+	if len(parts) == 3 && strings.TrimSpace(parts[2]) != "" {
+		if sl.step, err = num(parts[2]); err != nil {
+			return nil, false, err
+		}
+		if sl.step == 0 {
+			return nil, false, fmt.Errorf("slice step cannot be zero in %s", t)
+		}
 	}
 	return &sl, true, nil
 }
 
 // apply picks positions from a list of n, with Python's rules: negative
 // counts from the end, out-of-range slice bounds clamp, an out-of-range
-// single index selects nothing.
-func (s *slice) apply(n int) (lo, hi int) {
-	norm := func(i int) int {
+// single index selects nothing, a negative step walks backwards.
+func (s *slice) apply(n int) []int {
+	if s.single {
+		i := s.start
 		if i < 0 {
 			i += n
 		}
-		return i
-	}
-	if s.single {
-		i := norm(s.start)
 		if i < 0 || i >= n {
-			return 0, 0
+			return nil
 		}
-		return i, i + 1
+		return []int{i}
 	}
-	lo, hi = 0, n
-	if s.hasStart {
-		lo = min(max(norm(s.start), 0), n)
+	step := s.step
+	if step == 0 {
+		step = 1
 	}
-	if s.hasEnd {
-		hi = min(max(norm(s.end), 0), n)
+	// clamp as Python's slice.indices does
+	clamp := func(i, lo, hi int) int {
+		if i < 0 {
+			i += n
+		}
+		return min(max(i, lo), hi)
 	}
-	if hi < lo {
-		hi = lo
+	var lo, hi int
+	if step > 0 {
+		lo, hi = 0, n
+		if s.hasStart {
+			lo = clamp(s.start, 0, n)
+		}
+		if s.hasEnd {
+			hi = clamp(s.end, 0, n)
+		}
+	} else {
+		lo, hi = n-1, -1
+		if s.hasStart {
+			lo = clamp(s.start, -1, n-1)
+		}
+		if s.hasEnd {
+			hi = clamp(s.end, -1, n-1)
+		}
 	}
-	return lo, hi
+	var out []int
+	for i := lo; (step > 0 && i < hi) || (step < 0 && i > hi); i += step {
+		out = append(out, i)
+	}
+	return out
 }
 
 // errNeedsList is returned by Match for filters with index stages.
@@ -355,6 +527,9 @@ func Select(f *Filter, hosts []state.Host, now time.Time) ([]state.Host, error) 
 	if f == nil {
 		return hosts, nil
 	}
+	if err := f.checkKeys(hosts); err != nil {
+		return nil, err
+	}
 	cur := make([]int, len(hosts))
 	for i := range cur {
 		cur[i] = i
@@ -362,8 +537,11 @@ func Select(f *Filter, hosts []state.Host, now time.Time) ([]state.Host, error) 
 	var e *env
 	for _, s := range f.stages {
 		if s.slice != nil {
-			lo, hi := s.slice.apply(len(cur))
-			cur = cur[lo:hi]
+			picked := make([]int, 0, len(cur))
+			for _, j := range s.slice.apply(len(cur)) {
+				picked = append(picked, cur[j])
+			}
+			cur = picked
 			continue
 		}
 		kept := cur[:0:0]
@@ -372,8 +550,7 @@ func Select(f *Filter, hosts []state.Host, now time.Time) ([]state.Host, error) 
 			if e == nil {
 				e = newEnv(&v)
 			} else {
-				e.Values = v
-				e.BrokerArgs = v.Args
+				e.set(&v)
 			}
 			ok, err := f.run(s.prog, e)
 			if err != nil {

@@ -59,7 +59,7 @@ func TestParseTranslations(t *testing.T) {
 		{`hostname!}.lab`, `not (hostname endsWith ".lab")`, []string{"web", "sim-1"}},
 		{`name{test`, `name startsWith "test"`, []string{"test-sat-1", "test-client"}},
 		{`name!{test`, `not (name startsWith "test")`, []string{"prod-sat", "web", "sim-1"}},
-		{`_broker_provider=awx`, `provider == "awx"`, []string{"test-sat-1", "prod-sat"}},
+		{`_broker_provider=awx`, `_broker_provider == "awx"`, []string{"test-sat-1", "prod-sat"}},
 		{`_broker_provider_instance=local`, `instance == "local"`, []string{"test-client"}},
 		{`port=22`, `string(port) == "22"`, []string{"test-sat-1"}},
 		{`port<22`, ``, []string{"prod-sat", "web", "sim-1"}}, // a valid expression: port < 22
@@ -76,11 +76,11 @@ func TestParseTranslations(t *testing.T) {
 		{`@inv[2]`, ``, []string{"prod-sat"}},
 		{`@inv[9]`, ``, []string{}},
 		{`@inv[-2:]`, ``, []string{"web", "sim-1"}},
-		{`@inv[:3] | 'sat' in @inv.name`, `@inv[:3] | name contains 'sat'`, []string{"test-sat-1", "prod-sat"}},
-		{`'sat' in @inv.name | @inv[-1]`, `name contains 'sat' | @inv[-1]`, []string{"prod-sat"}},
-		{`'sat' not in @inv.hostname`, `not (hostname contains 'sat')`, []string{"test-client", "web", "sim-1"}},
+		{`@inv[:3] | 'sat' in @inv.name`, `@inv[:3] | 'sat' in name`, []string{"test-sat-1", "prod-sat"}},
+		{`'sat' in @inv.name | @inv[-1]`, `'sat' in name | @inv[-1]`, []string{"prod-sat"}},
+		{`'sat' not in @inv.hostname`, `'sat' not in hostname`, []string{"test-client", "web", "sim-1"}},
 		{`@inv._broker_args.provider == 'RHEV'`, `args.provider == 'RHEV'`, []string{"test-sat-1"}},
-		{`@inv._broker_provider == 'awx' and @inv.name != 'prod-sat'`, `provider == 'awx' and name != 'prod-sat'`, []string{"test-sat-1"}},
+		{`@inv._broker_provider == 'awx' and @inv.name != 'prod-sat'`, `_broker_provider == 'awx' and name != 'prod-sat'`, []string{"test-sat-1"}},
 		{`lease.remaining > duration("0s") and lease.remaining < duration("1h")`, ``, []string{"test-sat-1"}},
 		{`lease.expires < now() and lease.expires > now() - duration("1h")`, ``, []string{"sim-1"}},
 		{`host.labels.role == 'satellite'`, ``, []string{"test-sat-1"}},
@@ -135,7 +135,7 @@ func TestCompileErrors(t *testing.T) {
 		{``, 0, "empty filter"},
 		{`@inv[:2] | nmae == "x"`, 12, "unknown name nmae"},
 		{`@inv[x]`, 1, `bad index "x" in @inv[x]`},
-		{`@inv[1:2:3]`, 1, "slice steps are not supported in @inv[1:2:3]"},
+		{`@inv[1:2:0]`, 1, "slice step cannot be zero in @inv[1:2:0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
@@ -169,11 +169,16 @@ func TestParseKeepsCompileError(t *testing.T) {
 	if err == nil || tr != "" {
 		t.Fatalf("Parse = %q, %v; want an error and no translation", tr, err)
 	}
-	// an old filter on an unknown field fails on the translation
-	_, tr, err = Parse(`nosuch<x`)
+	// an old filter on a field broker does not have reads it from facts,
+	// and Select refuses it when no host has it
+	f, tr, err := Parse(`nosuch<x`)
+	if err != nil || tr != `facts.nosuch contains "x"` {
+		t.Fatalf("Parse = %q, %v", tr, err)
+	}
+	_, err = Select(f, inventory(), now)
 	var fe *Error
-	if !errors.As(err, &fe) || tr != `nosuch contains "x"` || fe.Source != tr || fe.Column != 1 {
-		t.Fatalf("Parse = %q, %#v", tr, err)
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), `no host has the field "nosuch"`) || !strings.Contains(err.Error(), "the hosts' facts: os") {
+		t.Fatalf("Select = %v", err)
 	}
 }
 
@@ -318,4 +323,94 @@ func FuzzParse(f *testing.F) {
 		}
 		_, _ = Select(flt, hosts, now)
 	})
+}
+
+// TestPythonFilters: the filters the Python broker's docs and test suites
+// write, on an inventory whose hosts come from its providers.
+func TestPythonFilters(t *testing.T) {
+	all := []string{"test-sat-1", "test-client", "prod-sat", "web", "sim-1"}
+	tests := []struct {
+		src string
+		sel []string
+	}{
+		// provider values in the Python names, both ways
+		{`@inv._broker_provider == "AnsibleTower"`, []string{"test-sat-1", "prod-sat"}},
+		{`@inv._broker_provider == "TestProvider"`, []string{"sim-1"}},
+		{`_broker_provider<Container`, []string{"test-client"}},
+		{`_broker_provider<Tower`, []string{"test-sat-1", "prod-sat"}},
+		{`_broker_provider=AnsibleTower`, []string{"test-sat-1", "prod-sat"}},
+		{`provider == "AnsibleTower"`, []string{"test-sat-1", "prod-sat"}},
+		{`_broker_provider == "docker"`, []string{"test-client"}},
+		{`@inv._broker_provider in ("AnsibleTower", "TestProvider")`, []string{"test-sat-1", "prod-sat", "sim-1"}},
+		{`@inv._broker_provider not in ("AnsibleTower",)`, []string{"test-client", "web", "sim-1"}},
+		{`@inv.name in ("web")`, []string{"web"}}, // a parenthesised string, not a tuple: contains
+		// string methods
+		{`@inv._broker_args.template.startswith("deploy-sat")`, []string{"test-sat-1", "prod-sat"}},
+		{`@inv.name.endswith("sat")`, []string{"prod-sat"}},
+		{`@inv.name.startswith(("web", "sim"))`, []string{"web", "sim-1"}},
+		{`not @inv.hostname.endswith(".lab")`, []string{"web", "sim-1"}},
+		{`@inv._broker_args.get("image") == "rhel9"`, []string{"test-client"}},
+		{`@inv._broker_args.get("image", "none") == "none"`, []string{"test-sat-1", "prod-sat", "web", "sim-1"}},
+		{`@inv.name.upper().startswith("TEST")`, []string{"test-sat-1", "test-client"}},
+		// slices with steps
+		{`@inv[::2]`, []string{"test-sat-1", "prod-sat", "sim-1"}},
+		{`@inv[::-1]`, []string{"sim-1", "web", "prod-sat", "test-client", "test-sat-1"}},
+		{`@inv[1:4:2]`, []string{"test-client", "web"}},
+		{`@inv[-1:0:-2]`, []string{"sim-1", "prod-sat"}},
+		{`@inv[:]`, all},
+		// chained stages
+		{`"sat" in @inv.hostname | @inv._broker_provider == "AnsibleTower"`, []string{"test-sat-1", "prod-sat"}},
+		{`@inv[1:] | "sat" in @inv.name | @inv[0]`, []string{"prod-sat"}},
+		// keys of a Python inventory entry
+		{`@inv.os == "rhel9"`, []string{"prod-sat"}},
+		{`@inv.type == "host"`, all},
+		{`@inv.port == 22 and True`, []string{"test-sat-1"}},
+		{`@inv._broker_provider_instance == "satlab"`, []string{"test-sat-1", "prod-sat"}},
+		{`_broker_provider_instance == "satlab" && type == "host"`, []string{"test-sat-1", "prod-sat"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.src, func(t *testing.T) {
+			f, tr, err := Parse(tt.src)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			got, err := Select(f, inventory(), now)
+			if err != nil {
+				t.Fatalf("Select (%s): %v", tr, err)
+			}
+			if d := cmp.Diff(tt.sel, names(got)); d != "" {
+				t.Errorf("%s: selection (-want +got):\n%s", tr, d)
+			}
+		})
+	}
+}
+
+// TestPythonFilterErrors: a field no host has, and Python the
+// translation does not know, are errors rather than empty selections.
+func TestPythonFilterErrors(t *testing.T) {
+	tests := []struct{ src, msg string }{
+		{`@inv.tower_inventory == "rhv"`, `no host has the field "tower_inventory"`},
+		{`@inv._broker_args.workflow == "x"`, `no host has the field args.workflow`},
+		{`tower_inventory<rhv`, `no host has the field "tower_inventory"`},
+		{`@inv.name.zfill(3) == "x"`, `the method .zfill() is not supported`},
+		{`@inv == 1`, `@inv alone is the whole host`},
+		{`@inv.name == "x" | `, `empty stage`},
+	}
+	for _, tt := range tests {
+		f, _, err := Parse(tt.src)
+		if err == nil {
+			_, err = Select(f, inventory(), now)
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s: error = %v, want %q", tt.src, err, tt.msg)
+		}
+	}
+	// with nothing to select from, there is nothing to refuse
+	f, _, err := Parse(`@inv.tower_inventory == "rhv"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Select(f, nil, now); err != nil || len(got) != 0 {
+		t.Errorf("Select(empty) = %v, %v", got, err)
+	}
 }

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"strings"
 	"time"
 
 	"github.com/labbroker/broker/state"
@@ -94,15 +95,61 @@ func HostValues(h state.Host, index int, now time.Time) Values {
 // env is what programs run against: Values plus the aliases and now().
 type env struct {
 	Values
-	BrokerArgs map[string]any   `expr:"_broker_args"`
-	Host       *Values          `expr:"host"`
-	NowFunc    func() time.Time `expr:"now"`
+	BrokerArgs map[string]any `expr:"_broker_args"`
+	// BrokerProvider is the provider under the Python broker's name
+	// (AnsibleTower, Container, TestProvider), so that Python filters
+	// compare with the names they were written with.
+	BrokerProvider string `expr:"_broker_provider"`
+	// BrokerProviderInstance is instance, under the Python name.
+	BrokerProviderInstance string `expr:"_broker_provider_instance"`
+	// Type is the Python inventory's "type" key: facts.type, else "host".
+	Type    string           `expr:"type"`
+	Host    *Values          `expr:"host"`
+	NowFunc func() time.Time `expr:"now"`
 }
 
 func newEnv(v *Values) *env {
-	e := &env{Values: *v, BrokerArgs: v.Args}
+	e := &env{}
+	e.set(v)
 	e.Host = &e.Values
+	return e
+}
+
+// set points e at v (reusing e between hosts).
+func (e *env) set(v *Values) {
+	e.Values = *v
+	e.BrokerArgs = v.Args
+	e.BrokerProvider = PythonProvider(v.Provider)
+	e.BrokerProviderInstance = v.Instance
+	e.Type = "host"
+	if t, ok := v.Facts["type"].(string); ok && t != "" {
+		e.Type = t
+	}
 	now := v.Now
 	e.NowFunc = func() time.Time { return now }
-	return e
+}
+
+// pythonProviders maps broker's provider types to the Python broker's
+// class names, as Python inventories, filters and --output-file write them.
+var pythonProviders = map[string]string{"awx": "AnsibleTower", "docker": "Container", "sim": "TestProvider", "openstack": "OpenStack"}
+
+// PythonProvider is the Python broker's name of provider type t
+// (awx → AnsibleTower, docker → Container, sim → TestProvider); t itself
+// for types Python does not have.
+func PythonProvider(t string) string {
+	if p, ok := pythonProviders[t]; ok {
+		return p
+	}
+	return t
+}
+
+// NativeProvider is broker's type for a Python provider name (any case);
+// name itself when it is not one.
+func NativeProvider(name string) string {
+	for t, p := range pythonProviders {
+		if strings.EqualFold(p, name) {
+			return t
+		}
+	}
+	return name
 }

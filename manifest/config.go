@@ -95,6 +95,9 @@ type Provider struct {
 	Type, TypeName string
 	Instance       string
 	Default        bool
+	// OverrideEnvars (override_envars = true, as in the Python broker):
+	// the block's own settings win over BROKER_… environment overrides.
+	OverrideEnvars bool
 	// MaxConcurrency bounds concurrent calls to this instance; 0: no bound.
 	MaxConcurrency int
 	// MaxLease caps the leases of this instance's hosts; 0: DefaultMaxLease.
@@ -257,6 +260,7 @@ type Connection struct {
 	Port           int
 	Password       string // sensitive
 	PrivateKeyFile string
+	KnownHostsFile string
 	Agent          *bool
 	Bastion        string
 	Timeout        time.Duration
@@ -318,6 +322,9 @@ type (
 	// inventory` shows.
 	InventorySettings struct {
 		Fields []string
+		// ListVars is what `inventory --list` prints of each host, the
+		// Python broker's inventory_list_vars ("hostname | name | ip").
+		ListVars string
 		// FieldsRange is the fields value's, for the caller's checks.
 		FieldsRange hcl.Range
 		DeclRange   hcl.Range

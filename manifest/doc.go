@@ -31,7 +31,7 @@
 //	    wait_for = "ssh" | "none"  on_failure = "taint" | "keep"
 //	  }
 //	  teardown   { run = [ … ]  timeout = "5m" }
-//	  connection { user port password private_key_file agent bastion timeout }
+//	  connection { user port password private_key_file known_hosts_file agent bastion timeout }
 //	}
 //	hook "name" { on = ["after_setup"]  when = "filter expression"  run = [ … ]  local = [ … ] }
 //	action "name" {

@@ -39,7 +39,7 @@ var teardownSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "run"}, {Name: "timeout"}},
 }
 
-var connectionAttrs = []string{"user", "port", "password", "private_key_file", "agent", "bastion", "timeout"}
+var connectionAttrs = []string{"user", "port", "password", "private_key_file", "known_hosts_file", "agent", "bastion", "timeout"}
 
 // hostRef is one host.NAME reference inside a host's kept expressions.
 type hostRef struct {
@@ -719,6 +719,7 @@ func fillConnection(c *Connection, a *attrs) hcl.Diagnostics {
 	a.integer("port", &c.Port, 0)
 	a.str("password", &c.Password, true)
 	a.str("private_key_file", &c.PrivateKeyFile, false)
+	a.str("known_hosts_file", &c.KnownHostsFile, false)
 	a.boolPtr("agent", &c.Agent)
 	a.str("bastion", &c.Bastion, false)
 	a.duration("timeout", &c.Timeout)

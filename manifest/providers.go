@@ -15,7 +15,7 @@ import (
 // providerReserved are the provider block's own attributes; everything
 // else belongs to the type's settings spec.
 var providerReserved = &hcl.BodySchema{
-	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "max_concurrency"}, {Name: "max_lease"}},
+	Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "max_concurrency"}, {Name: "max_lease"}, {Name: "override_envars"}},
 }
 
 func (l *loader) schema(typeName string) (ProviderSchema, bool) {
@@ -71,6 +71,7 @@ func (l *loader) decodeProviders(blocks hcl.Blocks) hcl.Diagnostics {
 		diags = append(diags, d...)
 		a := &attrs{l: l, content: content, block: "provider"}
 		a.boolean("default", &p.Default)
+		a.boolean("override_envars", &p.OverrideEnvars)
 		a.integer("max_concurrency", &p.MaxConcurrency, 0)
 		a.maxLease(p)
 		diags = append(diags, a.diags...)

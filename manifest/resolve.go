@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 )
@@ -259,4 +261,36 @@ func (c *Config) ResolveInstance(h *Host, index int, hosts map[string][]HostValu
 	ctx.Variables["host"] = cty.ObjectVal(hostsValue(hosts))
 	l := &loader{ctx: ctx, cfg: c, opts: Options{Schemas: c.schemas}}
 	return l.instanceValues(h, ctx)
+}
+
+// PasswordSource says where c's password comes from without its value:
+// the variables its expression reads ("var.lab_password"), else the env
+// variable an env("NAME") call reads ("env(\"NAME\")"), else "a literal";
+// "" when c has no password.
+func (c *Connection) PasswordSource() string {
+	e, ok := c.Exprs["password"]
+	if !ok || e == nil {
+		return ""
+	}
+	var names []string
+	for _, tr := range e.Variables() {
+		name := tr.RootName()
+		if len(tr) > 1 {
+			if a, ok := tr[1].(hcl.TraverseAttr); ok {
+				name += "." + a.Name
+			}
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	if len(names) > 0 {
+		return strings.Join(names, ", ")
+	}
+	if call, ok := e.(*hclsyntax.FunctionCallExpr); ok && call.Name == "env" && len(call.Args) == 1 {
+		if v, diags := call.Args[0].Value(nil); !diags.HasErrors() && v.Type() == cty.String && v.IsKnown() && !v.IsNull() {
+			return fmt.Sprintf("env(%q)", v.AsString())
+		}
+	}
+	return "a literal"
 }

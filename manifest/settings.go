@@ -23,7 +23,7 @@ var (
 	sshSchema = schemaOf("user", "port", "private_key_file", "passphrase_env", "agent",
 		"connect_timeout", "keepalive", "known_hosts_file", "bastion", "ipv6")
 	loggingSchema   = schemaOf("level", "file")
-	inventorySchema = schemaOf("fields")
+	inventorySchema = schemaOf("fields", "list_vars")
 	stateSchema     = &hcl.BodySchema{
 		Attributes: schemaOf("backend", "path", "endpoints", "prefix", "lock_ttl",
 			"username", "password", "dial_timeout").Attributes,
@@ -81,6 +81,7 @@ func (l *loader) decodeSettingsBlocks(content *hcl.BodyContent) hcl.Diagnostics 
 			diags = append(diags, d...)
 			a := &attrs{l: l, content: c, block: "inventory"}
 			a.strings("fields", &s.Fields)
+			a.str("list_vars", &s.ListVars, false)
 			s.FieldsRange = b.DefRange
 			if at, ok := c.Attributes["fields"]; ok {
 				s.FieldsRange = at.Expr.Range()

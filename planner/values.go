@@ -18,7 +18,7 @@ func HostValues(h state.Host) manifest.HostValues {
 	}
 	return manifest.HostValues{
 		"id": h.ID, "address": h.Address, "name": h.Name, "hostname": h.Hostname,
-		"ip": h.IP, "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
+		"ip": h.IP, "connect_host": h.ConnectAddress(), "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
 		"provider": h.Provider, "instance": h.Instance,
 	}
 }

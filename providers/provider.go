@@ -10,6 +10,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/labbroker/broker/executor/remote"
 	"github.com/labbroker/broker/providers/schema"
 )
 
@@ -119,10 +120,16 @@ type CheckoutResponse struct {
 type HostInfo struct {
 	ProviderID string
 	Name       string
-	Hostname   string
-	IP         string
-	Port       int
-	User       string
+	// Hostname is the host's own name (a container's hostname).
+	Hostname string
+	// IP is the host's own address, where known.
+	IP string
+	// ConnectHost is the address to dial when it is not Hostname (a
+	// container's published port on the engine's address); Port is the
+	// SSH port there.
+	ConnectHost string
+	Port        int
+	User        string
 	// Transport is TransportSSH, TransportDockerExec or TransportNone.
 	Transport string
 	Facts     map[string]any
@@ -175,6 +182,9 @@ type DescribeResponse struct {
 	// Settings document the type's settings; filled by `broker
 	// providers` from the type's schema, not by providers.
 	Settings []ArgHelp `json:",omitempty"`
+	// Selected says the provider applied the request's results filter
+	// and limit (SelectQuery) to Items; otherwise the caller does.
+	Selected bool `json:"-"`
 }
 
 // Action is a thing a provider can do, with its arguments.
@@ -213,6 +223,11 @@ type ExtendRequest struct {
 	// NewExpireTime is the provider's own notation where it has one
 	// (AWX "+172800"); empty: use Lease.
 	NewExpireTime string
+	// Session, if set, opens a session on the host as broker reaches it
+	// (SSH with broker's keys), for providers that extend by running a
+	// command on the host (Beaker's extendtesttime.sh). The session may be
+	// pooled: do not close it.
+	Session func(ctx context.Context) (remote.Session, error)
 }
 
 // ExtendResponse says until when.
@@ -286,6 +301,9 @@ type ExecuteRequest struct {
 	Command []string
 	// Artifacts is "", "last" or "merge" (AWX).
 	Artifacts string
+	// Labels are the user's labels (-l k=v) for what the action makes:
+	// AWX labels on the job, broker.<key> labels on a container.
+	Labels map[string]string
 	// Stdout and Stderr receive streamed output where the provider has it.
 	Stdout, Stderr io.Writer
 	Progress       func(msg string)

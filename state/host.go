@@ -9,6 +9,11 @@ import (
 
 // SchemaVersion is the version of the JSON encoding of records written by
 // this build. Backends store it beside the data and refuse a newer one.
+//
+// Fields added with omitempty and a meaning for their absence (Host's
+// ConnectHost and Connection) do not change it: older records read as
+// before, and older builds ignore the new keys, so a state shared by
+// runners of both versions keeps working.
 const SchemaVersion = 1
 
 // Status is where a host is in its life.
@@ -116,12 +121,31 @@ type Host struct {
 	// ProviderID is the provider's own id (container id, VM name, job id).
 	ProviderID string `json:"provider_id,omitempty"`
 
-	Name      string `json:"name,omitempty"`
-	Hostname  string `json:"hostname,omitempty"`
-	IP        string `json:"ip,omitempty"`
+	// Name is the provider's name of the host (container name, VM name,
+	// pool member as written).
+	Name string `json:"name,omitempty"`
+	// Hostname is the host's own name (a container's hostname, a machine's
+	// FQDN): what references, listings and --list use. It need not resolve
+	// from here: ConnectHost says where to dial.
+	Hostname string `json:"hostname,omitempty"`
+	// IP is the host's own address where the provider reports one (a
+	// container's address on its network).
+	IP string `json:"ip,omitempty"`
+	// ConnectHost is the address broker dials to reach the host over SSH
+	// when that is not the hostname: the engine's address of a container
+	// reached through a published port (127.0.0.1 for a local engine).
+	// Empty: Hostname, else IP (records written before the field existed
+	// kept the connect address in Hostname, so they still work).
+	ConnectHost string `json:"connect_host,omitempty"`
+	// Port is the SSH port to dial at the connect address; 0: the ssh
+	// settings' port, else 22.
 	Port      int    `json:"port,omitempty"`
 	User      string `json:"user,omitempty"`
 	Transport string `json:"transport,omitempty"`
+	// Connection is how the manifest's connection block said to reach the
+	// host when it was applied, without its secrets: exec, ssh and cp use
+	// it when no manifest is given.
+	Connection *Connection `json:"connection,omitempty"`
 
 	// Recipe is the arguments the host was made with: what duplicate and
 	// replace reuse. Values are JSON-shaped (string, float64, bool, []any,
@@ -153,6 +177,35 @@ type Host struct {
 
 	Created time.Time `json:"created"`
 	Updated time.Time `json:"updated"`
+}
+
+// Connection is the non-secret part of a host's connection block as
+// resolved at apply. A password is never recorded: PasswordFrom says where
+// it came from, so that a command without the manifest can say what to give.
+type Connection struct {
+	User string `json:"user,omitempty"`
+	Port int    `json:"port,omitempty"`
+	// PrivateKeyFile and KnownHostsFile are absolute paths.
+	PrivateKeyFile string        `json:"private_key_file,omitempty"`
+	KnownHostsFile string        `json:"known_hosts_file,omitempty"`
+	Agent          *bool         `json:"agent,omitempty"`
+	Bastion        string        `json:"bastion,omitempty"`
+	Timeout        time.Duration `json:"timeout,omitempty"`
+	// PasswordFrom is set when the block gives a password: what its
+	// expression reads (var.lab_password, env("NAME")), else "a literal".
+	PasswordFrom string `json:"password_from,omitempty"`
+	// Manifest is the manifest file the block is in, as it was named.
+	Manifest string `json:"manifest,omitempty"`
+}
+
+// ConnectAddress is the address to dial: ConnectHost, else Hostname, else IP.
+func (h Host) ConnectAddress() string {
+	for _, s := range []string{h.ConnectHost, h.Hostname, h.IP} {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 // Intent operations.

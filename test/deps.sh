@@ -10,6 +10,8 @@ need=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/bin/$1" ]; }
 have sshd        || need+=(openssh-server)
 have ssh         || need+=(openssh-client)
+# The inventory formats are tested with the programs that read them.
+have ansible     || need+=(ansible)
 have etcd        || need+=(etcd-server)
 have debootstrap || need+=(debootstrap)
 # The container tests run on Docker and on a Podman service of their own
@@ -20,9 +22,19 @@ have podman      || need+=(podman)
 [ -x /bin/busybox ] || need+=(busybox-static)
 # --report's JUnit files are read back by a real JUnit reader.
 /usr/bin/python3 -c 'import junitparser' 2>/dev/null || need+=(python3-junitparser)
+# The libvirt provider's tests run a private libvirtd booting a tiny guest
+# (test/libvirttest): QEMU, qemu-img, a kernel to boot, dropbear in the
+# guest, and genisoimage for cloud-init seeds.
+have libvirtd    || need+=(libvirt-daemon libvirt-daemon-driver-qemu)
+have qemu-system-x86_64 || need+=(qemu-system-x86)
+have qemu-img    || need+=(qemu-utils)
+have genisoimage || need+=(genisoimage)
+have dropbear    || need+=(dropbear-bin)
+ls /boot/vmlinuz-* >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
+# The terminal view is tested in a real terminal (cmd/broker/terminal_test.go).
+have tmux        || need+=(tmux)
 if [ "${1:-}" = "--bench" ]; then
   have parallel-ssh || have pssh || need+=(pssh)
-  have ansible     || need+=(ansible)
   have hyperfine   || need+=(hyperfine)
 fi
 if [ ${#need[@]} -gt 0 ]; then

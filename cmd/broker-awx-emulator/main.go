@@ -7,7 +7,7 @@
 // It prints the URL to use as the provider's url, then serves until
 // interrupted. Without --workflows it offers the workflows of the Python
 // broker's README: deploy-rhel (deploy_rhel_version), remove-vm, extend-vm,
-// list-templates, and the job template run-command.
+// list-templates, list-flavors, and the job template run-command.
 package main
 
 import (

@@ -51,7 +51,7 @@ func (c *ApplyCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	defer a.Close()
 	req := app.ApplyRequest{
-		Observer:    newProgress(g.stderr, isTerminal(g.stderr), g.color(g.stderr)),
+		Observer:    g.progress(),
 		Stop:        ctx.Stop,
 		Parallelism: c.Parallelism,
 		LockTimeout: c.LockTimeout,
@@ -93,7 +93,8 @@ func (c *ApplyCmd) Run(g *Globals, ctx *interruptContext) error {
 
 // finishApply runs an apply or destroy and reports it.
 func finishApply(ctx context.Context, g *Globals, a *app.App, req app.ApplyRequest, command string, reports *reportFlags) (err error) {
-	if p, ok := req.Observer.(*progress); ok {
+	p, _ := req.Observer.(*progress)
+	if p != nil {
 		defer p.finish()
 	}
 	obs, closeReports, err := reports.observer(req.Observer, g.secrets, command, req.Environment)
@@ -107,6 +108,10 @@ func finishApply(ctx context.Context, g *Globals, a *app.App, req app.ApplyReque
 		}
 	}()
 	res, err := a.Apply(ctx, req)
+	if p != nil {
+		// The failed hosts' output before the summary.
+		p.finish()
+	}
 	if err != nil && res == nil {
 		return err
 	}

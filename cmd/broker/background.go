@@ -63,6 +63,7 @@ func (g *Globals) background(command string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start broker in the background: %w", err)
 	}
+	g.detached = true
 	pid := cmd.Process.Pid
 	_ = cmd.Process.Release()
 	fmt.Fprintf(g.stdout, "broker %s running in the background with pid %d\nlog: %s\n", command, pid, logPath)

@@ -66,7 +66,7 @@ func (c *CheckinCmd) run(g *Globals, ctx *interruptContext) error {
 	}
 	if len(hosts) == 0 {
 		g.note("no host to check in")
-		return writeOutput(g, []state.Host{})
+		return writeOutput(g, map[string]any{"command": "checkin", "hosts": []any{}})
 	}
 	if envs, groups := app.ByEnvironment(hosts); len(envs) > 1 && isTerminal(g.stdin) && !c.Yes {
 		parts := make([]string, len(envs))
@@ -96,7 +96,7 @@ func (c *CheckinCmd) run(g *Globals, ctx *interruptContext) error {
 	for _, h := range done {
 		fmt.Fprintf(g.stdout, "checked in %s\n", h.Label())
 	}
-	if werr := writeOutput(g, done); werr != nil {
+	if werr := writeOutput(g, withCommand("checkin", hostsOutput(done))); werr != nil {
 		return werr
 	}
 	if err != nil {

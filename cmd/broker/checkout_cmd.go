@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"strings"
@@ -8,14 +9,16 @@ import (
 
 	"github.com/alecthomas/kong"
 
+	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/state"
 )
 
 // providerArgFlags are the flags of commands that take provider arguments.
 type providerArgFlags struct {
-	Provider string `placeholder:"TYPE[.INSTANCE]" help:"Provider to use (sim, docker, awx, static, or an alias such as AnsibleTower, Container). Default: the nick's, one implied by the arguments (workflow: awx; image: docker), or the only one in the settings."`
+	Provider string `placeholder:"TYPE[.INSTANCE]" help:"Provider to use (sim, docker, awx, static, or an alias such as AnsibleTower, Container). Default: the nick's, one implied by the arguments (workflow: awx; image: docker; job_xml or job_id: beaker; hostgroup: foreman), or the only one in the settings."`
 	Nick     string `short:"n" help:"Use a nick (named recipe) from the settings file."`
 	ArgsFile string `name:"args-file" placeholder:"FILE" help:"JSON or YAML file whose top-level keys become provider arguments."`
 }
@@ -59,8 +62,8 @@ type CheckoutCmd struct {
 	providerArgFlags
 	imperativeFlags
 	reportFlags
-	Count          int      `short:"c" default:"1" help:"How many hosts to check out."`
-	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes, e.g. -l team=qe,purpose=ci."`
+	Count          int      `short:"c" help:"How many hosts to check out (default 1, or the count an --args-file gives)."`
+	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels recorded with the hosts and put on what the provider makes (AWX labels on the job, broker.K labels on a container), e.g. -l team=qe,purpose=ci; a bare K is a label without value."`
 	Lease          string   `placeholder:"DURATION" help:"Lease of the hosts (e.g. 4h, 1d); 'broker reap' checks in expired ones."`
 	Args           []string `arg:"" optional:"" passthrough:"" name:"provider-args" help:"Provider arguments: --key value, --key=value or key=value."`
 }
@@ -69,9 +72,13 @@ type CheckoutCmd struct {
 func (c *CheckoutCmd) Help() string {
 	return `Checks hosts out of a provider and records them in the environment
 "default" (or --environment), without a manifest address. Any other
---key value (or --key=value, or key=value) is a provider argument; dashes
-in the key become underscores. A value naming an existing .json/.yaml/.yml
-file is read as the argument's value. --TYPE INSTANCE picks the instance
+--key value (or --key=value, or key=value) is a provider argument, named as
+written (--workflow-arg1 is workflow-arg1, as the Python broker sends it;
+names a provider declares take underscores: --container-host). A last
+--flag with no value is dropped, as the Python broker drops it. A value
+naming an existing .json/.yaml/.yml file is read as the argument's value;
+--args-file holds a map of arguments, or a list of maps merged in order,
+and may give the count. --TYPE INSTANCE picks the instance
 of a provider (--AnsibleTower testing, --docker remote).
 
   broker checkout --nick rhel7 --count 3
@@ -109,6 +116,7 @@ func (c *CheckoutCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context)
 	if r.Help {
 		return kctx.PrintUsage(false)
 	}
+	r.dropTrailingBare(g)
 	if len(r.Positionals) > 0 {
 		return app.Hint(fmt.Errorf("unexpected argument %q", r.Positionals[0]), "provider arguments are --key value or key=value")
 	}
@@ -131,9 +139,10 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 			return err
 		}
 	}
-	if c.Count < 1 {
+	if c.Count < 0 {
 		return fmt.Errorf("--count must be 1 or more, not %d", c.Count)
 	}
+	// 0: the args file's count, else 1 (app.ResolveCheckout).
 	spec.Count = c.Count
 	a, err := g.open(ctx, "checkout")
 	if err != nil {
@@ -153,7 +162,7 @@ func (c *CheckoutCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error
 	}
 	hosts := res.Hosts()
 	printHosts(g, hosts, a.Now())
-	if werr := writeOutput(g, hosts); werr != nil {
+	if werr := writeOutput(g, checkoutOutput(a, spec, hosts)); werr != nil {
 		return werr
 	}
 	if err != nil {
@@ -170,4 +179,34 @@ func parseLease(s string) (time.Duration, error) {
 		return 0, app.Hint(fmt.Errorf("lease %q: want a positive duration", s), "e.g. 4h, 90m, 1d12h or 1.5d")
 	}
 	return d, nil
+}
+
+// checkoutOutput is what the Python broker writes to --output-file for a
+// checkout: the provider (its Python name), the action, the arguments
+// (the nick's merged in, as the hosts record them) and the hosts.
+func checkoutOutput(a *app.App, spec app.CheckoutSpec, hosts []state.Host) map[string]any {
+	typ, _, _ := strings.Cut(spec.Provider, ".")
+	if t, ok := providers.Lookup(typ); ok {
+		typ = t.Name
+	}
+	args := map[string]any{}
+	maps.Copy(args, spec.Args)
+	if spec.Nick != "" {
+		args["nick"] = spec.Nick
+	}
+	if r, err := a.ResolveCheckout(spec); err == nil {
+		typ = r.Provider
+		args = map[string]any{}
+		maps.Copy(args, r.Args)
+	}
+	if len(hosts) > 0 {
+		typ = hosts[0].Provider
+		args = map[string]any{}
+		maps.Copy(args, hosts[0].Recipe)
+	}
+	out := hostsOutput(hosts)
+	out["provider"] = filter.PythonProvider(typ)
+	out["action"] = cmp.Or(pythonActions[typ], "checkout")
+	out["arguments"] = args
+	return out
 }

@@ -27,9 +27,9 @@ var version = "dev"
 type Globals struct {
 	BrokerDirectory string `name:"broker-directory" env:"BROKER_DIRECTORY" placeholder:"DIR" help:"Where broker keeps its settings (broker.hcl), state and logs (default: ~/.broker)."`
 	Environment     string `short:"e" env:"BROKER_ENVIRONMENT" placeholder:"NAME" help:"Environment (namespace of hosts) to act on; overrides the manifest's environment attribute. Without it, commands act on the manifest's environment (-f), else \"default\"; inventory lists every environment."`
-	LogLevel        string `name:"log-level" placeholder:"LEVEL" help:"How much to log to the log file: debug, info, warning, error or silent (default: the settings' logging block, else info)."`
+	LogLevel        string `name:"log-level" placeholder:"LEVEL" help:"How much to log to the log file: trace, debug, info, warning, error or silent (default: the settings' logging block, else info)."`
 	LogFile         string `name:"log-file" placeholder:"FILE" help:"Log file (default: <broker-directory>/logs/broker.log)."`
-	OutputFile      string `name:"output-file" placeholder:"FILE" help:"Write a JSON record of what the command did to FILE (overwritten)."`
+	OutputFile      string `name:"output-file" placeholder:"FILE" help:"Write what the command did to FILE as one JSON object, as the Python broker does (hosts, inventory or output, return_code, error_message on failure); overwritten."`
 	NoColor         bool   `name:"no-color" help:"Never colour output (also: NO_COLOR in the environment)."`
 
 	// Unsafe: for throwaway hosts whose keys change with every rebuild.
@@ -41,6 +41,12 @@ type Globals struct {
 	// secrets are the sensitive values the App has seen, masked in
 	// errors, --output-file and reports.
 	secrets *redact.Secrets
+	// output is the --output-file document (writeOutput).
+	output map[string]any
+	// detached: the command went on in a background process.
+	detached bool
+	// console is stderr shared by the progress display and notices.
+	console *console
 }
 
 // CLI is the whole command line.
@@ -97,12 +103,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 	var cli CLI
 	cli.stdin, cli.stdout, cli.stderr, cli.lookupEnv = stdin, stdout, stderr, lookupEnv
 	cli.secrets = redact.New()
+	cli.console = newConsole(stderr)
 	exit := -1
 	parser, err := newParser(&cli, stdout, stderr, func(code int) { exit = code; panic(exitPanic{}) })
 	if err != nil {
 		return report(stderr, err, cli.secrets)
 	}
 	args = terraformStyle(args, longFlags(parser.Model.Node))
+	args = versionFlag(args, parser.Model.Node)
 
 	code, done := func() (code int, done bool) {
 		defer func() {
@@ -128,14 +136,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, lookupEnv fun
 			return exit, true
 		}
 		name := strings.Fields(kctx.Command())[0]
-		ctx, stop := newInterruptContext(stderr, changesNothing[name])
+		ctx, stop := newInterruptContext(cli.console, changesNothing[name])
 		defer stop()
 		if changesNothing[name] {
 			err = untilInterrupted(ctx, func() error { return kctx.Run(&cli.Globals, ctx) })
 		} else {
 			err = kctx.Run(&cli.Globals, ctx)
 		}
-		return report(stderr, err, cli.secrets), true
+		code = report(stderr, err, cli.secrets)
+		if oerr := finishOutput(&cli.Globals, code, err); oerr != nil {
+			fmt.Fprintf(stderr, "broker: error: %s\n", oerr)
+			if code == exitOK {
+				code = exitError
+			}
+		}
+		return code, true
 	}()
 	if done {
 		return code
@@ -249,8 +264,9 @@ func untilInterrupted(ctx context.Context, run func() error) error {
 }
 
 // newInterruptContext handles SIGINT and SIGTERM; with once, the first
-// signal cancels the context (commands that change nothing).
-func newInterruptContext(stderr io.Writer, once bool) (*interruptContext, func()) {
+// signal cancels the context (commands that change nothing). Its notices
+// go through the console, above a live progress display.
+func newInterruptContext(con *console, once bool) (*interruptContext, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	stopCh := make(chan struct{})
 	sigs := make(chan os.Signal, 2)
@@ -265,16 +281,16 @@ func newInterruptContext(stderr io.Writer, once bool) (*interruptContext, func()
 			case <-sigs:
 				n++
 				if once {
-					fmt.Fprintln(stderr, "\nbroker: interrupted")
+					con.say("broker: interrupted")
 					close(stopCh)
 					cancel()
 					return
 				}
 				if n == 1 {
-					fmt.Fprintln(stderr, "\nbroker: interrupted: finishing what is in flight and recording it (interrupt again to cancel it)")
+					con.say("broker: interrupted: finishing what is in flight, starting nothing new (" + con.again() + " to cancel it)")
 					close(stopCh)
 				} else {
-					fmt.Fprintln(stderr, "\nbroker: interrupted again: cancelling what is in flight")
+					con.say("broker: interrupted again: cancelling what is in flight")
 					cancel()
 					return
 				}

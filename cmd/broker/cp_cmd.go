@@ -14,7 +14,7 @@ import (
 type CpCmd struct {
 	Src         string `arg:"" name:"src" help:"A local path, or SELECTOR:PATH on hosts."`
 	Dst         string `arg:"" name:"dst" help:"A local path, or SELECTOR:PATH on hosts."`
-	File        string `short:"f" placeholder:"PATH" help:"Manifest: scope selectors to its environment and use its hosts' connection blocks."`
+	File        string `short:"f" placeholder:"PATH" help:"Manifest: scope selectors to its environment and use its hosts' current connection blocks (without -f, the blocks recorded at apply; a password is never recorded, so a host that logs in with one needs -f)."`
 	Parallelism int    `short:"p" default:"50" help:"Hosts worked on at once."`
 }
 
@@ -99,7 +99,7 @@ func (c *CpCmd) Run(g *Globals, ctx *interruptContext) error {
 	results := a.Copy(ctx, req)
 	sum := app.Summarize(results)
 	fmt.Fprintln(g.stderr, sum.String())
-	if err := writeOutput(g, execRecords(labels, results)); err != nil {
+	if err := writeOutput(g, map[string]any{"command": "cp", "results": execRecords(labels, results)}); err != nil {
 		return err
 	}
 	if sum.ExitCode != 0 {

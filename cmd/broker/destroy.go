@@ -30,7 +30,7 @@ func (c *DestroyCmd) Run(g *Globals, ctx *interruptContext) error {
 		Config:      cfg,
 		PlanRequest: app.PlanRequest{Config: cfg, Environment: a.Environment(cfg), Targets: c.Target, Excludes: c.Exclude, Destroy: true},
 		Approve:     approver(g, c.Yes, "Destroy"),
-		Observer:    newProgress(g.stderr, isTerminal(g.stderr), g.color(g.stderr)),
+		Observer:    g.progress(),
 		Stop:        ctx.Stop,
 		Parallelism: c.Parallelism,
 		LockTimeout: c.LockTimeout,

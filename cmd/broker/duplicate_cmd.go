@@ -66,7 +66,7 @@ func (c *DuplicateCmd) run(g *Globals, ctx *interruptContext) error {
 	}
 	made := res.Hosts()
 	printHosts(g, made, a.Now())
-	if werr := writeOutput(g, made); werr != nil {
+	if werr := writeOutput(g, withCommand("duplicate", hostsOutput(made))); werr != nil {
 		return werr
 	}
 	if err != nil {

@@ -42,7 +42,11 @@ func withCode(code int, err error) error { return &exitCodeError{code: code, err
 
 // silentError is an error already reported (diagnostics printed); main only
 // sets the exit code.
-type silentError struct{ code int }
+type silentError struct {
+	code int
+	// msg sums up what was reported, for --output-file's error_message.
+	msg string
+}
 
 func (e silentError) Error() string { return "reported" }
 

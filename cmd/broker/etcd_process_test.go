@@ -138,11 +138,11 @@ func TestEtcdTwentyRunners(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var hs []state.Host
-		if err := json.Unmarshal(raw, &hs); err != nil {
+		var doc struct{ Hosts []struct{ ID string } }
+		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatalf("runner %d output: %v", i, err)
 		}
-		for _, h := range hs {
+		for _, h := range doc.Hosts {
 			owner[h.ID] = i
 		}
 	}
@@ -344,7 +344,7 @@ func runStateCLI(args []string, stdout, stderr io.Writer, lookupEnv func(string)
 	if err != nil {
 		return report(stderr, err, nil)
 	}
-	ctx, stop := newInterruptContext(stderr, false)
+	ctx, stop := newInterruptContext(newConsole(stderr), false)
 	defer stop()
 	return report(stderr, kctx.Run(&cli.Globals, ctx), nil)
 }

@@ -30,7 +30,7 @@ type ExecCmd struct {
 	AllEnvironments bool `name:"all-environments" help:"With --all or --filter: every environment's hosts, not one environment's."`
 
 	Filter      string        `placeholder:"EXPR" help:"Only hosts matching this filter, e.g. 'labels.role == \"client\"'; alone, it selects every matching host."`
-	File        string        `short:"f" placeholder:"PATH" help:"Manifest: scope the selection to its environment and use its hosts' connection blocks."`
+	File        string        `short:"f" placeholder:"PATH" help:"Manifest: scope the selection to its environment and use its hosts' current connection blocks (without -f, the blocks recorded at apply; a password is never recorded, so a host that logs in with one needs -f)."`
 	Parallelism int           `short:"p" default:"50" help:"Hosts worked on at once."`
 	Timeout     time.Duration `placeholder:"DURATION" help:"Per-host limit on the command (e.g. 30s); a host that passes it fails with status 124, the others go on."`
 	Stdin       bool          `help:"Read standard input once and send it to every host's command."`
@@ -262,7 +262,7 @@ func (c *ExecCmd) Run(g *Globals, ctx *interruptContext) error {
 		}
 	}
 	fmt.Fprintln(g.stderr, sum.String())
-	if err := writeOutput(g, execRecords(labels, results)); err != nil {
+	if err := writeOutput(g, map[string]any{"command": "exec", "results": execRecords(labels, results)}); err != nil {
 		return err
 	}
 	if err := finishReport(); err != nil {

@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 
 	"github.com/alecthomas/kong"
 	"gopkg.in/yaml.v3"
 
+	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/app"
 )
 
@@ -14,10 +16,11 @@ import (
 // one-off container).
 type ExecuteCmd struct {
 	providerArgFlags
-	Background   bool     `short:"b" help:"Run in the background: start a detached broker, print its pid and log file, and return at once (use -o log)."`
-	OutputFormat string   `short:"o" name:"output-format" default:"log" placeholder:"log|raw|yaml" help:"How to show the action's result: log (stderr and the log file), raw (stdout), yaml (stdout)."`
-	Artifacts    string   `placeholder:"merge|last" help:"AWX: return the job's artifacts, merged over the workflow's jobs or the last job's."`
-	Args         []string `arg:"" optional:"" passthrough:"" name:"provider-args" help:"Provider arguments (--key value, --key=value, key=value), then -- and a command for providers that run one."`
+	Background     bool     `short:"b" help:"Run in the background: start a detached broker, print its pid and log file, and return at once (use -o log)."`
+	OutputFormat   string   `short:"o" name:"output-format" default:"log" placeholder:"log|raw|yaml" help:"How to show the action's result: log (stderr and the log file), raw (stdout), yaml (stdout)."`
+	Artifacts      string   `placeholder:"merge|last" help:"AWX: return the job's artifacts, merged over the workflow's jobs or the last job's."`
+	ProviderLabels []string `short:"l" name:"provider-labels" placeholder:"K=V,…" help:"Labels put on what the action makes: AWX labels on the job, broker.K labels on a container (-l team=qe,purpose=ci; a bare K is a label without value)."`
+	Args           []string `arg:"" optional:"" passthrough:"" name:"provider-args" help:"Provider arguments (--key value, --key=value, key=value), then -- and a command for providers that run one."`
 }
 
 // Help is shown by `broker execute --help`.
@@ -37,6 +40,7 @@ func (c *ExecuteCmd) raw() []rawFlag {
 		rawFlag{names: []string{"--background", "-b"}, bool: true, set: setBool(&c.Background)},
 		rawFlag{names: []string{"--output-format", "-o"}, set: setString(&c.OutputFormat)},
 		rawFlag{names: []string{"--artifacts"}, set: setString(&c.Artifacts), bare: "merge"},
+		rawFlag{names: []string{"--provider-labels", "-l", "--labels", "--label"}, set: appendString(&c.ProviderLabels)},
 	)
 }
 
@@ -49,6 +53,7 @@ func (c *ExecuteCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context) 
 	if r.Help {
 		return kctx.PrintUsage(false)
 	}
+	r.dropTrailingBare(g)
 	// --artifacts with no value (the Python README's example) means merge.
 	if v, ok := r.Args["artifacts"]; ok && v == "true" {
 		delete(r.Args, "artifacts")
@@ -78,6 +83,9 @@ func (c *ExecuteCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error 
 	if err != nil {
 		return err
 	}
+	if spec.Labels, err = parseLabels(c.ProviderLabels); err != nil {
+		return err
+	}
 	a, err := g.open(ctx, "execute")
 	if err != nil {
 		return printDiagnostics(g, err)
@@ -90,7 +98,15 @@ func (c *ExecuteCmd) run(g *Globals, ctx *interruptContext, r *rawResult) error 
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"command": "execute", "provider": resp.Provider + "." + resp.Instance, "result": resp.Result, "status": resp.Status}
+	// The Python broker's keys (provider, action, arguments, output), and
+	// broker's beside them.
+	args := map[string]any{}
+	maps.Copy(args, spec.Args)
+	if spec.Nick != "" {
+		args["nick"] = spec.Nick
+	}
+	out := map[string]any{"command": "execute", "provider": filter.PythonProvider(resp.Provider), "instance": resp.Instance,
+		"action": "execute", "arguments": args, "output": resp.Result, "status": resp.Status}
 	if err := writeOutput(g, out); err != nil {
 		return err
 	}

@@ -29,7 +29,7 @@ func (f *imperativeFlags) parallelism() int {
 // wait. finish ends the progress display and closes the reports; call it
 // once, after the run.
 func runOptions(ctx *interruptContext, g *Globals, f imperativeFlags, rep *reportFlags, command, env string) (o app.RunOptions, finish func() error, err error) {
-	p := newProgress(g.stderr, isTerminal(g.stderr), g.color(g.stderr))
+	p := g.progress()
 	obs, closeReports, err := rep.observer(p, g.secrets, command, env)
 	if err != nil {
 		p.finish()

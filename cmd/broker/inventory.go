@@ -1,27 +1,27 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labbroker/broker/internal/app"
 	"github.com/labbroker/broker/internal/views"
+	"github.com/labbroker/broker/providers"
 	"github.com/labbroker/broker/state"
-	"gopkg.in/yaml.v3"
 )
 
 // InventoryCmd lists recorded hosts.
 type InventoryCmd struct {
-	Details  bool          `help:"Show every field of every host."`
+	Details  bool          `help:"Show every field of every host, as YAML keyed by inventory index (the Python broker's keys, then broker's)."`
 	List     bool          `help:"Print host names only, one per line (hostname, else name)."`
 	JSON     bool          `name:"json" help:"Print the hosts as JSON (same as --format json)."`
-	Format   string        `enum:"table,json,yaml,ansible,ssh-config" default:"table" help:"Output format: ${enum}."`
+	Format   string        `enum:"table,json,yaml,ansible,ssh-config" default:"table" help:"Output format: ${enum}. ssh-config and ansible log in as broker does and check the host keys pinned in the records (written to <broker directory>/ssh/known_hosts)."`
 	Filter   string        `placeholder:"EXPR" help:"Only hosts matching this filter expression, e.g. 'provider == \"docker\"' (the Python broker's 'hostname<test' form is accepted too)."`
-	Sync     string        `placeholder:"PROVIDER[:USER][::INSTANCE]" help:"First ask the provider what it holds and merge it into the state (e.g. AnsibleTower, AnsibleTower:alice, Container::remote)."`
+	Sync     string        `placeholder:"PROVIDER[:USER][::INSTANCE]" help:"First ask the provider what it holds, update the records it knows and add the hosts it does not (to \"default\" or --environment), as the Python broker does (e.g. AnsibleTower, AnsibleTower:alice, Container::remote)."`
 	Expiring time.Duration `placeholder:"DURATION" help:"Only hosts whose lease ends within this (e.g. 1h); highlighted in the table."`
 	Fields   []string      `placeholder:"TITLE:FIELD|FALLBACK" help:"Table columns (overrides the settings' inventory { fields }), e.g. --fields 'Host:hostname|name' --fields Provider:provider_ref."`
 	Import   []string      `arg:"" optional:"" name:"import" placeholder:"import FILE" help:"'import FILE' adopts a Python broker inventory.yaml into the environment \"default\" (or --environment)."`
@@ -38,7 +38,8 @@ is given. The Id column is the inventory index other commands accept
   broker inventory --sync AnsibleTower:alice
   broker inventory --sync Container::remote
   broker inventory --expiring 1h
-  broker inventory --format ansible > hosts.yaml
+  broker inventory --format ansible > hosts.yaml     # ansible -i hosts.yaml all -m raw -a uptime
+  broker inventory --format ssh-config > ssh_config  # ssh -F ssh_config NAME
   broker --output-file inventory.json inventory
   broker inventory import ~/broker/inventory.yaml`
 }
@@ -78,7 +79,7 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 	if hosts == nil {
 		hosts = []state.Host{}
 	}
-	if err := writeOutput(g, hosts); err != nil {
+	if err := writeOutput(g, map[string]any{"inventory": views.PythonHosts(hosts)}); err != nil {
 		return err
 	}
 	format := c.Format
@@ -86,9 +87,24 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 		format = "json"
 	}
 	if c.List {
-		for _, h := range hosts {
-			fmt.Fprintln(g.stdout, listName(h))
+		var spec string
+		if inv := a.Settings.Inventory; inv != nil {
+			spec = inv.ListVars
 		}
+		for i := range hosts {
+			name := listName(hosts[i])
+			if spec != "" {
+				name = cmp.Or(views.ListValue(&hosts[i], i, spec), name)
+			}
+			fmt.Fprintln(g.stdout, name)
+		}
+		return nil
+	}
+	if c.Details && format == "table" {
+		return views.InventoryPythonDetails(g.stdout, hosts)
+	}
+	if len(hosts) == 0 && format == "table" {
+		fmt.Fprintln(g.stdout, "No hosts found in inventory.")
 		return nil
 	}
 	switch format {
@@ -96,10 +112,8 @@ func (c *InventoryCmd) Run(g *Globals, ctx *interruptContext) error {
 		return views.InventoryJSON(g.stdout, hosts)
 	case "yaml":
 		return views.InventoryYAML(g.stdout, hosts)
-	case "ansible":
-		return ansibleInventory(g, hosts)
-	case "ssh-config":
-		return sshConfig(g, hosts)
+	case "ansible", "ssh-config":
+		return connectInventory(g, a, format, hosts)
 	}
 	fields := c.Fields
 	if inv := a.Settings.Inventory; inv != nil && len(fields) == 0 {
@@ -119,13 +133,23 @@ func parseSync(s string) (typ, user, inst string) {
 // what it found.
 func (c *InventoryCmd) sync(ctx context.Context, g *Globals, a *app.App) error {
 	typ, user, inst := parseSync(c.Sync)
-	res, err := a.Sync(ctx, app.SyncRequest{Provider: typ, Instance: inst, User: user})
+	env := imperativeEnvironment(g)
+	res, err := a.Sync(ctx, app.SyncRequest{Provider: typ, Instance: inst, User: user, Add: true, Environment: env})
 	if err != nil {
 		return fmt.Errorf("--sync %s: %w", c.Sync, err)
 	}
-	g.note("synced %s.%s: %d host(s) at the provider, %d known to the state", res.Provider, res.Instance, res.Listed, len(res.Updated))
-	for _, info := range res.Adoptable {
-		g.note("at %s.%s but not in the state (adoptable): %s", res.Provider, res.Instance, firstOf(info.Hostname, info.Name, info.ProviderID))
+	g.note("synced %s.%s: %d host(s) at the provider, %d known to the state, %d added", res.Provider, res.Instance, res.Listed, len(res.Updated), len(res.Added))
+	for _, h := range res.Added {
+		g.note("added %s (%s.%s %s) to environment %q", listName(h), res.Provider, res.Instance, h.ProviderID, env)
+	}
+	for _, info := range res.OtherState {
+		g.note("not added: %s, made by another broker state (broker.id %s); that state checks it in, or `broker reap --orphans` if none does", firstOf(info.Hostname, info.Name, info.ProviderID), info.Labels[providers.LabelID])
+	}
+	for _, h := range res.Elsewhere {
+		g.note("not added: %s, recorded under %s.%s", listName(h), h.Provider, h.Instance)
+	}
+	for _, h := range res.Unlisted {
+		g.note("recorded but not listed by %s.%s (gone, or another user's): %s; kept", res.Provider, res.Instance, listName(h))
 	}
 	return nil
 }
@@ -153,56 +177,33 @@ func (c *InventoryCmd) importFile(ctx context.Context, g *Globals, a *app.App, p
 	for _, h := range res.Skipped {
 		g.warn("%s is already in the state; skipped", listName(h))
 	}
+	for _, u := range res.Unsupported {
+		g.warn("%s: %s; not imported", path, u)
+	}
 	fmt.Fprintf(g.stdout, "imported %d host(s) into environment %q\n", len(res.Added), env)
-	return writeOutput(g, res.Added)
+	if len(res.Unsupported) > 0 {
+		fmt.Fprintf(g.stdout, "left out %d host(s) this build cannot manage\n", len(res.Unsupported))
+	}
+	return writeOutput(g, map[string]any{"command": "inventory import", "hosts": views.PythonHosts(res.Added)})
 }
 
-// ansibleInventory prints an Ansible YAML inventory.
-func ansibleInventory(g *Globals, hosts []state.Host) error {
-	hs := map[string]any{}
-	for _, h := range hosts {
-		v := map[string]any{}
-		if h.IP != "" {
-			v["ansible_host"] = h.IP
-		} else if h.Hostname != "" {
-			v["ansible_host"] = h.Hostname
-		}
-		if h.Port != 0 {
-			v["ansible_port"] = h.Port
-		}
-		if h.User != "" {
-			v["ansible_user"] = h.User
-		}
-		if h.Transport == state.TransportDockerExec {
-			v["ansible_connection"] = "docker"
-			v["ansible_host"] = firstOf(h.ProviderID, h.Name)
-		}
-		hs[listName(h)] = v
-	}
-	b, err := yaml.Marshal(map[string]any{"all": map[string]any{"hosts": hs}})
+// connectInventory prints an inventory another program connects with
+// (format ssh-config or ansible), warning about hosts it cannot reach
+// without their manifest.
+func connectInventory(g *Globals, a *app.App, format string, hosts []state.Host) error {
+	eps, err := a.Endpoints(hosts)
 	if err != nil {
 		return err
 	}
-	_, err = g.stdout.Write(b)
-	return err
-}
-
-// sshConfig prints ssh_config Host entries.
-func sshConfig(g *Globals, hosts []state.Host) error {
-	for _, h := range hosts {
-		if h.Transport == state.TransportDockerExec || h.Transport == state.TransportNone {
-			continue
+	for _, ep := range eps {
+		if ep.Err != nil {
+			g.warn("%v", ep.Err)
 		}
-		fmt.Fprintf(g.stdout, "Host %s\n  HostName %s\n", listName(h), firstOf(h.IP, h.Hostname, h.Name))
-		if h.Port != 0 {
-			fmt.Fprintf(g.stdout, "  Port %s\n", strconv.Itoa(h.Port))
-		}
-		if h.User != "" {
-			fmt.Fprintf(g.stdout, "  User %s\n", h.User)
-		}
-		fmt.Fprintln(g.stdout)
 	}
-	return nil
+	if format == "ansible" {
+		return views.AnsibleInventory(g.stdout, eps)
+	}
+	return views.SSHConfig(g.stdout, eps)
 }
 
 // listName is a host's name in listings meant for other programs (--list,

@@ -68,7 +68,7 @@ func printDiagnostics(g *Globals, err error) error {
 	}
 	// Through the mask: a diagnostic may quote a sensitive value.
 	_ = manifest.WriteDiagnostics(maskWriter{g.stderr, g.secrets}, de.Diags, de.Files, g.color(g.stderr), 100)
-	return silentError{code: exitError}
+	return silentError{code: exitError, msg: de.Diags.Error()}
 }
 
 func printWarnings(g *Globals, a *app.App) {

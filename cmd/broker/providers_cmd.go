@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -18,7 +19,10 @@ type ProvidersCmd struct {
 	Provider string   `placeholder:"TYPE[.INSTANCE]" help:"A provider (or alias, e.g. AnsibleTower) to describe."`
 	JSON     bool     `name:"json" help:"Print the description as JSON."`
 	File     string   `short:"f" placeholder:"PATH" help:"Manifest: list the provider instances it declares and uses (with the settings' ones), or describe a provider as the manifest configures it."`
-	Rest     []string `arg:"" optional:"" passthrough:"" name:"provider-and-listing" help:"PROVIDER [--LISTING | --ITEM NAME], e.g. AnsibleTower --workflows, AnsibleTower --workflow remove-vm."`
+	Rest     []string `arg:"" optional:"" passthrough:"" name:"provider-and-listing" help:"PROVIDER [--LISTING | --ITEM NAME] [--results-filter EXPR] [--results-limit N], e.g. AnsibleTower --workflows, AnsibleTower --workflow remove-vm."`
+	// Set from Rest.
+	resultsFilter string
+	resultsLimit  string
 }
 
 // Help is shown by `broker providers --help`.
@@ -34,7 +38,17 @@ inventories), an item flag describes one of them.
   broker providers AnsibleTower --workflows
   broker providers AnsibleTower --workflow remove-vm
   broker providers awx.testing --job-templates
-  broker providers docker`
+  broker providers AnsibleTower --templates --results-filter '"rhel-9" in @res'
+  broker providers AnsibleTower --workflows --results-filter '@res[-1]' --results-limit 5
+  broker providers docker
+  broker providers Container --container-hosts
+  broker providers Container --container-host broker-sshd:bookworm
+
+--results-filter narrows a listing as the Python broker's does: stages
+separated by |, each either a position (@res[-1], @res[:3], @res[::2]) or a
+condition on each name ("rhel" in @res, @res.startswith("deploy"),
+and/or/not); --results-limit N keeps the first N (AWX's default: the
+results_limit setting, 0 for all).`
 }
 
 // Run describes.
@@ -43,6 +57,14 @@ func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context
 		{names: []string{"--json"}, bool: true, set: setBool(&c.JSON)},
 		{names: []string{"--provider"}, set: setString(&c.Provider)},
 		{names: []string{"--file", "-f"}, set: setString(&c.File)},
+		{names: []string{"--results-filter"}, set: setString(&c.resultsFilter)},
+		{names: []string{"--results-limit"}, set: func(v string) error {
+			if n, err := strconv.Atoi(v); err != nil || n < 0 {
+				return fmt.Errorf("%q is not a whole number, 0 or more", v)
+			}
+			c.resultsLimit = v
+			return nil
+		}},
 	})
 	if err != nil {
 		return err
@@ -73,7 +95,13 @@ func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context
 			delete(r.Instances, pt)
 		}
 	}
-	req := providers.DescribeRequest{}
+	req := providers.DescribeRequest{Query: map[string]string{}}
+	if c.resultsFilter != "" {
+		req.Query[providers.QueryResultsFilter] = c.resultsFilter
+	}
+	if c.resultsLimit != "" {
+		req.Query[providers.QueryResultsLimit] = c.resultsLimit
+	}
 	keys := make([]string, 0, len(r.Args))
 	for k := range r.Args {
 		keys = append(keys, k)
@@ -114,6 +142,11 @@ func (c *ProvidersCmd) Run(g *Globals, ctx *interruptContext, kctx *kong.Context
 	resp, err := p.Describe(ctx, req)
 	if err != nil {
 		return err
+	}
+	if !resp.Selected && len(req.Query) > 0 {
+		if resp.Items, err = providers.SelectQuery(resp.Items, req.Query, 0); err != nil {
+			return err
+		}
 	}
 	if c.JSON {
 		if req.Listing == "" {

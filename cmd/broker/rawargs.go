@@ -16,9 +16,14 @@ import (
 // the rest arrives raw and is parsed here, with the same declared flags
 // recognised again, so flag order does not matter:
 //
-//	--key value, --key=value, key=value   provider argument key (dashes become underscores)
+//	--key value, --key=value, key=value   provider argument key, spelled as written
+//	                                      (--workflow-arg1 is workflow-arg1, as the Python
+//	                                      broker sends it), except names a provider declares
+//	                                      (--container-host is container_host)
 //	--TYPE INSTANCE                       instance of provider TYPE (--AnsibleTower testing)
-//	--flag                                a declared boolean, or key = "true" when last or before another flag
+//	--flag                                a declared boolean, or key = "true" before another flag;
+//	                                      last, with no value, it is set aside (TrailingBare) for
+//	                                      the command to drop, as the Python broker drops it
 //	-- CMD…                               the command (execute)
 //
 // Values are split on the first "=" only. A value that names an existing
@@ -60,6 +65,22 @@ type rawResult struct {
 	// Command is what followed "--".
 	Command []string
 	Help    bool
+	// TrailingBare is the key of an undeclared --flag written last with no
+	// value, recorded in Args as "true". The Python broker drops such a
+	// flag (it pairs keys with values); checkout and execute do too, with
+	// a note (dropTrailingBare); providers reads it as a listing.
+	TrailingBare string
+}
+
+// dropTrailingBare removes a trailing bare flag from the arguments, as the
+// Python broker does, and says so.
+func (r *rawResult) dropTrailingBare(g *Globals) {
+	if r.TrailingBare == "" {
+		return
+	}
+	delete(r.Args, r.TrailingBare)
+	g.note("ignoring --%s: it is last and has no value, and the Python broker drops such a flag; write %s=true to pass it", r.TrailingBare, r.TrailingBare)
+	r.TrailingBare = ""
 }
 
 func parseRaw(tokens []string, flags []rawFlag) (*rawResult, error) {
@@ -132,6 +153,9 @@ func parseRaw(tokens []string, flags []rawFlag) (*rawResult, error) {
 			}
 			if !ok {
 				v = "true"
+				if i == len(tokens)-1 {
+					r.TrailingBare = argName(key)
+				}
 			}
 			r.Args[argName(key)] = v
 		case strings.Contains(tok, "=") && !strings.HasPrefix(tok, "="):
@@ -200,9 +224,19 @@ func finishArgs(r *rawResult) error {
 	return nil
 }
 
-// argName is the Python broker's spelling of an argument: dashes become
-// underscores (--workflow-arg1 is workflow_arg1).
-func argName(k string) string { return strings.ReplaceAll(k, "-", "_") }
+// argName is the Python broker's spelling of an argument. Python strips the
+// leading dashes and keeps the rest as written, so --workflow-arg1 reaches
+// an AWX template as the extra var workflow-arg1; only the options its
+// providers declare are spelled with underscores (click turns
+// --container-host into container_host). So a name whose underscore form
+// some provider declares (container_host, tower_inventory, job_template)
+// takes that form, and any other is kept as written.
+func argName(k string) string {
+	if u := strings.ReplaceAll(k, "-", "_"); u != k && providerArgument(u) {
+		return u
+	}
+	return k
+}
 
 func isNumber(s string) bool {
 	_, err := strconv.ParseFloat(s, 64)
@@ -232,7 +266,9 @@ func appendString(p *[]string) func(string) error {
 	return func(v string) error { *p = append(*p, v); return nil }
 }
 
-// parseLabels reads -l k=v,k2=v2 (repeatable).
+// parseLabels reads -l k=v,k2=v2 (repeatable) as the Python broker does: a
+// key without "=" is a label without value (k2 is k2=""), and a value
+// keeps any further "=" (k3=v3=z4 is k3 = "v3=z4").
 func parseLabels(specs []string) (map[string]string, error) {
 	if len(specs) == 0 {
 		return nil, nil
@@ -244,9 +280,9 @@ func parseLabels(specs []string) (map[string]string, error) {
 			if kv == "" {
 				continue
 			}
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok || k == "" {
-				return nil, app.Hint(fmt.Errorf("label %q is not key=value", kv), "write labels as -l team=qe,purpose=ci")
+			k, v, _ := strings.Cut(kv, "=")
+			if k == "" {
+				return nil, app.Hint(fmt.Errorf("label %q has no key", kv), "write labels as -l team=qe,purpose=ci")
 			}
 			out[k] = v
 		}

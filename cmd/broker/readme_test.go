@@ -34,7 +34,7 @@ func TestReadmeExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			args := terraformStyle(l.args, longFlags(parser.Model.Node))
+			args := versionFlag(terraformStyle(l.args, longFlags(parser.Model.Node)), parser.Model.Node)
 			// Files the examples name do not exist here: only the words matter.
 			kctx, err := parser.Parse(args)
 			if err != nil && !exited && !strings.Contains(err.Error(), "no such file") {

@@ -98,9 +98,16 @@ type brokerRun struct {
 // run runs broker as a process in the lab with stdin.
 func (l *remoteLab) run(stdin string, args ...string) brokerRun {
 	l.t.Helper()
+	return l.runWith(l.dir, nil, stdin, args...)
+}
+
+// runWith runs broker as a process in dir with extra environment and stdin.
+func (l *remoteLab) runWith(dir string, env []string, stdin string, args ...string) brokerRun {
+	l.t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), asBroker+"=1", "BROKER_DIRECTORY="+filepath.Join(l.dir, ".broker"), "NO_COLOR=1", "HOME="+l.dir)
-	cmd.Dir = l.dir
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Dir = dir
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

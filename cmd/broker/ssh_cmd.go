@@ -17,7 +17,7 @@ import (
 // SSHCmd opens an interactive shell on one host, or runs one command.
 type SSHCmd struct {
 	Args []string `arg:"" name:"host" passthrough:"partial" help:"The host (inventory index, hostname, name, id or address), then optionally -- and a command to run instead of a shell."`
-	File string   `short:"f" placeholder:"PATH" help:"Manifest: look the host up in its environment and use its connection block."`
+	File string   `short:"f" placeholder:"PATH" help:"Manifest: look the host up in its environment and use its current connection block (without -f, the block recorded at apply; a password is never recorded, so a host that logs in with one needs -f)."`
 }
 
 // Help is shown by `broker ssh --help`.

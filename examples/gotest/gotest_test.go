@@ -65,7 +65,7 @@ func TestSSH(t *testing.T) {
 	if got := strings.TrimSpace(res.Stdout); got != "bookworm" {
 		t.Errorf("codename %q, want bookworm", got)
 	}
-	t.Logf("%s at %s:%d ran in %v", host.Name, host.Hostname, host.Port, res.Duration)
+	t.Logf("%s at %s:%d ran in %v", host.Name, host.ConnectHost, host.Port, res.Duration)
 }
 
 // A container without an SSH server is reached through the engine's exec

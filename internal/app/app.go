@@ -67,9 +67,12 @@ var ErrNoPrompt = errors.New("no terminal to ask on")
 type App struct {
 	Dir      string
 	Settings *manifest.Config
-	Logger   *slog.Logger
-	opts     Options
-	origin   state.Origin
+	// SettingsSource is where Settings came from (nil when handed in
+	// through Options.Settings).
+	SettingsSource *SettingsSource
+	Logger         *slog.Logger
+	opts           Options
+	origin         state.Origin
 
 	mu        sync.Mutex
 	store     state.Store
@@ -232,6 +235,7 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 				return nil, err
 			}
 			a.store = st
+			a.adoptPythonInventory(ctx, st)
 			return st, nil
 		default:
 			return nil, fmt.Errorf("state backend %q is not available in this build", s.Backend)
@@ -245,6 +249,7 @@ func (a *App) Store(ctx context.Context) (state.Store, error) {
 		return nil, err
 	}
 	a.store = st
+	a.adoptPythonInventory(ctx, st)
 	return st, nil
 }
 

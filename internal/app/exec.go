@@ -249,7 +249,8 @@ func (a *App) fanOut(ctx context.Context, hosts []state.Host, parallelism int, c
 }
 
 // connections resolves the manifest's connection blocks for hosts it
-// declares; nil entries for the rest.
+// declares (noConnection for those without one); nil entries for the
+// rest, which are reached as recorded.
 func (a *App) connections(ctx context.Context, cfg *manifest.Config, hosts []state.Host) []*manifest.Connection {
 	out := make([]*manifest.Connection, len(hosts))
 	if cfg == nil {
@@ -258,20 +259,20 @@ func (a *App) connections(ctx context.Context, cfg *manifest.Config, hosts []sta
 	neighbours := map[string]map[string][]manifest.HostValues{}
 	for i, h := range hosts {
 		blk, idx := hostBlock(cfg, h.Address)
-		if blk == nil || blk.Connection == nil {
+		if blk == nil {
 			continue
 		}
 		nb, ok := neighbours[h.Environment]
-		if !ok {
+		if !ok && blk.Connection != nil {
 			var err error
 			if nb, err = a.neighbours(ctx, h.Environment); err != nil {
 				a.Logger.Warn("read neighbours for connection blocks", "error", err)
 			}
 			neighbours[h.Environment] = nb
 		}
-		c, diags := cfg.ResolveConnection(blk, idx, Values(h), nb)
-		if diags.HasErrors() {
-			a.Logger.Warn("connection block", "host", h.Address, "error", diagErr(diags))
+		c, err := resolveConnection(cfg, blk, idx, Values(h), nb)
+		if err != nil {
+			a.Logger.Warn("connection block", "host", h.Address, "error", err)
 			continue
 		}
 		out[i] = c

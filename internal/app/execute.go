@@ -54,7 +54,7 @@ func (a *App) Execute(ctx context.Context, req ExecuteRequest) (*ExecuteResult, 
 		stderr = io.Discard
 	}
 	resp, err := ex.Execute(ctx, providers.ExecuteRequest{
-		Args: rc.Args, Command: req.Command, Artifacts: req.Artifacts,
+		Args: rc.Args, Command: req.Command, Artifacts: req.Artifacts, Labels: rc.Labels,
 		Stdout: stdout, Stderr: stderr, Progress: req.Progress,
 	})
 	if err != nil {

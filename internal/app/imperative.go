@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +52,12 @@ var argProviders = map[string]string{
 	"image":          "docker",
 	"container_host": "docker",
 	"container_app":  "docker",
+	// The Python broker's OpenStack.checkout is chosen by these two.
+	"ostack_image":    "openstack",
+	"ostack_template": "openstack",
+	"job_xml":         "beaker",
+	"job_id":          "beaker",
+	"hostgroup":       "foreman",
 }
 
 // ResolveCheckout chooses the provider instance of a checkout: --provider,
@@ -56,12 +65,6 @@ var argProviders = map[string]string{
 // provider type the settings declare.
 func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 	out := &ResolvedCheckout{Nick: spec.Nick, Labels: spec.Labels, Lease: spec.Lease, Count: spec.Count, Args: map[string]any{}}
-	if out.Count <= 0 {
-		out.Count = 1
-	}
-	if out.Count > manifest.MaxCount {
-		return nil, fmt.Errorf("checkout of %d hosts: at most %d hosts per checkout", out.Count, manifest.MaxCount)
-	}
 	typ, inst, _ := strings.Cut(spec.Provider, ".")
 	if spec.Nick != "" {
 		n := a.Settings.Nick(spec.Nick)
@@ -126,6 +129,16 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 		return nil, err
 	}
 	out.Instance = inst
+	n, err := argsCount(t, out.Args)
+	if err != nil {
+		return nil, err
+	}
+	if out.Count <= 0 {
+		out.Count = max(n, 1)
+	}
+	if out.Count > manifest.MaxCount {
+		return nil, fmt.Errorf("checkout of %d hosts: at most %d hosts per checkout", out.Count, manifest.MaxCount)
+	}
 	if err := checkArgNames(t, out.Args); err != nil {
 		return nil, err
 	}
@@ -139,6 +152,44 @@ func (a *App) ResolveCheckout(spec CheckoutSpec) (*ResolvedCheckout, error) {
 		return nil, Hint(errors.New(why), "ask for a shorter lease")
 	}
 	return out, nil
+}
+
+// argsCount takes the number of hosts out of the arguments, as the Python
+// broker's args files give it: _count (its API's name) always, and count
+// when the provider takes no argument of that name (a container's args
+// file; an AWX workflow's count stays its extra var). 0: none given. The
+// count of Count (--count) wins over it.
+func argsCount(t *providers.Type, args map[string]any) (int, error) {
+	n := 0
+	for _, k := range []string{"_count", "count"} {
+		v, ok := args[k]
+		if !ok {
+			continue
+		}
+		if k == "count" && (t.ArgsSchema == nil || t.ArgsSchema.Open || slices.Contains(t.ArgsSchema.Names(), k)) {
+			continue
+		}
+		delete(args, k)
+		var f float64
+		switch x := v.(type) {
+		case float64:
+			f = x
+		case string:
+			var err error
+			if f, err = strconv.ParseFloat(x, 64); err != nil {
+				return 0, fmt.Errorf("argument %s: %q is not a whole number", k, x)
+			}
+		default:
+			return 0, fmt.Errorf("argument %s: want a whole number", k)
+		}
+		if f < 1 || f != math.Trunc(f) {
+			return 0, fmt.Errorf("argument %s: want a whole number, 1 or more, not %v", k, v)
+		}
+		if n == 0 {
+			n = int(f)
+		}
+	}
+	return n, nil
 }
 
 func nickHint(nicks []*manifest.Nick) string {
@@ -173,17 +224,54 @@ func checkArgNames(t *providers.Type, args map[string]any) error {
 }
 
 // ReadArgsFile reads a JSON or YAML file whose top-level keys become
-// arguments (--args-file).
+// arguments (--args-file). A file holding a list of maps is merged in
+// order, a later map's keys winning, as the Python broker merges it. An
+// empty file is an error, as it is there.
 func ReadArgsFile(path string) (map[string]any, error) {
 	v, err := ReadValueFile(path)
 	if err != nil {
 		return nil, err
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("--args-file %s: want a map of argument names to values, got %T", path, v)
+	switch x := v.(type) {
+	case nil:
+	case map[string]any:
+		if len(x) > 0 {
+			return x, nil
+		}
+	case []any:
+		out := map[string]any{}
+		for i, e := range x {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("--args-file %s: item %d of the list is %s, not a map of argument names to values", path, i, describeValue(e))
+			}
+			maps.Copy(out, m)
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+	default:
+		return nil, fmt.Errorf("--args-file %s: want a map of argument names to values (or a list of such maps), got %s", path, describeValue(v))
 	}
-	return m, nil
+	return nil, fmt.Errorf("--args-file %s: no arguments in the file", path)
+}
+
+func describeValue(v any) string {
+	switch v.(type) {
+	case nil:
+		return "empty"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // ReadValueFile reads a .json, .yaml or .yml file into a JSON-shaped value.

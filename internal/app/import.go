@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/labbroker/broker/internal/pyconfig"
@@ -99,7 +102,7 @@ func (a *App) Import(ctx context.Context, req ImportRequest) (*ImportResult, err
 	h := state.Host{
 		ID: state.NewID(), Environment: req.Environment, Address: req.Address,
 		Provider: typ, Instance: inst, ProviderID: info.ProviderID,
-		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User,
+		Name: info.Name, Hostname: info.Hostname, IP: info.IP, ConnectHost: info.ConnectHost, Port: info.Port, User: info.User,
 		Transport: info.Transport, Nick: want.Nick,
 		Facts: maps.Clone(info.Facts), Labels: maps.Clone(want.Labels),
 		Lease: state.Lease{
@@ -168,12 +171,15 @@ type InventoryImport struct {
 	// Added are the records written; Skipped the hosts the state already
 	// holds (same provider instance and provider id).
 	Added, Skipped []state.Host
+	// Unsupported say which hosts of the file cannot be recorded, and
+	// why (a provider this build lacks).
+	Unsupported []string
 }
 
 // ImportInventory records the hosts of a Python broker inventory file
 // (inventory.yaml) in env, skipping those the state already holds.
 func (a *App) ImportInventory(ctx context.Context, src []byte, env string) (*InventoryImport, error) {
-	hosts, err := pyconfig.ConvertInventory(src, orDefault(env), a.Origin(), a.Now())
+	hosts, unsupported, err := pyconfig.ConvertInventory(src, orDefault(env), a.Origin(), a.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +191,8 @@ func (a *App) ImportInventory(ctx context.Context, src []byte, env string) (*Inv
 	if err != nil {
 		return nil, err
 	}
-	out := &InventoryImport{Added: []state.Host{}}
+	a.defaultInstances(hosts)
+	out := &InventoryImport{Added: []state.Host{}, Unsupported: unsupported}
 	for _, h := range hosts {
 		if slices.ContainsFunc(existing, func(e state.Host) bool {
 			return e.Provider == h.Provider && e.Instance == h.Instance && e.ProviderID == h.ProviderID
@@ -201,4 +208,113 @@ func (a *App) ImportInventory(ctx context.Context, src []byte, env string) (*Inv
 		}
 	}
 	return out, nil
+}
+
+// PythonInventoryFile is the Python broker's inventory, in the broker
+// directory; its hosts are adopted into the state (see adoptPythonInventory).
+const PythonInventoryFile = "inventory.yaml"
+
+// adoptedSuffix names the file listing the hosts of inventory.yaml
+// already adopted, so that a host checked in here is not adopted again.
+const adoptedSuffix = ".adopted"
+
+// adoptPythonInventory reads the Python broker's <dir>/inventory.yaml in
+// place: the hosts it lists that were never adopted (by provider,
+// instance and id) are recorded in the default environment, as broker
+// inventory import would, and noted on stderr. Hosts of providers this
+// build lacks are noted and left out. Called with the store just opened;
+// a failure is a warning (the next run tries again), never the command's.
+func (a *App) adoptPythonInventory(ctx context.Context, st state.Store) {
+	if err := a.adoptPythonInventoryErr(ctx, st); err != nil {
+		fmt.Fprintf(a.opts.Stderr, "broker: warning: the Python broker's %s was not adopted (the next command tries again): %v\n",
+			filepath.Join(a.Dir, PythonInventoryFile), err)
+	}
+}
+
+func (a *App) adoptPythonInventoryErr(ctx context.Context, st state.Store) error {
+	path := filepath.Join(a.Dir, PythonInventoryFile)
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	hosts, unsupported, err := pyconfig.ConvertInventory(src, DefaultEnvironment, a.Origin(), a.Now())
+	if err != nil {
+		return fmt.Errorf("%w; fix it, or move it away and run broker inventory import on a fixed copy", err)
+	}
+	a.defaultInstances(hosts)
+	marker := path + adoptedSuffix
+	done := map[string]bool{}
+	if b, err := os.ReadFile(marker); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			done[l] = true
+		}
+	}
+	key := func(h state.Host) string { return h.Provider + " " + h.Instance + " " + h.ProviderID }
+	var todo []state.Host
+	for _, h := range hosts {
+		if !done[key(h)] {
+			todo = append(todo, h)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	lock, err := st.Lock(ctx, DefaultEnvironment, a.LockInfo("inventory import"), state.LockOptions{})
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	existing, err := st.Hosts(ctx, state.Query{})
+	if err != nil {
+		return err
+	}
+	var add []state.Host
+	for _, h := range todo {
+		if !slices.ContainsFunc(existing, func(e state.Host) bool {
+			return e.Provider == h.Provider && e.Instance == h.Instance && e.ProviderID == h.ProviderID
+		}) {
+			add = append(add, h)
+		}
+	}
+	if len(add) > 0 {
+		if err := st.Put(ctx, add...); err != nil {
+			return err
+		}
+	}
+	var lines []string
+	for k := range done {
+		if k != "" {
+			lines = append(lines, k)
+		}
+	}
+	for _, h := range todo {
+		lines = append(lines, key(h))
+	}
+	sort.Strings(lines)
+	if err := writeFileAtomic(marker, []byte(strings.Join(lines, "\n")+"\n")); err != nil {
+		return err
+	}
+	if len(add) > 0 {
+		fmt.Fprintf(a.opts.Stderr, "broker: note: adopted %d host(s) of the Python broker's %s into the state (environment %q); broker owns them from now on (%s lists the hosts adopted)\n",
+			len(add), path, DefaultEnvironment, marker)
+	}
+	for _, u := range unsupported {
+		fmt.Fprintf(a.opts.Stderr, "broker: note: %s: %s; left out\n", path, u)
+	}
+	return nil
+}
+
+// defaultInstances gives the hosts of a Python inventory that name no
+// provider instance the type's default instance, as the Python broker
+// would use.
+func (a *App) defaultInstances(hosts []state.Host) {
+	for i := range hosts {
+		if hosts[i].Instance != "" {
+			continue
+		}
+		hosts[i].Instance = "default"
+		if inst, err := a.DefaultInstance(nil, hosts[i].Provider); err == nil && inst != "" {
+			hosts[i].Instance = inst
+		}
+	}
 }

@@ -54,9 +54,9 @@ func (a *App) OpenSession(ctx context.Context, cfg *manifest.Config, h *state.Ho
 		if err != nil {
 			return nil, err
 		}
-		conn, diags := cfg.ResolveConnection(blk, idx, Values(*h), hosts)
-		if diags.HasErrors() {
-			return nil, diagErr(diags)
+		conn, err := resolveConnection(cfg, blk, idx, Values(*h), hosts)
+		if err != nil {
+			return nil, err
 		}
 		o.Connection = conn
 	}

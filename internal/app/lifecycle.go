@@ -99,7 +99,8 @@ func (a *App) resolveDesired(cfg *manifest.Config) func(ctx context.Context, env
 	}
 }
 
-// afterCheckout runs a new host's setup, then its hooks.
+// afterCheckout records a new host's connection block (without secrets),
+// runs its setup, then its hooks.
 func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *state.Host, c planner.Change, emit func(executor.Event)) error {
 	return func(ctx context.Context, h *state.Host, c planner.Change, emit func(executor.Event)) error {
 		blk, idx := hostBlock(cfg, h.Address)
@@ -107,7 +108,7 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 			return nil
 		}
 		needHooks := a.hooksFor(cfg, HookAfterCheckout) || a.hooksFor(cfg, HookAfterSetup)
-		if blk.Setup == nil && !needHooks {
+		if blk.Setup == nil && !needHooks && blk.Connection == nil {
 			return nil
 		}
 		hosts, err := a.neighboursFor(ctx, blk, needHooks, h.Environment)
@@ -115,9 +116,13 @@ func (a *App) afterCheckout(cfg *manifest.Config) func(ctx context.Context, h *s
 			return err
 		}
 		self := Values(*h)
-		conn, diags := cfg.ResolveConnection(blk, idx, self, hosts)
-		if diags.HasErrors() {
-			return diagErr(diags)
+		conn, err := resolveConnection(cfg, blk, idx, self, hosts)
+		if err != nil {
+			return err
+		}
+		h.Connection = recordConnection(conn)
+		if blk.Setup == nil && !needHooks {
+			return nil
 		}
 		if err := a.runHooks(ctx, cfg, HookAfterCheckout, *h, self, hosts, conn, emit); err != nil {
 			return err
@@ -154,9 +159,9 @@ func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h st
 		self := Values(h)
 		var conn *manifest.Connection
 		if blk != nil {
-			c, diags := cfg.ResolveConnection(blk, idx, self, hosts)
-			if diags.HasErrors() {
-				return diagErr(diags)
+			c, err := resolveConnection(cfg, blk, idx, self, hosts)
+			if err != nil {
+				return err
 			}
 			conn = c
 		}
@@ -167,7 +172,7 @@ func (a *App) beforeCheckin(cfg *manifest.Config) func(ctx context.Context, h st
 			if diags.HasErrors() {
 				errs = append(errs, diagErr(diags))
 			} else {
-				errs = append(errs, a.runCommands(ctx, h, td.Run, td.Timeout, conn, emit))
+				errs = append(errs, a.runCommands(ctx, h, td.Run, td.Timeout, conn, executor.PhaseTeardown, emit))
 			}
 		}
 		return errors.Join(errs...)
@@ -252,12 +257,17 @@ func (a *App) runHooks(ctx context.Context, cfg *manifest.Config, event string, 
 		if diags.HasErrors() {
 			return hookError(hk, diagErr(diags))
 		}
-		emit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseHooks, Message: fmt.Sprintf("hook %q (%s)", hk.Name, event)})
-		if err := a.runCommands(ctx, h, run, 0, conn, emit); err != nil {
+		// What the hook prints is labelled with its name.
+		hemit := func(e executor.Event) {
+			e.Hook = hk.Name
+			emit(e)
+		}
+		hemit(executor.Event{Kind: executor.EventProgress, Phase: executor.PhaseHooks, Message: "starts (" + event + ")"})
+		if err := a.runCommands(ctx, h, run, 0, conn, executor.PhaseHooks, hemit); err != nil {
 			return hookError(hk, err)
 		}
 		for _, cmd := range local {
-			if err := a.runLocal(ctx, h, cmd, emit); err != nil {
+			if err := a.runLocal(ctx, h, cmd, hemit); err != nil {
 				return hookError(hk, err)
 			}
 		}
@@ -309,6 +319,7 @@ func HostEnv(h state.Host) []string {
 		"BROKER_HOST_NAME=" + h.Name,
 		"BROKER_HOST_HOSTNAME=" + h.Hostname,
 		"BROKER_HOST_IP=" + h.IP,
+		"BROKER_HOST_CONNECT_HOST=" + h.ConnectAddress(),
 		"BROKER_HOST_PORT=" + strconv.Itoa(h.Port),
 		"BROKER_HOST_USER=" + h.User,
 		"BROKER_HOST_PROVIDER=" + h.Provider + "." + h.Instance,

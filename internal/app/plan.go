@@ -220,6 +220,9 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		}
 	}
 	if !out.Plan.HasChanges() {
+		if op == "apply" {
+			a.refreshConnections(ctx, req.Config, env)
+		}
 		if !out.Plan.Destroy {
 			if err := a.writeStateOnly(ctx, st, out.Plan); err != nil {
 				return out, err
@@ -235,7 +238,14 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		}
 	}
 	out.Approved = true
+	a.Logger.Info(op+" starts", "environment", env, "changes", len(out.Plan.Changes))
 	out.Result, err = executor.Apply(ctx, out.Plan, a.executorOptions(req))
+	if op == "apply" && context.Cause(ctx) == nil {
+		a.refreshConnections(ctx, req.Config, env)
+	}
+	if out.Result != nil {
+		a.Logger.Info(op+" ends", "environment", env, "summary", out.Result.Summary(), "interrupted", out.Result.Interrupted)
+	}
 	if cause := context.Cause(ctx); errors.Is(cause, ErrLockLost) && err == nil {
 		err = cause
 	}
@@ -286,12 +296,13 @@ func (a *App) executorOptions(req ApplyRequest) executor.Options {
 		MaxConcurrency: func(typ, instance string) int {
 			return a.MaxConcurrency(cfg, typ, instance)
 		},
-		Observer:      req.Observer,
+		Observer:      a.logEvents(req.Observer),
 		Stop:          req.Stop,
 		AfterCheckout: a.afterCheckout(cfg),
 		Resolve:       a.resolveDesired(cfg),
 		RunAction:     a.runAction(cfg),
 		BeforeCheckin: a.beforeCheckin(cfg),
+		Session:       a.Session,
 		Origin:        a.origin,
 		User:          a.origin.User,
 		Now:           a.opts.Now,

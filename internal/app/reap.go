@@ -349,15 +349,16 @@ func (a *App) removeOrphans(ctx context.Context, orphans []Orphan, prs map[[2]st
 		par = executor.DefaultParallelism
 	}
 	var mu sync.Mutex
+	obs := a.logEvents(req.Observer)
 	emit := func(e executor.Event) {
-		if req.Observer == nil {
+		if obs == nil {
 			return
 		}
 		e.Time = a.opts.Now()
 		e.Action = planner.Destroy
 		mu.Lock()
 		defer mu.Unlock()
-		req.Observer.Event(e)
+		obs.Event(e)
 	}
 	g := new(errgroup.Group)
 	g.SetLimit(par)

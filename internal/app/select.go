@@ -113,16 +113,21 @@ func (a *App) Select(ctx context.Context, req SelectRequest) (*Selection, error)
 			block = ref + "["
 		}
 		envs := map[string]bool{}
+		var named []int
 		for i, h := range hosts {
 			if RefMatches(ref, h) || block != "" && strings.HasPrefix(h.Address, block) {
 				picked[i], found = true, true
 				envs[h.Environment] = true
+				named = append(named, i)
 			}
 		}
 		if len(envs) > 1 {
 			names := slices.Sorted(maps.Keys(envs))
 			return nil, Hint(fmt.Errorf("%q names hosts in %d environments (%s)", ref, len(names), strings.Join(names, ", ")),
 				"pass -e ENVIRONMENT to say which, or name the host by its id")
+		}
+		if len(named) > 1 && block == "" && nerr != nil {
+			return nil, ambiguousRef(ref, hosts, named)
 		}
 		if !found {
 			sel.Unmatched = append(sel.Unmatched, ref)
@@ -134,6 +139,18 @@ func (a *App) Select(ctx context.Context, req SelectRequest) (*Selection, error)
 		}
 	}
 	return sel, nil
+}
+
+// ambiguousRef is the error of a reference (a hostname two pool members
+// on one machine share) that names several hosts of one environment: one
+// reference names one host.
+func ambiguousRef(ref string, hosts []state.Host, named []int) error {
+	var which []string
+	for _, i := range named {
+		which = append(which, fmt.Sprintf("%d: %s", i, hosts[i].Label()))
+	}
+	return Hint(fmt.Errorf("%q names %d hosts (%s)", ref, len(named), strings.Join(which, ", ")),
+		"name one by inventory index, address, name or id (see `broker inventory`)")
 }
 
 // elsewhere is the error of a bulk selection that found nothing in env

@@ -71,16 +71,22 @@ func (a *App) SessionWith(ctx context.Context, h *state.Host, o SessionOptions) 
 }
 
 // SSHConfig builds the SSH settings for h: the settings' ssh block, then
-// the host record, then the manifest's connection block.
+// the host record, then the manifest's connection block (o.Connection),
+// else the one recorded with the host at apply. A recorded block whose
+// password is needed is an error saying what to pass.
 func (a *App) SSHConfig(h *state.Host, o SessionOptions) (remote.SSHConfig, error) {
 	s := a.Settings.SSH
 	if s == nil {
 		s = &manifest.SSHSettings{}
 	}
-	host := h.Hostname
-	if host == "" {
-		host = h.IP
+	c := o.Connection
+	if c == nil && h.Connection != nil {
+		if h.Connection.PasswordFrom != "" {
+			return remote.SSHConfig{}, passwordNeeded(h)
+		}
+		c = connectionOf(h.Connection)
 	}
+	host := h.ConnectAddress()
 	port := h.Port
 	if port == 0 {
 		port = s.Port
@@ -117,6 +123,9 @@ func (a *App) SSHConfig(h *state.Host, o SessionOptions) (remote.SSHConfig, erro
 	if s.KnownHostsFile != "" {
 		known = []string{expandHome(s.KnownHostsFile)}
 	}
+	if c != nil && c.KnownHostsFile != "" {
+		known = []string{expandHome(c.KnownHostsFile)}
+	}
 	cfg.HostKey = remote.HostKeyPolicy{
 		KnownHostsFiles: known,
 		Pinned:          h.HostKey,
@@ -127,7 +136,7 @@ func (a *App) SSHConfig(h *state.Host, o SessionOptions) (remote.SSHConfig, erro
 		},
 	}
 	bastion := s.Bastion
-	if c := o.Connection; c != nil {
+	if c != nil {
 		if c.User != "" {
 			cfg.User = c.User
 		}

@@ -8,53 +8,113 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/labbroker/broker/internal/pyconfig"
 	"github.com/labbroker/broker/manifest"
 )
 
 // SettingsFile is the settings file's name inside the broker directory.
 const SettingsFile = "broker.hcl"
 
+// PythonSettingsFile is the Python broker's settings file, read in place
+// (converted in memory) when the directory has no broker.hcl.
+const PythonSettingsFile = "broker_settings.yaml"
+
+// SettingsSource is the settings text as read, before the environment.
+type SettingsSource struct {
+	// Path is the file read: broker.hcl, or broker_settings.yaml read in
+	// place; Name is the name diagnostics give (Path, or Path with
+	// " (converted)").
+	Path, Name string
+	// Src is the HCL text (converted in memory from a Python file); nil
+	// when there is no file.
+	Src []byte
+	// Python is set when Path is a Python broker_settings.yaml.
+	Python bool
+	// Notes say what the conversion of a Python file changed or left out.
+	Notes []string
+}
+
+// ReadSettingsSource reads <dir>/broker.hcl; without one, a Python
+// broker's <dir>/broker_settings.yaml converted in memory (its secrets
+// kept as they are: nothing is written).
+func ReadSettingsSource(dir string) (*SettingsSource, error) {
+	path := filepath.Join(dir, SettingsFile)
+	src, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		return &SettingsSource{Path: path, Name: path, Src: src}, nil
+	case !os.IsNotExist(err):
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	py := filepath.Join(dir, PythonSettingsFile)
+	ysrc, err := os.ReadFile(py)
+	switch {
+	case os.IsNotExist(err):
+		return &SettingsSource{Path: path, Name: path}, nil
+	case err != nil:
+		return nil, fmt.Errorf("read settings: %w", err)
+	}
+	res, err := pyconfig.ConvertSettingsWith(ysrc, pyconfig.Options{InlineSecrets: true})
+	if err != nil {
+		return nil, Hint(fmt.Errorf("%s: %w", py, err),
+			fmt.Sprintf("fix it, or write %s yourself (broker config init)", SettingsFile))
+	}
+	notes := append([]string{fmt.Sprintf("no %s: reading the Python broker's %s in place (converted in memory); to convert it for good run: broker config import %s", SettingsFile, py, py)}, res.Notes...)
+	return &SettingsSource{Path: py, Name: py + " (converted)", Src: res.HCL, Python: true, Notes: notes}, nil
+}
+
 func (a *App) loadSettings() error {
-	cfg, err := LoadSettings(a.Dir, a.opts.LookupEnv)
+	cfg, src, notes, err := loadSettings(a.Dir, a.opts.LookupEnv)
 	if err != nil {
 		return err
 	}
-	a.Settings = cfg
+	a.Settings, a.SettingsSource = cfg, src
+	for _, n := range notes {
+		fmt.Fprintf(a.opts.Stderr, "broker: note: %s\n", n)
+	}
 	return nil
 }
 
-// LoadSettings reads <dir>/broker.hcl with the BROKER_<BLOCK>__<KEY>
+// LoadSettings reads <dir>/broker.hcl (or a Python broker_settings.yaml
+// in its place, see ReadSettingsSource) with the BROKER_<BLOCK>__<KEY>
 // environment overrides applied (see settings_env.go): the file, then the
 // environment; command-line flags win over both where they exist. A
 // missing file is empty settings.
 func LoadSettings(dir string, lookupEnv func(string) (string, bool)) (*manifest.Config, error) {
+	cfg, _, _, err := loadSettings(dir, lookupEnv)
+	return cfg, err
+}
+
+// loadSettings is LoadSettings, also returning the source and the notes
+// (conversion of a Python file, environment variables translated or
+// ignored).
+func loadSettings(dir string, lookupEnv func(string) (string, bool)) (*manifest.Config, *SettingsSource, []string, error) {
 	if lookupEnv == nil {
 		lookupEnv = os.LookupEnv
 	}
-	path := filepath.Join(dir, SettingsFile)
-	src, err := os.ReadFile(path)
-	switch {
-	case os.IsNotExist(err):
-		src = nil
-	case err != nil:
-		return nil, fmt.Errorf("read settings: %w", err)
+	ss, err := ReadSettingsSource(dir)
+	if err != nil {
+		return nil, nil, nil, err
 	}
+	notes := ss.Notes
 	ovs := SettingsOverrides(environ(lookupEnv, nil))
-	if src == nil && len(ovs) == 0 {
-		return &manifest.Config{}, nil
+	if ss.Src == nil && len(ovs) == 0 {
+		return &manifest.Config{}, ss, notes, nil
 	}
-	if src, err = ApplyOverrides(src, path, ovs); err != nil {
-		return nil, err
+	src, envNotes, err := ApplyOverrides(ss.Src, ss.Name, ovs)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	cfg, diags := manifest.LoadSources(map[string][]byte{path: src}, dir, manifest.Options{
+	notes = append(notes, envNotes...)
+	cfg, diags := manifest.LoadSources(map[string][]byte{ss.Name: src}, dir, manifest.Options{
 		Mode:      manifest.ModeSettings,
 		LookupEnv: lookupEnv,
 		Schemas:   SchemaSource,
 	})
 	if diags.HasErrors() {
-		return nil, &DiagnosticsError{Diags: diags, Files: cfg.Files}
+		return nil, nil, nil, &DiagnosticsError{Diags: diags, Files: cfg.Files}
 	}
-	return cfg, CheckDefaults(cfg)
+	return cfg, ss, notes, CheckDefaults(cfg)
 }
 
 // CheckDefaults requires, of every provider type with several instances,
@@ -93,6 +153,8 @@ func CheckDefaults(cfg *manifest.Config) error {
 func openLog(dir string, opts Options) (*slog.Logger, io.Closer, error) {
 	var level slog.Level
 	switch opts.LogLevel {
+	case "trace": // the Python broker's level below debug
+		level = slog.LevelDebug - 4
 	case "debug":
 		level = slog.LevelDebug
 	case "", "info":
@@ -104,7 +166,7 @@ func openLog(dir string, opts Options) (*slog.Logger, io.Closer, error) {
 	case "silent":
 		return slog.New(slog.NewTextHandler(io.Discard, nil)), nil, nil
 	default:
-		return nil, nil, fmt.Errorf("unknown log level %q (want debug, info, warning, error or silent)", opts.LogLevel)
+		return nil, nil, fmt.Errorf("unknown log level %q (want trace, debug, info, warning, error or silent)", opts.LogLevel)
 	}
 	path := opts.LogFile
 	if path == "" {

@@ -74,8 +74,9 @@ func (a *App) runSetup(ctx context.Context, h *state.Host, rs *manifest.Resolved
 	return nil
 }
 
-// runCommands runs commands on h (teardown, hook run lists).
-func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, timeout time.Duration, conn *manifest.Connection, emit func(executor.Event)) error {
+// runCommands runs commands on h (teardown, hook run lists); their output
+// is reported as progress of phase.
+func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, timeout time.Duration, conn *manifest.Connection, phase executor.Phase, emit func(executor.Event)) error {
 	if len(cmds) == 0 {
 		return nil
 	}
@@ -87,7 +88,7 @@ func (a *App) runCommands(ctx context.Context, h state.Host, cmds []string, time
 	if err != nil {
 		return err
 	}
-	return runEach(ctx, sess, cmds, timeout, executor.PhaseSetup, emit)
+	return runEach(ctx, sess, cmds, timeout, phase, emit)
 }
 
 func runEach(ctx context.Context, sess remote.Session, cmds []string, timeout time.Duration, phase executor.Phase, emit func(executor.Event)) error {

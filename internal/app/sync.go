@@ -20,6 +20,13 @@ type SyncRequest struct {
 	Instance string
 	// User, if set, lists that user's resources instead of this one's.
 	User string
+	// Add records what the provider lists and no record knows, in
+	// Environment (default "default"), as the Python broker's sync adds
+	// them to its inventory; without it they are only reported. What
+	// another broker state made (a broker.id label this state does not
+	// know) is never added: that state manages it (OtherState).
+	Add         bool
+	Environment string
 }
 
 // SyncResult is what a provider instance holds, compared with the state.
@@ -35,6 +42,17 @@ type SyncResult struct {
 	Updated []state.Host
 	// Adoptable are listed resources that no record knows.
 	Adoptable []providers.HostInfo
+	// Added are the records made for them (SyncRequest.Add).
+	Added []state.Host
+	// Elsewhere are the records of another instance of the type that have
+	// the hostname (else the name) of an adoptable resource: one service
+	// configured as two instances lists the same hosts. Add skips those
+	// resources, as the Python broker keeps one entry per hostname.
+	Elsewhere []state.Host
+	// OtherState are adoptable resources made by another broker state
+	// (their broker.id is no record of this one): not added, since that
+	// state, or `broker reap` after an interrupted run, manages them.
+	OtherState []providers.HostInfo
 	// Unlisted are the instance's records that the provider did not
 	// list: gone behind broker's back, or (with User) another user's
 	// listing.
@@ -76,13 +94,62 @@ func (a *App) Sync(ctx context.Context, req SyncRequest) (*SyncResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := mergeSynced(recs, resp.Hosts, t.Name, inst, a.opts.Now())
-	if len(res.Updated) > 0 {
-		if err := st.Put(ctx, res.Updated...); err != nil {
+	now := a.opts.Now()
+	res := mergeSynced(recs, resp.Hosts, t.Name, inst, now)
+	if req.Add {
+	adoptable:
+		for _, info := range res.Adoptable {
+			id := info.Labels[providers.LabelID]
+			for _, r := range recs {
+				if (id != "" && r.ID == id) || (r.Provider == t.Name && r.Instance != inst && sameHost(r, info)) {
+					res.Elsewhere = append(res.Elsewhere, r)
+					continue adoptable
+				}
+			}
+			if id != "" {
+				res.OtherState = append(res.OtherState, info)
+				continue
+			}
+			res.Added = append(res.Added, syncedRecord(info, t.Name, inst, orDefault(req.Environment), a.Origin(), now))
+		}
+	}
+	if put := append(res.Updated, res.Added...); len(put) > 0 {
+		if err := st.Put(ctx, put...); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+// sameHost: r and info name one host, by hostname, else by name.
+// (A record of this state with the resource's broker.id is the same host
+// too, whatever its instance.)
+func sameHost(r state.Host, info providers.HostInfo) bool {
+	if info.Hostname != "" {
+		return r.Hostname == info.Hostname
+	}
+	return info.Name != "" && r.Name == info.Name
+}
+
+// syncedRecord is the record of a resource a sync found and no record
+// knew. Its labels are the user's (broker's own are dropped); its lease is
+// the provider's limit, if any.
+func syncedRecord(info providers.HostInfo, typ, inst, env string, origin state.Origin, now time.Time) state.Host {
+	labels := map[string]string{}
+	for k, v := range info.Labels {
+		if !strings.HasPrefix(k, "broker.") {
+			labels[k] = v
+		}
+	}
+	h := state.Host{ID: state.NewID(), Environment: env, Provider: typ, Instance: inst, ProviderID: info.ProviderID,
+		Name: info.Name, Hostname: info.Hostname, IP: info.IP, Port: info.Port, User: info.User, Transport: info.Transport,
+		Facts: info.Facts, Recipe: info.Recipe, Labels: labels, Status: state.StatusReady, Origin: origin,
+		Created: cmp.Or(info.Created, now), Updated: now}
+	if len(h.Labels) == 0 {
+		h.Labels = nil
+	}
+	h.Lease.Expires = info.Expires
+	return h
 }
 
 // mergeSynced matches what typ.inst listed with the records: by provider
@@ -103,6 +170,7 @@ func mergeSynced(recs []state.Host, listed []providers.HostInfo, typ, inst strin
 				matched[r.ID] = true
 				r.Hostname = cmp.Or(info.Hostname, r.Hostname)
 				r.IP = cmp.Or(info.IP, r.IP)
+				r.ConnectHost = cmp.Or(info.ConnectHost, r.ConnectHost)
 				r.Name = cmp.Or(info.Name, r.Name)
 				if info.Port != 0 {
 					r.Port = info.Port

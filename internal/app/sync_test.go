@@ -150,3 +150,43 @@ func TestMergeSynced(t *testing.T) {
 		t.Error("the records handed in were changed")
 	}
 }
+
+// TestSyncAdd: with Add, a sync records what no broker state made (as the
+// Python broker's sync adds the provider's hosts), and leaves alone what
+// another broker state made.
+func TestSyncAdd(t *testing.T) {
+	l := newReapLab(t)
+	ctx := context.Background()
+	p, err := l.a.Provider(ctx, nil, "sim", "lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := map[string]string{providers.LabelUser: l.a.Origin().User}
+	if _, err := p.Checkout(ctx, providers.CheckoutRequest{Environment: "x", Name: "by-python", Labels: user, Args: map[string]any{"workflow": "deploy-rhel"}}); err != nil {
+		t.Fatal(err)
+	}
+	other := map[string]string{providers.LabelUser: l.a.Origin().User, providers.LabelID: "06h00000000000000000"}
+	if _, err := p.Checkout(ctx, providers.CheckoutRequest{Environment: "x", Name: "by-other-state", Labels: other}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.a.Sync(ctx, SyncRequest{Provider: "TestProvider", Instance: "lab", Add: true, Environment: "synced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Added) != 1 || res.Added[0].Name != "by-python" || res.Added[0].Environment != "synced" ||
+		res.Added[0].Provider != "sim" || res.Added[0].Instance != "lab" || res.Added[0].Status != state.StatusReady {
+		t.Fatalf("added %+v", res.Added)
+	}
+	if len(res.OtherState) != 1 || res.OtherState[0].Name != "by-other-state" {
+		t.Errorf("other state %+v", res.OtherState)
+	}
+	got, ok := l.records()["synced "+res.Added[0].ID]
+	if !ok || got.Name != "by-python" || got.Labels[providers.LabelUser] != "" || got.Recipe["workflow"] != "deploy-rhel" {
+		t.Errorf("records %v", l.records())
+	}
+	// the next sync knows it
+	res, err = l.a.Sync(ctx, SyncRequest{Provider: "sim", Instance: "lab", Add: true})
+	if err != nil || len(res.Added) != 0 || len(res.Updated) != 1 {
+		t.Errorf("second sync: %+v, %v", res, err)
+	}
+}

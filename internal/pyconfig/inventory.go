@@ -13,26 +13,30 @@ import (
 
 // ConvertInventory turns a Python broker inventory.yaml (a list of host
 // dicts: hostname, name, _broker_provider, _broker_provider_instance,
-// _broker_args, …) into records of environment env. Keys other than the
-// known ones become facts; _broker_args is the recipe.
-func ConvertInventory(src []byte, env string, origin state.Origin, now time.Time) ([]state.Host, error) {
+// _broker_args, …) into records of environment env (Instance empty when
+// the file names none: the caller picks the type's default instance). Keys other than the
+// known ones become facts; _broker_args is the recipe. Hosts that cannot
+// be recorded (their provider is not in this build, or they have no
+// _broker_provider) are left out, each with why in skipped.
+func ConvertInventory(src []byte, env string, origin state.Origin, now time.Time) (hosts []state.Host, skipped []string, err error) {
 	var list []map[string]any
 	if err := yaml.Unmarshal(src, &list); err != nil {
-		return nil, fmt.Errorf("read the inventory: want a list of hosts: %w", err)
+		return nil, nil, fmt.Errorf("read the inventory: want a list of hosts: %w", err)
 	}
 	out := make([]state.Host, 0, len(list))
 	for i, m := range list {
 		h := state.Host{ID: state.NewID(), Environment: env, Status: state.StatusReady, Origin: origin, Created: now, Updated: now, Facts: map[string]any{}}
 		prov := strings.TrimSpace(fmt.Sprint(m["_broker_provider"]))
 		if m["_broker_provider"] == nil || prov == "" {
-			return nil, fmt.Errorf("host %d (%v): no _broker_provider", i, m["hostname"])
+			skipped = append(skipped, fmt.Sprintf("host %d (%v): no _broker_provider", i, hostLabel(m)))
+			continue
 		}
 		t, ok := providers.Lookup(prov)
 		if !ok {
-			return nil, fmt.Errorf("host %d (%v): provider %q is not available in this build", i, m["hostname"], prov)
+			skipped = append(skipped, fmt.Sprintf("host %d (%v): provider %s is not available in this build", i, hostLabel(m), prov))
+			continue
 		}
-		h.Provider = t.Name
-		h.Instance = "default"
+		h.Provider = t.Name // Instance stays empty unless _broker_provider_instance names one
 		for k, v := range m {
 			s, _ := v.(string)
 			switch k {
@@ -63,10 +67,13 @@ func ConvertInventory(src []byte, env string, origin state.Origin, now time.Time
 			}
 		}
 		if h.Name == "" && h.Hostname == "" {
-			return nil, fmt.Errorf("host %d: neither hostname nor name", i)
+			skipped = append(skipped, fmt.Sprintf("host %d: neither hostname nor name", i))
+			continue
 		}
 		if id, ok := h.Facts["container_id"].(string); ok {
 			h.ProviderID = id
+		} else if id, ok := h.Facts["instance_id"].(string); ok && id != "" {
+			h.ProviderID = id // an OpenStack server's id
 		} else if h.Name != "" {
 			h.ProviderID = h.Name
 		} else {
@@ -77,5 +84,12 @@ func ConvertInventory(src []byte, env string, origin state.Origin, now time.Time
 		}
 		out = append(out, h)
 	}
-	return out, nil
+	return out, skipped, nil
+}
+
+func hostLabel(m map[string]any) any {
+	if h, ok := m["hostname"]; ok && h != nil {
+		return h
+	}
+	return m["name"]
 }

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/state"
 )
 
@@ -45,40 +46,109 @@ var DefaultInventoryFields = []string{
 }
 
 type column struct {
-	title  string
+	title string
+	// fields are the alternatives, first non-empty wins; an alternative
+	// of several fields (Python's "os_distribution os_distribution_version")
+	// joins their values with spaces.
 	fields []string
 }
 
+// parseColumns reads the column specs; custom columns get the Id column
+// first, as the Python broker always shows it, unless they show index.
 func parseColumns(specs []string) []column {
 	if len(specs) == 0 {
 		specs = DefaultInventoryFields
 	}
-	cols := make([]column, 0, len(specs))
+	cols := make([]column, 0, len(specs)+1)
+	hasIndex := false
 	for _, s := range specs {
 		title, fs, ok := strings.Cut(s, ":")
 		if !ok {
 			fs = title
 		}
-		cols = append(cols, column{title: title, fields: strings.Split(fs, "|")})
+		var alts []string
+		for _, a := range strings.Split(fs, "|") {
+			a = strings.Join(strings.Fields(a), " ")
+			alts = append(alts, a)
+			if a == "index" {
+				hasIndex = true
+			}
+		}
+		cols = append(cols, column{title: title, fields: alts})
+	}
+	if !hasIndex {
+		cols = append([]column{{title: "Id", fields: []string{"index"}}}, cols...)
 	}
 	return cols
 }
 
+// columnValue is the first non-empty alternative of c.
+func columnValue(h *state.Host, index int, c column, now time.Time) string {
+	for _, alt := range c.fields {
+		parts := strings.Fields(alt)
+		if len(parts) <= 1 {
+			if v := fieldValue(h, index, alt, now); v != "" {
+				return v
+			}
+			continue
+		}
+		vals := make([]string, 0, len(parts))
+		found := false
+		for _, f := range parts {
+			v := fieldValue(h, index, f, now)
+			if v != "" {
+				found = true
+			} else {
+				v = "-"
+			}
+			vals = append(vals, v)
+		}
+		if found {
+			return strings.Join(vals, " ")
+		}
+	}
+	return ""
+}
+
 // inventoryFields are the plain field names fieldValue knows.
-var inventoryFields = []string{"index", "id", "address", "name", "hostname", "ip", "port", "user",
+var inventoryFields = []string{"index", "id", "address", "name", "hostname", "ip", "connect_host", "port", "user",
 	"transport", "provider", "instance", "provider_ref", "provider_id", "environment", "status",
 	"reason", "nick", "lease", "expires", "created", "updated", "origin.user", "origin.machine", "origin.ci",
 	"_broker_provider", "_broker_provider_instance"}
 
 // pythonFields are the Python broker's names (imported settings keep them).
-var pythonFields = map[string]string{"_broker_provider": "provider", "_broker_provider_instance": "instance"}
+var pythonFields = map[string]string{"_broker_provider_instance": "instance", "username": "user", "ip_address": "ip"}
 
 // CheckInventoryColumn says why spec ("Title:field|fallback|…") names a
 // field no host has; nil when every field is known.
 func CheckInventoryColumn(spec string) error {
 	for _, c := range parseColumns([]string{spec}) {
 		for _, f := range c.fields {
-			if slices.Contains(inventoryFields, f) {
+			if slices.Contains(inventoryFields, f) || f == "$action" {
+				continue
+			}
+			if f == "" {
+				return fmt.Errorf("inventory column %q: an empty field", spec)
+			}
+			if !strings.Contains(f, ".") && !strings.ContainsAny(f, " \t") {
+				// a key of a Python inventory entry (os_distribution),
+				// read from facts, unless it is a field misspelt
+				if near := nearField(f); near != "" {
+					return fmt.Errorf("inventory column %q: no field %q (did you mean %q?); fields: %s, labels.KEY, args.KEY, facts.KEY, or a key of the Python inventory",
+						spec, f, near, strings.Join(inventoryFields, ", "))
+				}
+				continue
+			}
+			if strings.ContainsAny(f, " \t") {
+				var bad error
+				for _, p := range strings.Fields(f) {
+					if err := CheckInventoryColumn(c.title + ":" + p); err != nil {
+						bad = err
+					}
+				}
+				if bad != nil {
+					return bad
+				}
 				continue
 			}
 			if head, key, ok := strings.Cut(f, "."); ok && key != "" {
@@ -92,6 +162,41 @@ func CheckInventoryColumn(spec string) error {
 		}
 	}
 	return nil
+}
+
+// nearField is the known field f is probably a misspelling of: one edit
+// away (names of 4 runes or more) or two (8 or more); "" when none is.
+func nearField(f string) string {
+	n := utf8.RuneCountInString(f)
+	for _, k := range inventoryFields {
+		d := editDistance(f, k)
+		if (d == 1 && n >= 4) || (d == 2 && n >= 8) {
+			return k
+		}
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // fieldValue is one field of a host as text; "" when empty.
@@ -112,6 +217,8 @@ func fieldValue(h *state.Host, index int, field string, now time.Time) string {
 		return h.Hostname
 	case "ip":
 		return h.IP
+	case "connect_host":
+		return h.ConnectHost
 	case "port":
 		if h.Port == 0 {
 			return ""
@@ -123,6 +230,10 @@ func fieldValue(h *state.Host, index int, field string, now time.Time) string {
 		return h.Transport
 	case "provider":
 		return h.Provider
+	case "_broker_provider":
+		return filter.PythonProvider(h.Provider)
+	case "$action":
+		return hostAction(h)
 	case "instance":
 		return h.Instance
 	case "provider_ref":
@@ -160,17 +271,94 @@ func fieldValue(h *state.Host, index int, field string, now time.Time) string {
 	}
 	head, key, ok := strings.Cut(field, ".")
 	if !ok {
-		return ""
+		// a key of a Python inventory entry (os_distribution,
+		// shutdown_time), which import and sync keep as facts
+		return factText(field, h.Facts[field])
 	}
 	switch head {
 	case "labels":
 		return h.Labels[key]
 	case "args", "_broker_args":
-		return plainValue(h.Recipe[key])
+		return factText(key, h.Recipe[key])
 	case "facts":
-		return plainValue(h.Facts[key])
+		return factText(key, h.Facts[key])
 	}
 	return ""
+}
+
+// factText is a fact as a cell; a *_time value is humanised as the Python
+// broker does (PythonTime).
+func factText(key string, v any) string {
+	if strings.HasSuffix(key, "_time") && v != nil {
+		return PythonTime(v)
+	}
+	return plainValue(v)
+}
+
+// actionArgs are the arguments that name what made a host, per provider
+// (the Python broker's $action: its provider's action arguments).
+var actionArgs = map[string][]string{
+	"awx":       {"workflow", "job_template"},
+	"docker":    {"container_host", "image", "container_app"},
+	"sim":       {"test_action", "template", "workflow"},
+	"static":    {"pool"},
+	"openstack": {"ostack_template", "ostack_image", "template", "image"},
+}
+
+// hostAction is the $action field: the first action argument the host was
+// made with, else its nick.
+func hostAction(h *state.Host) string {
+	for _, k := range actionArgs[h.Provider] {
+		if v, ok := h.Recipe[k].(string); ok && v != "" {
+			return v
+		}
+	}
+	return h.Nick
+}
+
+// PythonTime formats a *_time value as the Python broker does: a Unix
+// time between 2001 and 2100 as "Jan 02, 2006 15:04 UTC", any other
+// number of seconds as a duration (5d, 2h 30m, 45s); anything else as
+// it is.
+func PythonTime(v any) string {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	case float64:
+		n = int64(x)
+	case string:
+		i, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if err != nil {
+			return x
+		}
+		n = i
+	default:
+		return plainValue(v)
+	}
+	if n >= 978307200 && n <= 4102444800 {
+		return time.Unix(n, 0).UTC().Format("Jan 02, 2006 15:04 UTC")
+	}
+	d, hr, m, sec := n/86400, (n%86400)/3600, (n%3600)/60, n%60
+	var parts []string
+	if d != 0 {
+		parts = append(parts, fmt.Sprintf("%dd", d))
+	}
+	if hr != 0 {
+		parts = append(parts, fmt.Sprintf("%dh", hr))
+	}
+	if m != 0 {
+		parts = append(parts, fmt.Sprintf("%dm", m))
+	}
+	if sec != 0 && d == 0 {
+		parts = append(parts, fmt.Sprintf("%ds", sec))
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%ds", n)
+	}
+	return strings.Join(parts, " ")
 }
 
 func timeText(t time.Time) string {
@@ -214,12 +402,7 @@ func InventoryTable(w io.Writer, hosts []state.Host, o InventoryOptions) error {
 	for i := range hosts {
 		row := make([]string, len(cols))
 		for j, c := range cols {
-			for _, f := range c.fields {
-				if v := fieldValue(&hosts[i], i, f, o.Now); v != "" {
-					row[j] = v
-					break
-				}
-			}
+			row[j] = columnValue(&hosts[i], i, c, o.Now)
 			if row[j] == "" {
 				row[j] = "-"
 			}
@@ -289,7 +472,7 @@ func leaseColor(h *state.Host, o InventoryOptions) string {
 }
 
 var detailFields = []string{
-	"id", "address", "environment", "name", "hostname", "ip", "port", "user", "transport",
+	"id", "address", "environment", "name", "hostname", "ip", "connect_host", "port", "user", "transport",
 	"provider", "instance", "provider_id", "nick", "status", "reason", "lease", "expires",
 	"created", "updated", "origin.user", "origin.machine", "origin.ci",
 }
@@ -311,6 +494,15 @@ func writeDetails(w *bufio.Writer, h *state.Host, i int, o InventoryOptions, p p
 				v = p.paint(leaseColor(h, o), v)
 			}
 			kvs = append(kvs, kv{f, v})
+		}
+	}
+	if c := h.Connection; c != nil {
+		for _, x := range []kv{{"user", c.User}, {"port", portText(c.Port)}, {"private_key_file", c.PrivateKeyFile},
+			{"known_hosts_file", c.KnownHostsFile}, {"bastion", c.Bastion}, {"timeout", durationText(c.Timeout)},
+			{"password_from", c.PasswordFrom}, {"manifest", c.Manifest}} {
+			if x.v != "" {
+				kvs = append(kvs, kv{"connection." + x.k, x.v})
+			}
 		}
 	}
 	for _, k := range sortedKeys(h.Labels) {
@@ -401,4 +593,18 @@ func setBlockStyle(n *yaml.Node) {
 	for _, c := range n.Content {
 		setBlockStyle(c)
 	}
+}
+
+func portText(p int) string {
+	if p == 0 {
+		return ""
+	}
+	return strconv.Itoa(p)
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }

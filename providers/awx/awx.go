@@ -118,6 +118,55 @@ func (p *Provider) APIPrefix() string { return p.c.prefix }
 // Username is the user whose inventories Sync lists by default.
 func (p *Provider) Username() string { return p.username }
 
+// structuredString reads a string holding a JSON list or object into that
+// structure, as the Python broker's _parse_string_value does for extra vars
+// (--repos '[{"name": "baseos"}]' reaches the job as a list); any other
+// value, "123" and "true" included, is kept as it is.
+func structuredString(v any) any {
+	s, ok := v.(string)
+	if !ok {
+		return v
+	}
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "[") && !strings.HasPrefix(t, "{") {
+		return v
+	}
+	var out any
+	if err := json.Unmarshal([]byte(t), &out); err != nil {
+		return v
+	}
+	switch out.(type) {
+	case []any, map[string]any:
+		return out
+	}
+	return v
+}
+
+// jobLabels are the AWX labels of a launch: the argument provider_labels
+// (a map, from an args file) and the user's labels (-l k=v,k2), but not
+// broker's own broker.* labels, which travel as the extra var
+// _broker_labels. A label is made "key=value", or "key" without a value,
+// as the Python broker makes it.
+func jobLabels(args map[string]any, user map[string]any) map[string]any {
+	out := map[string]any{}
+	if pl, ok := args["provider_labels"].(map[string]any); ok {
+		maps.Copy(out, pl)
+	}
+	maps.Copy(out, user)
+	return out
+}
+
+// userLabels picks the user's labels out of a request's labels.
+func userLabels(labels map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range labels {
+		if !strings.HasPrefix(k, "broker.") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // target names the template args launch.
 func target(args map[string]any) (kind, name string, err error) {
 	if w, _ := args["workflow"].(string); w != "" {
@@ -149,6 +198,7 @@ type runSpec struct {
 	kind, name string
 	args       map[string]any // user args (controls included)
 	extra      map[string]any // added extra vars
+	labels     map[string]any // AWX labels for the job (key, value or "")
 	resumeJob  int
 	resumeFind func(map[string]any) bool
 	checkpoint func(ctx context.Context, jobID int) error
@@ -192,7 +242,7 @@ func (p *Provider) run(ctx context.Context, rs runSpec) (*runResult, error) {
 		extra := map[string]any{}
 		for k, v := range rs.args {
 			if !controlArgs[k] {
-				extra[k] = v
+				extra[k] = structuredString(v)
 			}
 		}
 		maps.Copy(extra, rs.extra)
@@ -211,7 +261,7 @@ func (p *Provider) run(ctx context.Context, rs runSpec) (*runResult, error) {
 			}
 		}
 		var labels []int
-		if pl, ok := rs.args["provider_labels"].(map[string]any); ok && len(pl) > 0 {
+		if pl := jobLabels(rs.args, rs.labels); len(pl) > 0 {
 			if labels, err = p.c.labelIDs(ctx, t, pl); err != nil {
 				return nil, err
 			}
@@ -236,6 +286,11 @@ func (p *Provider) run(ctx context.Context, rs runSpec) (*runResult, error) {
 	res.job = j
 	if j.Status != "successful" {
 		je := p.c.failure(ctx, t.Name, j)
+		if p.s.ErrorScope != ErrorScopeAll && len(je.Reasons) > 1 {
+			// The Python broker's error_scope "last": the last failed
+			// node's reason (failure lists the last node first).
+			je.Reasons = je.Reasons[:1]
+		}
 		p.log.Warn("awx: job failed", "template", t.Name, "job", j.ID, "status", j.Status, "reason", je.Error())
 		return res, je
 	}
@@ -261,7 +316,7 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 			extra[originVar] = o
 		}
 	}
-	rs := runSpec{kind: kind, name: name, args: req.Args, extra: extra, progress: req.Progress}
+	rs := runSpec{kind: kind, name: name, args: req.Args, extra: extra, labels: userLabels(req.Labels), progress: req.Progress}
 	if r := req.Resume; r != nil {
 		if s := r.Checkpoint["job_id"]; s != "" {
 			if rs.resumeJob, err = strconv.Atoi(s); err != nil {
@@ -285,7 +340,7 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 	res, err := p.run(ctx, rs)
 	var je *JobError
 	if errors.As(err, &je) && res != nil && res.job != nil {
-		p.releaseDangling(ctx, res.job)
+		p.handleDangling(ctx, res.job, je)
 	}
 	if err != nil {
 		return providers.CheckoutResponse{}, err
@@ -302,18 +357,49 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 	return providers.CheckoutResponse{Hosts: hosts, Adopted: res.adopted}, nil
 }
 
-// releaseDangling checks in the hosts a failed workflow made before it
-// failed (vm_name in the artifacts of its successful nodes), as the Python
-// broker does by default, so that a failed checkout leaks nothing. It is
-// best effort: failures are logged.
-func (p *Provider) releaseDangling(ctx context.Context, j *jobInfo) {
+// handleDangling deals with the hosts a failed workflow made before it
+// failed (vm_name in the artifacts of its successful nodes) as the setting
+// dangling_behavior says. checkin (the default, as the Python broker's)
+// checks them in, so that a failed checkout leaks nothing; it is best
+// effort, failures are logged and named in je. store and prompt keep them
+// and name them in je, with the command that checks them in: a provider
+// cannot ask on the terminal, and keeping is the choice that loses nothing.
+func (p *Provider) handleDangling(ctx context.Context, j *jobInfo, je *JobError) {
 	if j.kind() != KindWorkflow {
 		return
 	}
+	names := p.danglingHosts(ctx, j)
+	if len(names) == 0 {
+		return
+	}
+	if p.s.DanglingBehavior != DanglingCheckin {
+		for _, name := range names {
+			p.log.Warn("awx: keeping a host left by the failed job", "job", j.ID, "host", name, "dangling_behavior", p.s.DanglingBehavior)
+		}
+		je.Dangling, je.DanglingKept = names, p.s.DanglingBehavior
+		return
+	}
+	for _, name := range names {
+		p.log.Warn("awx: checking in a host left by the failed job", "job", j.ID, "host", name)
+		resp, err := p.Checkin(ctx, providers.CheckinRequest{Host: providers.HostRef{ProviderID: name, Name: name}})
+		switch {
+		case err != nil:
+			p.log.Error("awx: could not check in the host left by the failed job; check it in by hand", "host", name, "error", err.Error())
+			je.Dangling = append(je.Dangling, name)
+			je.DanglingKept = "checkin failed"
+		case resp.Gone:
+			p.log.Info("awx: the host left by the failed job is already gone", "host", name)
+		}
+	}
+}
+
+// danglingHosts names the hosts the successful nodes of a failed workflow
+// report as vm_name.
+func (p *Provider) danglingHosts(ctx context.Context, j *jobInfo) []string {
 	nodes, err := p.c.nodes(ctx, j.ID)
 	if err != nil {
 		p.log.Warn("awx: cannot look for hosts left by the failed job", "job", j.ID, "error", err.Error())
-		return
+		return nil
 	}
 	var names []string
 	for _, n := range nodes {
@@ -330,16 +416,7 @@ func (p *Provider) releaseDangling(ctx context.Context, j *jobInfo) {
 			}
 		}
 	}
-	for _, name := range names {
-		p.log.Warn("awx: checking in a host left by the failed job", "job", j.ID, "host", name)
-		resp, err := p.Checkin(ctx, providers.CheckinRequest{Host: providers.HostRef{ProviderID: name, Name: name}})
-		switch {
-		case err != nil:
-			p.log.Error("awx: could not check in the host left by the failed job; check it in by hand", "host", name, "error", err.Error())
-		case resp.Gone:
-			p.log.Info("awx: the host left by the failed job is already gone", "host", name)
-		}
-	}
+	return names
 }
 
 // flatten joins nested keys with "_", as the Python broker does, so that
@@ -760,7 +837,7 @@ func (p *Provider) Execute(ctx context.Context, req providers.ExecuteRequest) (p
 	if req.Stdout != nil && progress == nil {
 		progress = func(s string) { fmt.Fprintln(req.Stdout, s) }
 	}
-	res, err := p.run(ctx, runSpec{kind: kind, name: name, args: req.Args, progress: progress})
+	res, err := p.run(ctx, runSpec{kind: kind, name: name, args: req.Args, labels: userLabels(req.Labels), progress: progress})
 	var je *JobError
 	if errors.As(err, &je) {
 		return providers.ExecuteResponse{Result: je.Detail(), Status: 1}, err

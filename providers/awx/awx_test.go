@@ -600,7 +600,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"workflows", "job_templates", "inventories", "templates"}, d.Listings); diff != "" {
+	if diff := cmp.Diff([]string{"workflows", "job_templates", "inventories", "templates", "flavors"}, d.Listings); diff != "" {
 		t.Errorf("listings (-want +got):\n%s", diff)
 	}
 	names := func(items []providers.Item) []string {
@@ -614,7 +614,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"deploy-rhel", "extend-vm", "list-templates", "remove-vm"}, names(d.Items)); diff != "" {
+	if diff := cmp.Diff([]string{"deploy-rhel", "extend-vm", "list-flavors", "list-templates", "remove-vm"}, names(d.Items)); diff != "" {
 		t.Errorf("workflows alice may launch (-want +got):\n%s", diff)
 	}
 	d, err = p.Describe(ctx, providers.DescribeRequest{Listing: "job_templates"})
@@ -652,7 +652,7 @@ func TestDescribe(t *testing.T) {
 	if err != nil || len(d.Actions) != 1 || len(d.Actions[0].Args) != 1 || d.Actions[0].Args[0].Name != "source_vm" {
 		t.Errorf("remove-vm: %+v, %v", d, err)
 	}
-	if _, err := p.Describe(ctx, providers.DescribeRequest{Listing: "flavors"}); !errors.Is(err, providers.ErrNotSupported) {
+	if _, err := p.Describe(ctx, providers.DescribeRequest{Listing: "sizes"}); !errors.Is(err, providers.ErrNotSupported) {
 		t.Errorf("unknown listing: %v", err)
 	}
 

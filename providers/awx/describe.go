@@ -14,7 +14,7 @@ import (
 )
 
 // Listings offered by Describe.
-var listings = []string{"workflows", "job_templates", "inventories", "templates"}
+var listings = []string{"workflows", "job_templates", "inventories", "templates", "flavors"}
 
 type surveyQuestion struct {
 	Variable    string `json:"variable"`
@@ -153,9 +153,27 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 		}
 		return providers.DescribeResponse{}, fmt.Errorf("awx: no listing %q: %w", req.Listing, providers.ErrNotSupported)
 	}
-	switch listing {
-	case "":
+	if listing == "" {
 		return p.summary(), nil
+	}
+	resp, err := p.listing(ctx, listing, req.Listing)
+	if err != nil {
+		return resp, err
+	}
+	// The Python broker's --results-filter, then --results-limit (else
+	// the setting results_limit).
+	if resp.Items, err = providers.SelectQuery(resp.Items, req.Query, int(p.s.ResultsLimit)); err != nil {
+		return providers.DescribeResponse{}, err
+	}
+	resp.Selected = true
+	return resp, nil
+}
+
+// listing lists workflows, job templates, inventories, or the names a
+// listing workflow reports (templates: list-templates, flavors:
+// list-flavors), as the Python broker's provider_help.
+func (p *Provider) listing(ctx context.Context, listing, asked string) (providers.DescribeResponse, error) {
+	switch listing {
 	case "workflows", "workflow":
 		return p.listTemplates(ctx, KindWorkflow)
 	case "job_templates", "job_template":
@@ -174,27 +192,30 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 				Detail: map[string]any{"id": float64(in.ID), "total_hosts": float64(in.TotalHosts)}})
 		}
 		return resp, nil
-	case "templates":
-		res, err := p.Execute(ctx, providers.ExecuteRequest{Args: map[string]any{"workflow": "list-templates"}, Artifacts: ArtifactsLast})
+	case "templates", "flavors":
+		workflow, key := "list-"+listing, "list_"+listing
+		res, err := p.Execute(ctx, providers.ExecuteRequest{Args: map[string]any{"workflow": workflow}, Artifacts: ArtifactsLast})
 		if err != nil {
-			return providers.DescribeResponse{}, fmt.Errorf("awx: list templates: %w", err)
+			return providers.DescribeResponse{}, fmt.Errorf("awx: list %s (workflow %s): %w", listing, workflow, err)
 		}
 		m, _ := res.Result.(map[string]any)
 		do, _ := m["data_out"].(map[string]any)
 		var names []string
-		for _, v := range asList(do["list_templates"]) {
+		for _, v := range asList(do[key]) {
 			if s := asString(v); s != "" && !slices.Contains(names, s) {
 				names = append(names, s)
 			}
 		}
-		sort.Sort(sort.Reverse(sort.StringSlice(names)))
-		resp := providers.DescribeResponse{Summary: "templates", Listings: listings}
+		if listing == "templates" {
+			sort.Sort(sort.Reverse(sort.StringSlice(names)))
+		}
+		resp := providers.DescribeResponse{Summary: listing, Listings: listings}
 		for _, n := range names {
 			resp.Items = append(resp.Items, providers.Item{Name: n})
 		}
 		return resp, nil
 	}
-	return providers.DescribeResponse{}, fmt.Errorf("awx: no listing %q (have %s): %w", req.Listing, strings.Join(listings, ", "), providers.ErrNotSupported)
+	return providers.DescribeResponse{}, fmt.Errorf("awx: no listing %q (have %s): %w", asked, strings.Join(listings, ", "), providers.ErrNotSupported)
 }
 
 func (p *Provider) summary() providers.DescribeResponse {

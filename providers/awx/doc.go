@@ -6,7 +6,8 @@
 // "workflow") or a job template (arg "job_template"); every other argument
 // goes to the job as an extra var, together with broker's labels
 // (_broker_labels), the recipe (_broker_args) and a launch id
-// (_broker_launch_id). The job id is reported through the request's
+// (_broker_launch_id); a string argument holding a JSON list or object is
+// sent as that structure, as the Python broker sends it. The job id is reported through the request's
 // Checkpoint as soon as AWX returns it, so an interrupted checkout resumes
 // by waiting on the same job rather than launching another. Hosts are built
 // from the job's artifacts (the last node's by default, or all nodes'
@@ -14,11 +15,17 @@
 // "name" or "vm_provisioned"; lists there, or a "hosts" list, make several
 // hosts from one job.
 //
-// An argument provider_labels (a map) also becomes AWX labels on the job
-// ("key=value"), made in the template's organization when missing. When a
-// workflow fails, hosts its successful nodes report as vm_name are checked
-// in, as the Python broker does by default, and the error names the failed
-// nodes with their job events' messages.
+// The user's labels (checkout and execute -l k=v,k2; not broker's own
+// broker.* labels) and an argument provider_labels (a map) become AWX labels
+// on the job ("key=value", or "key" without a value), made in the
+// template's organization when missing. When a workflow fails, hosts its
+// successful nodes report as vm_name are checked in (setting
+// dangling_behavior "checkin", the Python broker's default) or kept and
+// named in the error ("store", "prompt"), and the error names the failed
+// nodes with their job events' messages: the last failed node's first
+// reason (error_scope "last") or all of them ("all"). Describe applies a
+// request's results filter and limit (default: setting results_limit) to
+// its listings, which include the Python broker's templates and flavors.
 //
 // Check-in runs the release workflow (remove-vm) with source_vm and the
 // stored recipe; a host AWX no longer knows is reported Gone. Extend runs

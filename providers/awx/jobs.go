@@ -400,6 +400,11 @@ type JobError struct {
 	Status   string
 	Reasons  []Reason
 	URL      string
+	// Dangling names hosts the failed workflow made and broker did not
+	// check in (dangling_behavior store or prompt, or a failed check-in),
+	// DanglingKept says why.
+	Dangling     []string
+	DanglingKept string
 }
 
 func (e *JobError) Error() string {
@@ -423,7 +428,18 @@ func (e *JobError) Error() string {
 		}
 		b.WriteString(r.Message)
 	}
+	if len(e.Dangling) > 0 {
+		fmt.Fprintf(&b, "; hosts it made were kept (%s): %s; check each in with `broker checkin --provider awx --name NAME`", danglingWhy(e.DanglingKept), strings.Join(e.Dangling, ", "))
+	}
 	return b.String()
+}
+
+func danglingWhy(kept string) string {
+	switch kept {
+	case DanglingStore, DanglingPrompt:
+		return "dangling_behavior = " + kept
+	}
+	return kept
 }
 
 // Detail is the error as JSON-shaped data (execute's result).
@@ -442,9 +458,17 @@ func (e *JobError) Detail() map[string]any {
 		}
 		reasons = append(reasons, m)
 	}
-	return map[string]any{
+	out := map[string]any{
 		kindLabel(e.Kind): e.Template, "job_id": float64(e.JobID), "status": e.Status, "reasons": reasons, "url": e.URL,
 	}
+	if len(e.Dangling) > 0 {
+		kept := make([]any, len(e.Dangling))
+		for i, n := range e.Dangling {
+			kept[i] = n
+		}
+		out["dangling_hosts"] = kept
+	}
+	return out
 }
 
 type jobEvent struct {
@@ -548,6 +572,23 @@ func (c *client) jobReasons(ctx context.Context, j *jobInfo) []Reason {
 
 // labelIDs resolves AWX labels ("key=value", or "key" for an empty value)
 // to ids, making those missing in the template's organization.
+// labelID finds a label by name; 0: none.
+func (c *client) labelID(ctx context.Context, name string) (int, error) {
+	found, err := listAll[struct {
+		ID   int    `json:"id"`
+		Name string `json:"name"`
+	}](ctx, c, "labels/", url.Values{"name": {name}}, 0, reqOpts{})
+	if err != nil {
+		return 0, fmt.Errorf("awx: look up label %q: %w", name, err)
+	}
+	for _, l := range found {
+		if l.Name == name {
+			return l.ID, nil
+		}
+	}
+	return 0, nil
+}
+
 func (c *client) labelIDs(ctx context.Context, t *templateInfo, labels map[string]any) ([]int, error) {
 	org := 0
 	if o := t.SummaryFields.Organization; o != nil {
@@ -564,27 +605,29 @@ func (c *client) labelIDs(ctx context.Context, t *templateInfo, labels map[strin
 		if v := asString(labels[k]); v != "" {
 			name = k + "=" + v
 		}
-		found, err := listAll[struct {
-			ID   int    `json:"id"`
-			Name string `json:"name"`
-		}](ctx, c, "labels/", url.Values{"name": {name}}, 0, reqOpts{})
+		id, err := c.labelID(ctx, name)
 		if err != nil {
-			return nil, fmt.Errorf("awx: look up label %q: %w", name, err)
-		}
-		id := 0
-		for _, l := range found {
-			if l.Name == name {
-				id = l.ID
-			}
+			return nil, err
 		}
 		if id == 0 {
 			var made struct {
 				ID int `json:"id"`
 			}
-			if err := c.do(ctx, http.MethodPost, "labels/", map[string]any{"name": name, "organization": org}, &made, reqOpts{}); err != nil {
+			err := c.do(ctx, http.MethodPost, "labels/", map[string]any{"name": name, "organization": org}, &made, reqOpts{})
+			var ae *APIError
+			if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {
+				// Made meanwhile by a concurrent launch (AWX answers a
+				// duplicate with 400), as the Python broker expects:
+				// look it up again.
+				if id, _ = c.labelID(ctx, name); id != 0 {
+					err = nil
+				}
+			} else {
+				id = made.ID
+			}
+			if err != nil {
 				return nil, fmt.Errorf("awx: create label %q: %w", name, err)
 			}
-			id = made.ID
 		}
 		ids = append(ids, id)
 	}

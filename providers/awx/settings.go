@@ -35,6 +35,15 @@ type Settings struct {
 	AAPVersion string `schema:"aap_version"`
 	VerifyTLS  bool   `schema:"verify_tls"`
 	CAFile     string `schema:"ca_file"`
+	// DanglingBehavior is what a failed checkout does with the hosts its
+	// workflow made before failing: checkin (default), store or prompt
+	// (both keep them and name them in the error).
+	DanglingBehavior string `schema:"dangling_behavior"`
+	// ErrorScope is how much of a failure is reported: last (the last
+	// failed node's reasons, default) or all.
+	ErrorScope string `schema:"error_scope"`
+	// ResultsLimit caps `broker providers` listings; 0: no cap.
+	ResultsLimit int64 `schema:"results_limit"`
 
 	// HTTPClient, if set, replaces the client made from VerifyTLS and
 	// CAFile (tests, proxies).
@@ -71,8 +80,28 @@ var SettingsSchema = &schema.Schema{
 		{Name: "aap_version", Type: schema.String, Doc: "AAP version; 2.5 or later selects /api/controller/v2/ without asking the API root"},
 		{Name: "verify_tls", Type: schema.Bool, Default: "true", Doc: "check the service's certificate"},
 		{Name: "ca_file", Type: schema.String, Doc: "CA file for the service's certificate"},
+		{Name: "dangling_behavior", Type: schema.String, Default: DanglingCheckin, Doc: "hosts a failed workflow made: checkin them, or store/prompt (keep them, named in the error)", Checks: []schema.Check{schema.OneOf(DanglingCheckin, DanglingStore, DanglingPrompt)}},
+		{Name: "error_scope", Type: schema.String, Default: ErrorScopeLast, Doc: "failure reasons reported: last (the last failed node's) or all", Checks: []schema.Check{schema.OneOf(ErrorScopeLast, ErrorScopeAll)}},
+		{Name: "results_limit", Type: schema.Int, Default: "0", Doc: "at most this many items per `broker providers` listing (0: all); --results-limit overrides", Checks: []schema.Check{nonNegative}},
 	},
 }
+
+// dangling_behavior and error_scope values, as the Python broker's.
+const (
+	DanglingCheckin = "checkin"
+	DanglingStore   = "store"
+	DanglingPrompt  = "prompt"
+	ErrorScopeLast  = "last"
+	ErrorScopeAll   = "all"
+)
+
+// nonNegative accepts whole numbers from 0.
+var nonNegative = schema.Func("0 or more", func(v any) error {
+	if n, ok := v.(int64); ok && n < 0 {
+		return fmt.Errorf("%d is negative", n)
+	}
+	return nil
+})
 
 // expireCheck accepts AWX's expire-time notation.
 var expireCheck = schema.Func("+seconds or a timestamp", func(v any) error {
@@ -161,6 +190,12 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.Now == nil {
 		s.Now = time.Now
+	}
+	if s.DanglingBehavior == "" {
+		s.DanglingBehavior = DanglingCheckin
+	}
+	if s.ErrorScope == "" {
+		s.ErrorScope = ErrorScopeLast
 	}
 	return s, nil
 }

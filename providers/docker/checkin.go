@@ -86,6 +86,11 @@ func (p *Provider) Sync(ctx context.Context, req providers.SyncRequest) (provide
 		f.Add("label", providers.LabelUser+"="+user)
 	}
 	for k, v := range req.Labels {
+		// The user's labels are on containers as broker.<key>
+		// (containerLabels).
+		if !strings.HasPrefix(k, "broker.") {
+			k = "broker." + k
+		}
 		f.Add("label", k+"="+v)
 	}
 	list, err := p.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
@@ -113,7 +118,8 @@ func hostFromSummary(c container.Summary, pubHost string) providers.HostInfo {
 	if len(c.Names) > 0 {
 		h.Name = strings.TrimPrefix(c.Names[0], "/")
 	}
-	h.Hostname = h.Name
+	// A listing does not say the container's hostname (it may be the
+	// hostname argument): left empty, so that a sync keeps the record's.
 	ports := map[string]any{}
 	for _, pt := range c.Ports {
 		if pt.PublicPort == 0 || (pt.IP.IsValid() && pt.IP.Is6()) {
@@ -122,7 +128,7 @@ func hostFromSummary(c container.Summary, pubHost string) providers.HostInfo {
 		key := fmt.Sprintf("%d/%s", pt.PrivatePort, pt.Type)
 		ports[key] = fmt.Sprintf("%s:%d", pubHost, pt.PublicPort)
 		if pt.PrivatePort == 22 && pt.Type == "tcp" {
-			h.Hostname, h.Port, h.Transport, h.User = pubHost, int(pt.PublicPort), "ssh", "root"
+			h.ConnectHost, h.Port, h.Transport, h.User = pubHost, int(pt.PublicPort), "ssh", "root"
 		}
 	}
 	var nets []any

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -66,6 +67,15 @@ func (p *Provider) Checkout(ctx context.Context, req providers.CheckoutRequest) 
 		netName = p.set.Network
 	}
 	name := p.containerName(req)
+	if a.Name != "" {
+		name = a.Name
+	}
+	if a.NetworkMode != "" && netName != "" && a.Network != "" {
+		return providers.CheckoutResponse{}, fmt.Errorf("arguments network and network_mode: give one")
+	}
+	if a.NetworkMode != "" {
+		netName = "" // the mode says; nothing to create
+	}
 	id, err := p.start(ctx, req, a, name, netName, progress)
 	if err == nil {
 		err = p.waitReady(ctx, id, p.set.Timeout)
@@ -338,11 +348,12 @@ func portInUse(err error, hc *container.HostConfig) (string, bool) {
 }
 
 func (p *Provider) containerConfig(req providers.CheckoutRequest, a args, name, netName string) (*container.Config, *container.HostConfig, *network.NetworkingConfig, error) {
-	labels := map[string]string{LabelProvider: "docker", LabelInstance: p.instance}
-	maps.Copy(labels, req.Labels)
-	if _, ok := labels[providers.LabelUser]; !ok && p.user != "" {
-		labels[providers.LabelUser] = p.user
+	own := map[string]string{LabelProvider: "docker", LabelInstance: p.instance}
+	maps.Copy(own, req.Labels)
+	if _, ok := own[providers.LabelUser]; !ok && p.user != "" {
+		own[providers.LabelUser] = p.user
 	}
+	labels := containerLabels(own, a)
 	env := maps.Clone(a.Env)
 	keys := strings.TrimSpace(a.AuthorizedKeys)
 	if keys == "" {
@@ -362,10 +373,7 @@ func (p *Provider) containerConfig(req providers.CheckoutRequest, a args, name, 
 	}
 	hostname := a.Hostname
 	if hostname == "" {
-		hostname = name
-	}
-	if len(hostname) > 63 {
-		hostname = hostname[:63]
+		hostname = containerHostname(name)
 	}
 	cfg := &container.Config{
 		Image:      a.Image,
@@ -424,6 +432,9 @@ func (p *Provider) containerConfig(req providers.CheckoutRequest, a args, name, 
 	if a.CPUs > 0 {
 		hc.NanoCPUs = int64(a.CPUs * 1e9)
 	}
+	if err := applyEngineOptions(cfg, hc, a); err != nil {
+		return nil, nil, nil, err
+	}
 	var nc *network.NetworkingConfig
 	if netName != "" {
 		hc.NetworkMode = container.NetworkMode(netName)
@@ -441,6 +452,10 @@ func parsePorts(specs []string, defaultAddr string) (network.PortSet, network.Po
 	bindings := network.PortMap{}
 	for _, spec := range specs {
 		body, proto, _ := strings.Cut(spec, "/")
+		if pr, host, ok := strings.Cut(proto, ":"); ok {
+			// The Python broker's 22/tcp:1337.
+			proto, body = pr, body+":"+host
+		}
 		if proto == "" {
 			proto = "tcp"
 		}
@@ -545,6 +560,18 @@ func lastHealth(h *container.Health) string {
 	return strings.TrimSpace(h.Log[len(h.Log)-1].Output)
 }
 
+// containerHostname is the hostname of a container named name: the name,
+// or, past the 63 characters a hostname may have, its first 54 and a hash
+// of the whole, so that long names that share a beginning (a long prefix
+// and environment) still give distinct hostnames.
+func containerHostname(name string) string {
+	if len(name) <= 63 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return strings.TrimRight(name[:54], "-.") + "-" + hex.EncodeToString(sum[:4])
+}
+
 // sshAddr is where the container's published port 22 is reached.
 func sshAddr(c container.InspectResponse, pubHost string) (string, bool) {
 	if c.NetworkSettings == nil {
@@ -645,7 +672,7 @@ func hostFromInspect(c container.InspectResponse, pubHost string) providers.Host
 		facts["networks"] = nets
 		if addr, ok := sshAddr(c, pubHost); ok {
 			host, port, _ := net.SplitHostPort(addr)
-			h.Hostname = host
+			h.ConnectHost = host // the container keeps its own hostname
 			h.Port, _ = strconv.Atoi(port)
 			h.Transport = providers.TransportSSH
 			h.User = "root"

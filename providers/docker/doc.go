@@ -19,9 +19,11 @@
 // has a health check) and, when port 22 is published, an SSH server sends
 // its banner there (a TCP connect proves nothing: the engine's port proxy
 // accepts before sshd listens). Such a host is reached by SSH at the
-// published port (Hostname 127.0.0.1 for a local engine, the engine's host
-// for a remote one; user root); any other by the docker-exec transport
-// (OpenSession, package executor/remote/dockerexec).
+// published port (ConnectHost 127.0.0.1 for a local engine, the engine's
+// host for a remote one; user root); any other by the docker-exec transport
+// (OpenSession, package executor/remote/dockerexec). Either way the
+// record's Hostname is the container's own hostname (its name, or the
+// hostname argument) and IP its address on its network.
 //
 // Ports are written CONTAINER[:HOST][/PROTO] as in the Python tool, with an
 // optional leading bind address: "22", "22:2222", "53/udp",
@@ -65,6 +67,15 @@
 // not pullable), *PortError (host port taken), *NameError (container name
 // taken), *ExitError (container stopped while broker waited, with its last
 // log lines). A checkout that fails removes what it made.
+//
+// The Python broker's container arguments are accepted (options.go):
+// environment as a map or "A=1,B=2", name, provider_labels, string
+// commands, and the docker-py create options it passed through, mapped to
+// the engine API. The user's labels land on containers as broker.<key>, as
+// the Python broker puts them (broker's own broker.* labels win), and Sync
+// filters on them so. Describe also offers the Python listings
+// container_hosts (images labelled broker_compatible) and container_apps,
+// and one image (container_host, container_app).
 //
 // Settings and arguments are declared once, in settings.go
 // (settingsSchema, argsSchema, package providers/schema): the argument set

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
 	"github.com/labbroker/broker/providers"
@@ -168,15 +169,44 @@ func (p *Provider) engineErr(err error) error {
 func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) (providers.DescribeResponse, error) {
 	resp := providers.DescribeResponse{
 		Summary:  fmt.Sprintf("containers on the engine at %s", p.host),
-		Listings: []string{"images", "containers"},
+		Listings: []string{"images", "containers", "container_hosts", "container_apps"},
 		Actions: []providers.Action{
 			{Name: "checkout", Summary: "create and start a container per host", Args: argHelp()},
 			{Name: "execute", Summary: "run a one-off container with a command, print its output and remove it", Args: executeHelp()},
 		},
 		Detail: map[string]any{"host": p.host, "name_prefix": p.set.NamePrefix},
 	}
-	switch req.Listing {
+	listing := strings.ReplaceAll(req.Listing, "-", "_")
+	switch listing {
 	case "":
+		return resp, nil
+	case "container_host", "container_app", "image":
+		return p.describeImage(ctx, resp, req.Item)
+	case "container_hosts", "container_apps":
+		// The Python broker's listings: images labelled broker_compatible
+		// (hosts), or every tagged image (apps); the first tag of each.
+		if err := p.ping(ctx); err != nil {
+			return resp, err
+		}
+		imgs, err := p.api.ImageList(ctx, client.ImageListOptions{})
+		if err != nil {
+			return resp, p.engineErr(fmt.Errorf("list images: %w", err))
+		}
+		for _, im := range imgs.Items {
+			if len(im.RepoTags) == 0 || im.RepoTags[0] == "<none>:<none>" {
+				continue
+			}
+			if listing == "container_hosts" && !truthy(im.Labels["broker_compatible"]) {
+				continue
+			}
+			resp.Items = append(resp.Items, providers.Item{Name: im.RepoTags[0], Detail: map[string]any{"id": im.ID, "size": im.Size}})
+		}
+		sort.Slice(resp.Items, func(i, j int) bool { return resp.Items[i].Name < resp.Items[j].Name })
+		resp.Summary = strings.ReplaceAll(listing, "_", " ")
+		if resp.Items, err = providers.SelectQuery(resp.Items, req.Query, 0); err != nil {
+			return resp, err
+		}
+		resp.Selected = true
 		return resp, nil
 	case "images":
 		if err := p.ping(ctx); err != nil {
@@ -208,6 +238,42 @@ func (p *Provider) Describe(ctx context.Context, req providers.DescribeRequest) 
 	sort.Slice(resp.Items, func(i, j int) bool { return resp.Items[i].Name < resp.Items[j].Name })
 	return resp, nil
 }
+
+// describeImage shows one image, as the Python broker's
+// `providers Container --container-host NAME`.
+func (p *Provider) describeImage(ctx context.Context, resp providers.DescribeResponse, name string) (providers.DescribeResponse, error) {
+	if name == "" {
+		return resp, fmt.Errorf("name an image: --container-host IMAGE")
+	}
+	if err := p.ping(ctx); err != nil {
+		return resp, err
+	}
+	in, err := p.api.ImageInspect(ctx, name)
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return resp, &ImageError{Image: name, Err: err}
+		}
+		return resp, p.engineErr(fmt.Errorf("inspect image %s: %w", name, err))
+	}
+	detail := map[string]any{"name": name, "id": in.ID, "tags": in.RepoTags, "created": in.Created, "size": in.Size, "os": in.Os, "architecture": in.Architecture}
+	if c := in.Config; c != nil {
+		var ports []string
+		for port := range c.ExposedPorts {
+			ports = append(ports, port)
+		}
+		sort.Strings(ports)
+		detail["config"] = map[string]any{"env": c.Env, "cmd": c.Cmd, "entrypoint": c.Entrypoint, "exposed_ports": ports,
+			"working_dir": c.WorkingDir, "user": c.User, "labels": c.Labels}
+	}
+	resp.Summary = "image " + name
+	resp.Actions = nil
+	resp.Detail = detail
+	return resp, nil
+}
+
+// truthy is the Python broker's truth test of a label value: set and not
+// empty.
+func truthy(s string) bool { return s != "" }
 
 func argHelp() []providers.ArgHelp { return providers.HelpOf(argsSchema) }
 

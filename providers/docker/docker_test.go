@@ -92,8 +92,13 @@ func TestCheckoutSSHHosts(t *testing.T) {
 			t.Fatalf("network %s not created: %v", netName, err)
 		}
 		for i, h := range hosts {
-			if h.Transport != providers.TransportSSH || h.Hostname != "127.0.0.1" || h.Port == 0 || h.User != "root" {
+			if h.Transport != providers.TransportSSH || h.ConnectHost != "127.0.0.1" || h.Port == 0 || h.User != "root" {
 				t.Errorf("host %d: %+v", i, h)
+			}
+			// The record names the container, not the address it is
+			// reached at.
+			if h.Hostname != containerHostname(h.Name) {
+				t.Errorf("host %d hostname %q, want its container name's %q", i, h.Hostname, containerHostname(h.Name))
 			}
 			if want := run.Prefix + "-client-" + strconv.Itoa(i); h.Name != want {
 				t.Errorf("host %d name %q, want %q", i, h.Name, want)
@@ -112,7 +117,7 @@ func TestCheckoutSSHHosts(t *testing.T) {
 			if h.Labels[providers.LabelUser] != testUser || h.Labels[dockertest.LabelKey] != run.Value {
 				t.Errorf("host %d labels %v", i, h.Labels)
 			}
-			addr := net.JoinHostPort(h.Hostname, strconv.Itoa(h.Port))
+			addr := net.JoinHostPort(h.ConnectHost, strconv.Itoa(h.Port))
 			if b := readBanner(t, addr); !strings.HasPrefix(b, "SSH-2.0-OpenSSH") {
 				t.Errorf("host %d banner %q", i, b)
 			}

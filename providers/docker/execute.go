@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -49,17 +50,20 @@ func (p *Provider) Execute(ctx context.Context, req providers.ExecuteRequest) (p
 		env = append(env, k+"="+a.Env[k])
 	}
 	name := p.set.NamePrefix + "-exec-" + randomSuffix()
+	if a.Name != "" {
+		name = a.Name
+	}
+	own := map[string]string{LabelProvider: "docker", LabelInstance: p.instance, LabelExecute: "true", providers.LabelUser: p.user}
+	maps.Copy(own, req.Labels)
 	cfg := &container.Config{
 		Image:        a.Image,
 		Env:          env,
 		User:         a.User,
 		WorkingDir:   a.WorkDir,
+		Hostname:     a.Hostname,
 		AttachStdout: true,
 		AttachStderr: true,
-		Labels: map[string]string{
-			LabelProvider: "docker", LabelInstance: p.instance, LabelExecute: "true",
-			providers.LabelUser: p.user,
-		},
+		Labels:       containerLabels(own, a),
 	}
 	if len(req.Command) > 0 {
 		cfg.Cmd = req.Command
@@ -72,6 +76,21 @@ func (p *Provider) Execute(ctx context.Context, req providers.ExecuteRequest) (p
 	hc := &container.HostConfig{Privileged: a.Privileged}
 	if a.Network != "" {
 		hc.NetworkMode = container.NetworkMode(a.Network)
+	}
+	if len(a.Volumes) > 0 {
+		for _, v := range a.Volumes {
+			if strings.Contains(v, ":") {
+				hc.Binds = append(hc.Binds, v)
+			} else {
+				if cfg.Volumes == nil {
+					cfg.Volumes = map[string]struct{}{}
+				}
+				cfg.Volumes[v] = struct{}{}
+			}
+		}
+	}
+	if err := applyEngineOptions(cfg, hc, a); err != nil {
+		return providers.ExecuteResponse{}, err
 	}
 	created, err := p.api.ContainerCreate(ctx, client.ContainerCreateOptions{Name: name, Config: cfg, HostConfig: hc})
 	if err != nil {
@@ -105,7 +124,14 @@ func (p *Provider) Execute(ctx context.Context, req providers.ExecuteRequest) (p
 	}
 	var copyErr error
 	var wg sync.WaitGroup
-	wg.Go(func() { _, copyErr = stdcopy.StdCopy(stdout, stderr, att.Reader) })
+	wg.Go(func() {
+		if cfg.Tty {
+			// A terminal's output is one stream, not multiplexed.
+			_, copyErr = io.Copy(stdout, att.Reader)
+			return
+		}
+		_, copyErr = stdcopy.StdCopy(stdout, stderr, att.Reader)
+	})
 
 	if _, err := p.api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		att.Close()

@@ -44,24 +44,55 @@ var settingsSchema = &schema.Schema{
 }
 
 // argsSchema declares the checkout arguments (execute takes a subset).
+// Beside broker's own names it takes the Python broker's (container_host,
+// container_app, environment, name, provider_labels) and the Docker SDK's
+// create options it passed through, mapped to the engine API (engine
+// options below "Python's engine options"). Any other name is refused,
+// naming it.
 var argsSchema = &schema.Schema{
 	Fields: []schema.Field{
-		{Name: "image", Type: schema.String, Required: true, Aliases: []string{"container_host"}, Doc: "image to run"},
-		{Name: "ports", Type: schema.StringList, Split: true, Doc: `container ports to publish: "22" (a free host port), "22:2222" (container:host), "53/udp", "127.0.0.1:22:2222"`},
-		{Name: "auto_map_ports", Type: schema.Bool, Doc: "publish every port the image exposes; default the setting"},
+		{Name: "image", Type: schema.String, Required: true, Aliases: []string{"container_host", "container_app"}, Doc: "image to run"},
+		{Name: "ports", Type: schema.StringList, Split: true, Doc: `container ports to publish: "22" (a free host port), "22:2222" (container:host), "53/udp", "22/tcp:2222", "127.0.0.1:22:2222"`},
+		{Name: "auto_map_ports", Type: schema.Bool, Aliases: []string{"publish_all_ports"}, Doc: "publish every port the image exposes; default the setting"},
 		{Name: "env", Type: schema.StringMap, Doc: "environment"},
+		{Name: "environment", Type: schema.Any, Doc: `environment as the Python broker takes it: a map, or "A=1,B=2" (merged over env)`},
 		{Name: "network", Type: schema.String, Doc: "network to attach; created if missing and removed with its last host"},
-		{Name: "command", Type: schema.StringList, Doc: "command overriding the image's"},
-		{Name: "entrypoint", Type: schema.StringList, Doc: "entrypoint overriding the image's"},
+		{Name: "command", Type: schema.Any, Doc: `command overriding the image's: a list, or a string split as a shell would ("ls -la /")`},
+		{Name: "entrypoint", Type: schema.Any, Doc: "entrypoint overriding the image's: a list or a string"},
 		{Name: "privileged", Type: schema.Bool, Default: "false", Doc: "run privileged"},
 		{Name: "volumes", Type: schema.StringList, Split: true, Doc: `"/path" (anonymous, removed with the host), "name:/path", "/host/dir:/path:ro"`},
-		{Name: "memory", Type: schema.String, Doc: `memory limit ("512m", "2g")`},
+		{Name: "memory", Type: schema.String, Aliases: []string{"mem_limit"}, Doc: `memory limit ("512m", "2g")`},
 		{Name: "cpus", Type: schema.Number, Doc: "CPU limit (1.5)", Checks: []schema.Check{schema.Positive()}},
 		{Name: "hostname", Type: schema.String, Doc: "container host name; default the container name"},
 		{Name: "user", Type: schema.String, Doc: "user the container runs as"},
-		{Name: "workdir", Type: schema.String, Doc: "working directory"},
+		{Name: "workdir", Type: schema.String, Aliases: []string{"working_dir"}, Doc: "working directory"},
 		{Name: "authorized_keys", Type: schema.String, Doc: "public keys put in env BROKER_AUTHORIZED_KEYS for sshd images"},
 		{Name: "pull", Type: schema.String, Doc: "when to pull the image; default the setting", Checks: []schema.Check{schema.OneOf(pullMissing, pullNever, pullAlways)}},
+		{Name: "name", Type: schema.String, Doc: "container name (the Python broker's name); default <name_prefix>-<generated>"},
+		{Name: "provider_labels", Type: schema.Any, Doc: "labels, a map: each key lands as container label broker.<key> (a null value as \"\")"},
+		// Python's engine options (docker-py's create arguments).
+		{Name: "labels", Type: schema.Any, Doc: "container labels, a map, set as given (broker's own broker.* labels win)"},
+		{Name: "cap_add", Type: schema.StringList, Split: true, Doc: "capabilities to add (NET_ADMIN)"},
+		{Name: "cap_drop", Type: schema.StringList, Split: true, Doc: "capabilities to drop"},
+		{Name: "dns", Type: schema.StringList, Split: true, Doc: "DNS servers"},
+		{Name: "dns_search", Type: schema.StringList, Split: true, Doc: "DNS search domains"},
+		{Name: "extra_hosts", Type: schema.Any, Doc: `/etc/hosts entries: a map of host to IP, or a list of "host:ip"`},
+		{Name: "devices", Type: schema.StringList, Split: true, Doc: `devices: "/dev/fuse", "/dev/x:/dev/y:rwm"`},
+		{Name: "security_opt", Type: schema.StringList, Split: true, Doc: `security options ("label=disable")`},
+		{Name: "group_add", Type: schema.StringList, Split: true, Doc: "additional groups"},
+		{Name: "sysctls", Type: schema.StringMap, Doc: "kernel parameters"},
+		{Name: "tmpfs", Type: schema.Any, Doc: `tmpfs mounts: a list of "/path[:options]" or a map of path to options`},
+		{Name: "shm_size", Type: schema.String, Doc: `size of /dev/shm ("256m")`},
+		{Name: "domainname", Type: schema.String, Doc: "domain name"},
+		{Name: "network_mode", Type: schema.String, Doc: `network mode ("host", "none", "container:NAME"); not created or removed`},
+		{Name: "pid_mode", Type: schema.String, Doc: `PID namespace ("host")`},
+		{Name: "ipc_mode", Type: schema.String, Doc: `IPC namespace ("host", "shareable")`},
+		{Name: "userns_mode", Type: schema.String, Doc: `user namespace ("host")`},
+		{Name: "stop_signal", Type: schema.String, Doc: "signal that stops the container"},
+		{Name: "init", Type: schema.Bool, Doc: "run an init process"},
+		{Name: "read_only", Type: schema.Bool, Doc: "read-only root filesystem"},
+		{Name: "tty", Type: schema.Bool, Doc: "allocate a pseudo-terminal"},
+		{Name: "stdin_open", Type: schema.Bool, Doc: "keep stdin open"},
 	},
 }
 
@@ -122,9 +153,37 @@ type args struct {
 	Image          string            `schema:"image"`
 	Ports          []string          `schema:"ports"`
 	Env            map[string]string `schema:"env"`
+	Environment    any               `schema:"environment"`
 	Network        string            `schema:"network"`
-	Command        []string          `schema:"command"`
-	Entrypoint     []string          `schema:"entrypoint"`
+	CommandArg     any               `schema:"command"`
+	EntrypointArg  any               `schema:"entrypoint"`
+	Command        []string          // from CommandArg
+	Entrypoint     []string          // from EntrypointArg
+	Name           string            `schema:"name"`
+	ProviderLabels any               `schema:"provider_labels"`
+	// Python's engine options.
+	Labels         any               `schema:"labels"`
+	CapAdd         []string          `schema:"cap_add"`
+	CapDrop        []string          `schema:"cap_drop"`
+	DNS            []string          `schema:"dns"`
+	DNSSearch      []string          `schema:"dns_search"`
+	ExtraHosts     any               `schema:"extra_hosts"`
+	Devices        []string          `schema:"devices"`
+	SecurityOpt    []string          `schema:"security_opt"`
+	GroupAdd       []string          `schema:"group_add"`
+	Sysctls        map[string]string `schema:"sysctls"`
+	Tmpfs          any               `schema:"tmpfs"`
+	ShmSize        string            `schema:"shm_size"`
+	Domainname     string            `schema:"domainname"`
+	NetworkMode    string            `schema:"network_mode"`
+	PidMode        string            `schema:"pid_mode"`
+	IpcMode        string            `schema:"ipc_mode"`
+	UsernsMode     string            `schema:"userns_mode"`
+	StopSignal     string            `schema:"stop_signal"`
+	Init           *bool             `schema:"init"`
+	ReadOnly       bool              `schema:"read_only"`
+	Tty            bool              `schema:"tty"`
+	StdinOpen      bool              `schema:"stdin_open"`
 	Privileged     bool              `schema:"privileged"`
 	Volumes        []string          `schema:"volumes"`
 	Memory         string            `schema:"memory"`
@@ -141,6 +200,11 @@ type args struct {
 // command lines produce ("22 80" for a list, "2" for a number).
 func decodeArgs(m map[string]any) (args, error) {
 	var a args
-	err := argsSchema.DecodeArgs(m, &a)
-	return a, err
+	if err := argsSchema.DecodeArgs(m, &a); err != nil {
+		return a, err
+	}
+	if err := a.decodeDerived(); err != nil {
+		return a, err
+	}
+	return a, nil
 }

@@ -210,3 +210,17 @@ func TestSanitizeName(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestContainerHostnameLongNamesStayDistinct: names past a hostname's 63
+// characters that differ only at the end give distinct hostnames, each a
+// valid length; a short name is its own hostname.
+func TestContainerHostnameLongNamesStayDistinct(t *testing.T) {
+	long := strings.Repeat("environment-", 6)
+	a, b := containerHostname(long+"ssh-0"), containerHostname(long+"ssh-1")
+	if a == b || len(a) > 63 || len(b) > 63 {
+		t.Errorf("hostnames %q and %q of names differing at the end", a, b)
+	}
+	if got := containerHostname("qe-web-0"); got != "qe-web-0" {
+		t.Errorf("short name: hostname %q", got)
+	}
+}

@@ -7,6 +7,9 @@
 // no function set, the fake behaves like a small provider that keeps its
 // hosts in memory.
 //
+// Conformance is the suite every provider that makes hosts should pass,
+// run by each provider's tests against its real service or an emulator.
+//
 // It must not be imported by non-test code, and it knows nothing of state
 // or plans.
 package providertest

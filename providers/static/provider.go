@@ -196,8 +196,11 @@ func (p *Provider) info(m Member, h holder) providers.HostInfo {
 		facts["member_labels"] = ls
 	}
 	return providers.HostInfo{
+		// Name is the member as written ("lab2.example.com:2222"): unique
+		// in the pool where the hostname need not be (members on one
+		// machine at different ports).
 		ProviderID: m.Name,
-		Name:       m.Hostname,
+		Name:       m.Name,
 		Hostname:   m.Hostname,
 		Port:       m.Port,
 		User:       m.User,

@@ -333,6 +333,47 @@ func (d *fastDecoder) strList() []string {
 	return out
 }
 
+// connection decodes a host's recorded connection block; null gives nil.
+func (d *fastDecoder) connection() *state.Connection {
+	if d.peek() == 'n' && d.literal("null") {
+		return nil
+	}
+	c := &state.Connection{}
+	d.object(func(k []byte) {
+		switch string(k) {
+		case "user":
+			c.User = d.str()
+		case "port":
+			c.Port = int(d.int64())
+		case "private_key_file":
+			c.PrivateKeyFile = d.str()
+		case "known_hosts_file":
+			c.KnownHostsFile = d.str()
+		case "agent":
+			var b bool
+			switch {
+			case d.literal("true"):
+				b = true
+			case d.literal("false"):
+			default:
+				d.fail()
+			}
+			c.Agent = &b
+		case "bastion":
+			c.Bastion = d.str()
+		case "timeout":
+			c.Timeout = time.Duration(d.int64())
+		case "password_from":
+			c.PasswordFrom = d.str()
+		case "manifest":
+			c.Manifest = d.str()
+		default:
+			d.fail()
+		}
+	})
+	return c
+}
+
 func (d *fastDecoder) host() (state.Host, bool) {
 	var h state.Host
 	d.object(func(key []byte) {
@@ -359,6 +400,10 @@ func (d *fastDecoder) host() (state.Host, bool) {
 			h.Hostname = d.str()
 		case "ip":
 			h.IP = d.str()
+		case "connect_host":
+			h.ConnectHost = d.str()
+		case "connection":
+			h.Connection = d.connection()
 		case "port":
 			h.Port = int(d.int64())
 		case "user":

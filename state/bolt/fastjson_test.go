@@ -15,7 +15,7 @@ import (
 func fullHost() state.Host {
 	return state.Host{
 		ID: "01", Environment: "env", Address: "host.web[0]", Provider: "docker", Instance: "local",
-		ProviderID: "abc", Name: "web", Hostname: "web.example.com", IP: "10.0.0.1", Port: 2222,
+		ProviderID: "abc", Name: "web", Hostname: "web.example.com", IP: "10.0.0.1", ConnectHost: "127.0.0.1", Port: 2222,
 		User: "root", Transport: state.TransportSSH,
 		Recipe: map[string]any{"image": "x", "ports": []any{"22", float64(80)}, "nested": map[string]any{"a": nil, "b": true, "c": false},
 			"neg": -1.5e-3, "empty": []any{}, "emptymap": map[string]any{}},
@@ -24,6 +24,8 @@ func fullHost() state.Host {
 		Labels: map[string]string{"role": "web", "empty": ""},
 		Lease:  state.Lease{Expires: time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC), Duration: time.Hour, Extended: 2},
 		Status: state.StatusTainted, Reason: "by qe", HostKey: "ssh-ed25519 AAAA",
+		Connection: &state.Connection{User: "qe", Port: 2200, PrivateKeyFile: "/k", KnownHostsFile: "/kh", Agent: new(bool),
+			Bastion: "u@j:22", Timeout: time.Minute, PasswordFrom: "var.pw", Manifest: "lab.hcl"},
 		Origin:  state.Origin{User: "qe", Machine: "m", CI: "https://ci/1", Command: "apply"},
 		Created: time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC), Updated: time.Date(2029, 1, 1, 0, 0, 0, 1, time.FixedZone("x", 3600)),
 	}
@@ -92,6 +94,7 @@ func TestFastDecoderKnowsEveryField(t *testing.T) {
 	sample := map[reflect.Type]string{
 		reflect.TypeFor[time.Time]():    `"2030-01-01T00:00:00Z"`,
 		reflect.TypeFor[state.Status](): `"ready"`,
+		reflect.TypeFor[*bool]():        `true`,
 	}
 	var check func(typ reflect.Type, wrap func(string) string)
 	check = func(typ reflect.Type, wrap func(string) string) {
@@ -102,6 +105,9 @@ func TestFastDecoderKnowsEveryField(t *testing.T) {
 			case ok:
 			case f.Type.Kind() == reflect.Struct:
 				check(f.Type, func(s string) string { return wrap(`{"` + key + `":` + s + `}`) })
+				continue
+			case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
+				check(f.Type.Elem(), func(s string) string { return wrap(`{"` + key + `":` + s + `}`) })
 				continue
 			case f.Type.Kind() == reflect.String:
 				val = `"x"`

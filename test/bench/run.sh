@@ -2,7 +2,7 @@
 # broker's benchmarks, as whole processes where the issue asks for that, next
 # to the peer tools. Prints a Markdown table per section; BENCHMARKS.md keeps
 # the figures of a run. Usage: test/bench/run.sh [section…]
-#   sections: core docker ssh etcd go   (default: all that can run here)
+#   sections: core docker ssh etcd libvirt go   (default: all that can run here)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BROKER=${BROKER:-$PWD/bin/broker}
@@ -97,6 +97,11 @@ section_etcd() {
 	[ -f test/bench/etcd.sh ] && bash test/bench/etcd.sh
 }
 
+section_libvirt() {
+	command -v libvirtd >/dev/null || [ -x /usr/sbin/libvirtd ] || { echo "## libvirt: skipped (no libvirtd; test/deps.sh installs it)"; return; }
+	bash test/bench/libvirt.sh
+}
+
 section_go() {
 	echo "## Go benchmarks"
 	echo
@@ -106,5 +111,5 @@ section_go() {
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(core docker ssh etcd go)
+[ ${#sections[@]} -gt 0 ] || sections=(core docker ssh etcd libvirt go)
 for s in "${sections[@]}"; do "section_$s"; done

@@ -156,7 +156,8 @@ type Token struct {
 }
 
 // DefaultWorkflows are the workflows of the Python broker's README:
-// deploy-rhel, remove-vm, extend-vm, plus list-templates.
+// deploy-rhel, remove-vm, extend-vm, plus list-templates and list-flavors
+// (what `broker providers AnsibleTower --templates` and `--flavors` run).
 func DefaultWorkflows() []Workflow {
 	return []Workflow{
 		{
@@ -173,6 +174,9 @@ func DefaultWorkflows() []Workflow {
 		{Name: "extend-vm", Description: "Extend a virtual machine's lease", Kind: KindExtend, ExtraVars: map[string]any{"target_vm": "", "new_expire_time": "+172800"}},
 		{Name: "list-templates", Description: "List deployable templates", Kind: KindStatic, Nodes: []Node{{
 			Name: "list-templates", Artifacts: map[string]any{"data_out": map[string]any{"list_templates": []any{"rhel-8.10", "rhel-9.4", "rhel-10.0"}}},
+		}}},
+		{Name: "list-flavors", Description: "List VM flavors", Kind: KindStatic, Nodes: []Node{{
+			Name: "list-flavors", Artifacts: map[string]any{"data_out": map[string]any{"list_flavors": []any{"small", "medium", "large"}}},
 		}}},
 	}
 }

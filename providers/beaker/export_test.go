@@ -1,0 +1,4 @@
+package beaker
+
+// ReserveTime is reserveTime, for tests.
+var ReserveTime = reserveTime
