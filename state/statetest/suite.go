@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"Pools", testPools},
 		{"SetSerial", testSetSerial},
 		{"Identity", testIdentity},
+		{"Values", testValues},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
