@@ -28,10 +28,10 @@ import (
 // line's imperative checkouts go there too.
 const DefaultEnvironment = app.DefaultEnvironment
 
-// lockWait bounds the wait for an environment another checkout, apply or
-// broker process holds; the caller's context usually ends it first.
-// (Checkouts of one environment take turns at the provider call, as the
-// command line's do; CheckoutN makes its hosts concurrently.)
+// lockWait bounds the wait for an environment an apply, destroy or reap
+// holds; the caller's context usually ends it first. Checkouts, check-ins
+// and extends of one environment share its lock, so the library's and the
+// command line's run side by side.
 const lockWait = 24 * time.Hour
 
 // Options configure a Client.

@@ -39,6 +39,15 @@ type Options struct {
 	// error taints the host, unless it is a KeepError, which leaves the
 	// host ready with the error as its Reason. Nil: none.
 	AfterCheckout func(ctx context.Context, h *state.Host, c planner.Change, emit func(Event)) error
+	// Resolve fills in the args and labels of a desired host that the
+	// plan left unknown (Desired.Unknown: they refer to hosts checked out
+	// in the same apply, which are ready when it is called). It returns
+	// the host as it is to be checked out. Nil: such a change fails.
+	Resolve func(ctx context.Context, env string, c planner.Change) (*planner.Desired, error)
+	// RunAction runs an action block's change (Change.Act): resolves what
+	// the plan left unknown, runs it and records its result. Nil: such a
+	// change fails.
+	RunAction func(ctx context.Context, env string, c planner.Change, emit func(Event)) error
 	// BeforeCheckin runs teardown before a host is checked in (phase
 	// teardown). Its error is reported as a note; the check-in goes on.
 	BeforeCheckin func(ctx context.Context, h state.Host, emit func(Event)) error

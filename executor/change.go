@@ -36,10 +36,12 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 		host *state.Host
 		err  error
 	)
-	switch c.Action {
-	case planner.Create:
+	switch {
+	case c.Act != nil:
+		err = j.runAction(ctx)
+	case c.Action == planner.Create:
 		host, err = j.create(ctx)
-	case planner.Replace:
+	case c.Action == planner.Replace:
 		if c.Before == nil {
 			err = errors.New("replace without a record")
 			break
@@ -47,7 +49,7 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 		if err = j.destroy(ctx, c.Before); err == nil {
 			host, err = j.create(ctx)
 		}
-	case planner.Destroy:
+	case c.Action == planner.Destroy:
 		switch {
 		case c.Before != nil:
 			err = j.destroy(ctx, c.Before)
@@ -56,12 +58,17 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 		default:
 			err = errors.New("destroy without a record or an intent")
 		}
-	case planner.Extend:
+	case c.Action == planner.Extend:
 		host, err = j.extend(ctx)
 	default:
 		err = fmt.Errorf("unknown action %s", c.Action)
 	}
-	r := &ChangeResult{Address: c.Address, HostID: j.hostID, Action: c.Action, Host: host, Err: err}
+	notRun := c.Act != nil && errors.Is(err, ErrWhenFalse)
+	if notRun {
+		j.note("not run: %v", err)
+		err = nil
+	}
+	r := &ChangeResult{Address: c.Address, HostID: j.hostID, Action: c.Action, Host: host, Err: err, NotRun: notRun}
 	e := Event{Kind: EventDone, Duration: time.Since(start)}
 	if err != nil {
 		r.Outcome = OutcomeFailed
@@ -69,6 +76,16 @@ func (a *applier) run(ctx context.Context, c planner.Change) *ChangeResult {
 	}
 	j.event(e)
 	return r
+}
+
+// runAction runs an action block's change through Options.RunAction.
+func (j *job) runAction(ctx context.Context) error {
+	if j.a.opts.RunAction == nil {
+		return errors.New("nothing runs actions")
+	}
+	return j.phase(PhaseAction, func() error {
+		return j.a.opts.RunAction(ctx, j.a.env, j.c, j.event)
+	})
 }
 
 // event fills in the change's identity and emits e.
@@ -105,6 +122,17 @@ func (j *job) create(ctx context.Context) (*state.Host, error) {
 	a, d := j.a, j.c.After
 	if d == nil {
 		return nil, errors.New("create without a desired host")
+	}
+	if len(d.Unknown) > 0 {
+		if a.opts.Resolve == nil {
+			return nil, fmt.Errorf("%s are not known and nothing resolves them", strings.Join(d.Unknown, ", "))
+		}
+		r, err := a.opts.Resolve(ctx, a.env, j.c)
+		if err != nil {
+			return nil, err
+		}
+		d = r
+		j.c.After = r
 	}
 	w := context.WithoutCancel(ctx)
 	pr, err := a.provider(d.Provider, d.Instance)

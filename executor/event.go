@@ -18,6 +18,8 @@ const (
 	PhaseTeardown Phase = "teardown"
 	PhaseCheckin  Phase = "checkin"
 	PhaseExtend   Phase = "extend"
+	// PhaseAction is an action block's run.
+	PhaseAction Phase = "action"
 	// PhaseExec is `broker exec`'s command on one host.
 	PhaseExec Phase = "exec"
 )

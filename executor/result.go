@@ -64,7 +64,14 @@ type ChangeResult struct {
 	// (destroyed, or a failed checkout that recorded nothing).
 	Host     *state.Host
 	Duration time.Duration
+	// NotRun is set for an action whose when condition turned out false
+	// at apply time (RunAction returned ErrWhenFalse): done, nothing run.
+	NotRun bool
 }
+
+// ErrWhenFalse is returned by Options.RunAction for an action whose when
+// condition is false once its inputs are known.
+var ErrWhenFalse = errors.New("its when condition is false")
 
 // Result lists the outcomes of a plan's changes in plan order (no-op
 // changes are left out).
@@ -96,6 +103,7 @@ var doneWords = map[planner.Action]string{
 	planner.Replace: "replaced",
 	planner.Extend:  "extended",
 	planner.Destroy: "checked in",
+	planner.Run:     "action run",
 }
 
 // Summary tells in one line what the run did:
@@ -103,14 +111,18 @@ var doneWords = map[planner.Action]string{
 func (r *Result) Summary() string {
 	done := map[planner.Action]int{}
 	for _, c := range r.Changes {
-		if c.Outcome == OutcomeDone {
+		if c.Outcome == OutcomeDone && !c.NotRun {
 			done[c.Action]++
 		}
 	}
 	var parts []string
-	for _, a := range []planner.Action{planner.Create, planner.Replace, planner.Extend, planner.Destroy} {
+	for _, a := range []planner.Action{planner.Create, planner.Replace, planner.Extend, planner.Destroy, planner.Run} {
 		if n := done[a]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, doneWords[a]))
+			w := doneWords[a]
+			if a == planner.Run && n > 1 {
+				w = "actions run"
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, w))
 		}
 	}
 	if n := r.Failed(); n > 0 {

@@ -282,6 +282,9 @@ func instanceKeys(c planner.Change) []instanceKey {
 	if c.After != nil {
 		add(c.After.Provider, c.After.Instance)
 	}
+	if c.Act != nil && c.Act.Provider != "" {
+		add(c.Act.Provider, c.Act.Instance)
+	}
 	if c.Before == nil && c.After == nil && c.Resume != nil {
 		add(c.Resume.Provider, c.Resume.Instance)
 	}

@@ -25,6 +25,9 @@ type ProviderSchema struct {
 	// Field() string method names the argument it is about, so that the
 	// diagnostic points at where that argument is written.
 	CheckArgs func(args map[string]any) []error
+	// InPlace names the arguments whose changes need no new host: a plan
+	// records their new values instead of replacing the host.
+	InPlace []string
 }
 
 // SchemaSource finds a provider type's schema by name or alias.
@@ -44,6 +47,8 @@ type Config struct {
 	Nicks     []*Nick
 	Hosts     []*Host
 	Hooks     []*Hook
+	Actions   []*Action
+	Outputs   []*Output
 
 	// Files are the parsed files by name, for diagnostics' snippets.
 	Files map[string]*hcl.File
@@ -67,6 +72,9 @@ type Config struct {
 	// evalCtx is the context of var.*, local.* and functions that the
 	// Resolve methods extend.
 	evalCtx *hcl.EvalContext
+	// schemas are the provider schemas the manifest was loaded with
+	// (ResolveInstance converts and checks args with them).
+	schemas SchemaSource
 }
 
 // Variable is a variable block.
@@ -128,7 +136,9 @@ type Nick struct {
 	argsExpr hcl.Expression
 }
 
-// Host is a host block: Count instances host.NAME[0..Count-1].
+// Host is a host block: Count instances host.NAME[0..Count-1], or with
+// for_each one instance per key, host.NAME["KEY"] (Count is then the
+// number of keys).
 type Host struct {
 	Name string
 	Nick string
@@ -158,6 +168,63 @@ type Host struct {
 	// teardown or connection refer to; their instances come first.
 	DependsOn []string
 	DeclRange hcl.Range
+
+	// ForEach is true when the block has for_each: its instances are
+	// named by key.
+	ForEach bool
+	// Instances are the block's instances in order (by index, or by
+	// key). Each has its own args and labels, which differ from the
+	// block's Args and Labels only where those use count.index or each.
+	Instances []*Instance
+	// InPlace names the provider's arguments whose changes need no new
+	// host (ProviderSchema.InPlace).
+	InPlace []string
+	// Dynamic is true when args or labels refer to other hosts: they are
+	// evaluated when those are known (Config.ResolveInstance), and until
+	// then each instance's Unknown names what is left out.
+	Dynamic bool
+
+	nick             *Nick
+	labelsAt, argsAt *hcl.Attribute
+}
+
+// Instance is one instance of a host block.
+type Instance struct {
+	// Index is count.index, or the key's place among the sorted keys.
+	Index int
+	// Key is the for_each key (each.key); empty with count.
+	Key string
+	// Each is each.value (for_each only; cty.NilVal otherwise).
+	Each   cty.Value
+	Args   map[string]any
+	Labels map[string]string
+	// Unknown names the args and labels known only once the hosts they
+	// refer to are checked out ("args.KEY", "labels.KEY").
+	Unknown []string
+}
+
+// WithKey returns the block and the index of its for_each instance key.
+// For a key no longer in for_each (its host is being checked in) it is a
+// copy of the block with one more instance, whose each.key is key and
+// each.value unknown, so that teardown and connection expressions that
+// read each.key still resolve.
+func (h *Host) WithKey(key string) (*Host, int) {
+	if in, ok := h.InstanceByKey(key); ok {
+		return h, in.Index
+	}
+	c := *h
+	c.Instances = append(append([]*Instance(nil), h.Instances...), &Instance{Index: len(h.Instances), Key: key, Each: cty.DynamicVal})
+	return &c, len(h.Instances)
+}
+
+// InstanceByKey finds a for_each instance by key.
+func (h *Host) InstanceByKey(key string) (*Instance, bool) {
+	for _, in := range h.Instances {
+		if h.ForEach && in.Key == key {
+			return in, true
+		}
+	}
+	return nil, false
 }
 
 // Upload is an upload block inside setup.
@@ -219,7 +286,8 @@ type Hook struct {
 }
 
 // HostValues is what a setup, teardown or hook expression can read of a
-// host instance: hostname, ip, port, user, name, address, id, labels, facts.
+// host instance: hostname, ip, port, user, name, address, id, labels, facts;
+// and key, a for_each instance's key (host.NAME is then an object by key).
 type HostValues map[string]any
 
 // Below: additions made by the manifest package's decoder (additive to the

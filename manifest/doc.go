@@ -22,7 +22,8 @@
 //	nick "name" { provider = "type.instance" | "type"  args = { … } }
 //	host "name" {
 //	  nick = "…" | provider = "type.instance" | "type"
-//	  args = { … }  count = 1  lease = "1d12h" | "none"  renew_before = "1h"
+//	  args = { … }  count = 1 | for_each = { k = v } | toset([…])
+//	  lease = "1d12h" | "none"  renew_before = "1h"
 //	  labels = { k = "v" }
 //	  setup {
 //	    upload { source = "…" destination = "…" mode = "0644" }
@@ -33,6 +34,13 @@
 //	  connection { user port password private_key_file known_hosts_file agent bastion timeout }
 //	}
 //	hook "name" { on = ["after_setup"]  when = "filter expression"  run = [ … ]  local = [ … ] }
+//	action "name" {
+//	  provider = "type.instance"  args = { … }  command = [ … ]  artifacts = "last" | "merge"
+//	  | local = [ "argv0", … ]
+//	  when = bool  timeout = "30m"  retry { attempts = 3  delay = "1m" }
+//	  on_destroy { args | command | local }
+//	}
+//	output "name" { value = …  sensitive = bool  description = "…" }
 //	state { backend = "bolt" | "etcd" … }   ssh { … }
 //
 // The settings file takes provider, nick, locals, ssh, state, logging and
@@ -53,9 +61,22 @@
 //
 // Host args are the nick's args with the host's laid over them (shallow),
 // converted to the type's Args, then recorded as JSON-shaped values; null
-// object attributes (optional arguments not given) are left out. Args,
-// labels, count and lease are evaluated at load time and may use only
-// var.*, local.* and functions.
+// object attributes (optional arguments not given) are left out. Count,
+// for_each and lease are evaluated at load time and may use only var.*,
+// local.* and functions (for_each's keys are addresses: host.NAME["KEY"]).
+// Args and labels are evaluated per instance (Host.Instances) where they
+// use count.index or each; where they refer to other hosts
+// (host.NAME[i].…) the block is Dynamic: Config.ResolveInstance evaluates
+// them with the hosts' values, leaving unknown (Instance.Unknown, "known
+// after checkout") what refers to a host not checked out yet; such
+// references fill DependsOn like setup's. Host blocks cannot refer to
+// actions.
+//
+// Actions and outputs keep their expressions; Config.ResolveAction and
+// ResolveOutput evaluate them with host values and action results
+// (action.NAME.result, .status). Their references are checked at load
+// time: unknown hosts or actions, and cycles between actions, are errors
+// at the reference.
 //
 // Setup, teardown, connection and hook commands are kept as expressions,
 // checked at load time with unknown hosts, and evaluated per instance by

@@ -15,6 +15,8 @@ func FuzzLoadSources(f *testing.F) {
 	f.Add([]byte("locals {\n  a = local.b\n  b = local.a\n}\n"))
 	f.Add([]byte("host \"a\" {\n  provider = \"sim\"\n  setup { run = [host.b[0].ip] }\n}\nhost \"b\" {\n  provider = \"sim\"\n  teardown { run = [host.a[0].ip] }\n}\n"))
 	f.Add([]byte("variable \"o\" {\n  type = object({ a = optional(list(map(string)), []) })\n  default = {}\n}\n"))
+	f.Add([]byte("host \"w\" {\n  provider = \"sim\"\n  for_each = { eu = 1, us = 2 }\n  args = { r = each.key, n = each.value }\n}\nhost \"c\" {\n  provider = \"sim\"\n  count = 2\n  args = { p = host.w[\"eu\"].hostname, i = count.index }\n}\n"))
+	f.Add([]byte("host \"s\" { provider = \"sim\" }\naction \"a\" {\n  provider = \"sim\"\n  args = { h = host.s[0].hostname }\n  when = true\n  retry {\n    attempts = 2\n  }\n}\naction \"b\" { local = [action.a.result.x] }\noutput \"o\" { value = action.b.status }\n"))
 	dir := filepath.Join("testdata", "lab")
 	f.Fuzz(func(t *testing.T, src []byte) {
 		opts := testOptions()
@@ -32,6 +34,20 @@ func FuzzLoadSources(f *testing.F) {
 		}
 		for _, hk := range cfg.Hooks {
 			_, _, _ = cfg.ResolveHook(hk, nil, nil)
+		}
+		unknown := map[string][]HostValues{}
+		for _, h := range cfg.Hosts {
+			for i := 0; i < h.Count && i < 3; i++ {
+				_, _, _, _ = cfg.ResolveInstance(h, i, unknown)
+			}
+			unknown[h.Name] = []HostValues{UnknownHost()}
+		}
+		for _, a := range cfg.Actions {
+			_, _, _, _ = cfg.ResolveAction(a, false, unknown, nil)
+			_, _, _, _ = cfg.ResolveAction(a, true, nil, map[string]ActionValues{a.Name: UnknownAction()})
+		}
+		for _, o := range cfg.Outputs {
+			_, _ = cfg.ResolveOutput(o, nil, nil)
 		}
 		_ = Format(src)
 	})

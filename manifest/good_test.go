@@ -15,9 +15,10 @@ import (
 var cmpConfig = []cmp.Option{
 	cmpopts.IgnoreTypes(hcl.Range{}),
 	cmpopts.IgnoreInterfaces(struct{ hcl.Expression }{}),
-	cmpopts.IgnoreUnexported(Config{}, Nick{}),
+	cmpopts.IgnoreUnexported(Config{}, Nick{}, Host{}),
 	cmpopts.IgnoreFields(Config{}, "Files", "Sources"),
 	cmpopts.IgnoreFields(Connection{}, "Exprs"),
+	cmpopts.IgnoreFields(Host{}, "Instances"),
 	cmp.Comparer(func(a, b cty.Value) bool { return a.RawEquals(b) }),
 	cmp.Comparer(func(a, b cty.Type) bool { return a.Equals(b) }),
 	cmpopts.EquateEmpty(),

@@ -92,7 +92,7 @@ func (l *loader) decodeHookEvents(hk *Hook, at *hcl.Attribute) hcl.Diagnostics {
 
 // hookCheckContext is a hook's context with every host value unknown.
 func (l *loader) hookCheckContext() *hcl.EvalContext {
-	m := l.unknownHosts()
+	m := l.unknownHosts(cty.DynamicVal)
 	for k := range hostValueAttrs {
 		m[k] = cty.DynamicVal
 	}

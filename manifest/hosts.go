@@ -16,7 +16,7 @@ import (
 
 var hostSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{
-		{Name: "nick"}, {Name: "provider"}, {Name: "args"}, {Name: "count"},
+		{Name: "nick"}, {Name: "provider"}, {Name: "args"}, {Name: "count"}, {Name: "for_each"},
 		{Name: "lease"}, {Name: "renew_before"}, {Name: "labels"},
 	},
 	Blocks: []hcl.BlockHeaderSchema{{Type: "setup"}, {Type: "teardown"}, {Type: "connection"}},
@@ -55,6 +55,9 @@ type keptExpr struct {
 	want cty.Type // cty.String or cty.List(cty.String)
 	// sensitiveOK is true for connection.password.
 	sensitiveOK bool
+	// refsOnly: only its host references are checked here (args and
+	// labels, checked by checkDynamic).
+	refsOnly bool
 }
 
 func (l *loader) decodeHosts(blocks hcl.Blocks) hcl.Diagnostics {
@@ -98,8 +101,11 @@ func (l *loader) decodeHosts(blocks hcl.Blocks) hcl.Diagnostics {
 		}
 	}
 	diags = append(diags, l.checkHostRefs(kept, seen)...)
+	if diags.HasErrors() {
+		return diags
+	}
 	diags = append(diags, l.checkKept(kept)...)
-	return diags
+	return append(diags, l.checkDynamic()...)
 }
 
 func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.Diagnostics) {
@@ -116,6 +122,24 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 	if h.Count > MaxCount {
 		a.fail(content.Attributes["count"], fmt.Sprintf("A host block may have at most %d instances, not %d.", MaxCount, h.Count))
 		h.Count = 1
+	}
+	var eachVals map[string]cty.Value
+	if at, ok := content.Attributes["for_each"]; ok {
+		if ct, ok := content.Attributes["count"]; ok {
+			a.diags = append(a.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Both count and for_each",
+				Detail:   fmt.Sprintf("A host block takes count or for_each, not both (count is set at %s).", rangeAt(ct.Range)),
+				Subject:  at.NameRange.Ptr(),
+			})
+			return nil, a.diags
+		}
+		eachVals = l.decodeForEach(a, at)
+		if a.diags.HasErrors() {
+			return nil, a.diags
+		}
+		h.ForEach = true
+		h.Count = len(eachVals)
 	}
 	var lease string
 	if a.str("lease", &lease, false) {
@@ -184,14 +208,13 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 	}
 	if h.Provider != "" {
 		h.ProviderType, h.Instance, _ = strings.Cut(h.Provider, ".")
+		if sch, ok := l.schema(h.ProviderType); ok {
+			h.InPlace = sch.InPlace
+		}
 	}
 
-	if at, ok := content.Attributes["labels"]; ok {
-		diags = append(diags, l.decodeLabels(h, at)...)
-	}
-	diags = append(diags, l.decodeHostArgs(h, nick, content.Attributes["args"])...)
-
-	var kept []keptExpr
+	kept, d := l.decodeInstances(h, nick, content, eachVals)
+	diags = append(diags, d...)
 	for _, b := range content.Blocks {
 		var k []keptExpr
 		var d hcl.Diagnostics
@@ -221,6 +244,216 @@ func (l *loader) decodeHost(h *Host, content *hcl.BodyContent) ([]keptExpr, hcl.
 	return kept, diags
 }
 
+// decodeForEach evaluates for_each: a map or object (each.key, each.value)
+// or a set or list of strings (each.key = each.value). It must be known
+// when the plan is made, as its keys are the instances' addresses.
+func (l *loader) decodeForEach(a *attrs, at *hcl.Attribute) map[string]cty.Value {
+	for _, tr := range at.Expr.Variables() {
+		switch root := tr.RootName(); root {
+		case "host", "self", "action", "count", "each":
+			a.diags = append(a.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid for_each argument",
+				Detail: fmt.Sprintf("for_each refers to %s, whose value is not known until apply; for_each must be known when the plan is made, because its keys name the instances (host.NAME[\"KEY\"]). Use var.*, local.* and functions.",
+					root),
+				Subject: tr.SourceRange().Ptr(),
+			})
+		}
+	}
+	if a.diags.HasErrors() {
+		return nil
+	}
+	v, diags := at.Expr.Value(l.ctx)
+	a.diags = append(a.diags, diags...)
+	if diags.HasErrors() {
+		return nil
+	}
+	fail := func(detail string) map[string]cty.Value {
+		a.diags = append(a.diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid for_each argument", Detail: detail, Subject: at.Expr.Range().Ptr()})
+		return nil
+	}
+	if !v.IsWhollyKnown() {
+		return fail("The for_each value is not known when the plan is made (it reads something only known at apply); its keys name the instances, so they must be known now.")
+	}
+	if v.IsNull() {
+		return fail("for_each must be a map or a set of strings, not null.")
+	}
+	if v.IsMarked() {
+		return fail("for_each must not be sensitive: its keys are the instances' addresses, shown in plans and recorded in state.")
+	}
+	out := map[string]cty.Value{}
+	t := v.Type()
+	switch {
+	case t.IsMapType() || t.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			out[k.AsString()] = e
+		}
+	case t.IsSetType() || t.IsListType() || t.IsTupleType():
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			if e.IsMarked() {
+				return fail("for_each must not hold sensitive values: its keys are the instances' addresses.")
+			}
+			s, err := convert.Convert(e, cty.String)
+			if err != nil || s.IsNull() {
+				return fail(fmt.Sprintf("A set for for_each must hold strings, not %s.", e.Type().FriendlyName()))
+			}
+			if _, dup := out[s.AsString()]; dup && !t.IsSetType() {
+				return fail(fmt.Sprintf("The key %q is in the list twice; each key names one instance.", s.AsString()))
+			}
+			out[s.AsString()] = s
+		}
+	default:
+		return fail(fmt.Sprintf("for_each must be a map or a set of strings, not %s.", t.FriendlyName()))
+	}
+	if len(out) > MaxCount {
+		return fail(fmt.Sprintf("A host block may have at most %d instances, not %d.", MaxCount, len(out)))
+	}
+	return out
+}
+
+// decodeInstances decodes the block's labels and args, and makes its
+// instances. Labels and args that use count.index or each are evaluated
+// once per instance; others once for all. Labels and args that refer to
+// other hosts are kept (Host.Dynamic) and evaluated when those are known:
+// here only checked, with every host unknown.
+func (l *loader) decodeInstances(h *Host, nick *Nick, content *hcl.BodyContent, eachVals map[string]cty.Value) ([]keptExpr, hcl.Diagnostics) {
+	keys := sortedKeys(eachVals)
+	for i := 0; i < h.Count; i++ {
+		in := &Instance{Index: i}
+		if h.ForEach {
+			in.Key, in.Each = keys[i], eachVals[keys[i]]
+		}
+		h.Instances = append(h.Instances, in)
+	}
+	labelsAt, argsAt := content.Attributes["labels"], content.Attributes["args"]
+	h.nick, h.labelsAt, h.argsAt = nick, labelsAt, argsAt
+	var kept []keptExpr
+	for _, at := range []*hcl.Attribute{labelsAt, argsAt} {
+		if at != nil && refersTo(at.Expr, "host") {
+			h.Dynamic = true
+			kept = append(kept, keptExpr{host: h, expr: at.Expr, what: at.Name, want: cty.DynamicPseudoType, refsOnly: true})
+		}
+	}
+	perInstance := h.Dynamic || usesInstance(labelsAt) || usesInstance(argsAt)
+	if !perInstance {
+		var diags hcl.Diagnostics
+		h.Args, h.Labels, _, diags = l.instanceValues(h, l.ctx)
+		for _, in := range h.Instances {
+			in.Args, in.Labels = h.Args, h.Labels
+		}
+		return kept, diags
+	}
+	base := l.ctx
+	insts := h.Instances
+	if len(insts) == 0 {
+		// Nothing to evaluate per instance: still check the expressions.
+		insts = []*Instance{{Each: cty.DynamicVal}}
+	}
+	var hosts cty.Value
+	if h.Dynamic {
+		// Checked with every host unknown once all blocks are known.
+		l.dynamic = append(l.dynamic, h)
+		return kept, nil
+	}
+	_ = hosts
+	for i, in := range insts {
+		ctx := base.NewChild()
+		ctx.Variables = instanceVars(h, in)
+		args, labels, _, diags := l.instanceValues(h, ctx)
+		if diags.HasErrors() {
+			return kept, diags
+		}
+		in.Args, in.Labels = args, labels
+		if i == 0 {
+			h.Args, h.Labels = args, labels
+		}
+	}
+	if len(h.Instances) == 0 {
+		h.Args, h.Labels = map[string]any{}, nil
+	}
+	return kept, nil
+}
+
+// checkDynamic evaluates the args and labels of blocks that refer to
+// other hosts, every host unknown, so that a bad function call or a
+// wrong type is found at validate time.
+func (l *loader) checkDynamic() hcl.Diagnostics {
+	hosts := cty.ObjectVal(l.unknownHosts(unknownHostValue()))
+	for _, h := range l.dynamic {
+		insts := h.Instances
+		if len(insts) == 0 {
+			insts = []*Instance{{Each: cty.DynamicVal}}
+		}
+		for i, in := range insts {
+			ctx := l.ctx.NewChild()
+			ctx.Variables = instanceVars(h, in)
+			ctx.Variables["host"] = hosts
+			args, labels, unknown, diags := l.instanceValues(h, ctx)
+			if diags.HasErrors() {
+				return diags
+			}
+			in.Args, in.Labels, in.Unknown = args, labels, unknown
+			if i == 0 {
+				h.Args, h.Labels = args, labels
+			}
+		}
+		if len(h.Instances) == 0 {
+			h.Args, h.Labels = map[string]any{}, nil
+		}
+	}
+	return nil
+}
+
+// instanceValues evaluates a block's args and labels in ctx. Values
+// that are not known (they refer to hosts not checked out yet) are left
+// out and named in unknown ("args.KEY", "labels.KEY"; "args" or "labels"
+// when the whole value is unknown).
+func (l *loader) instanceValues(h *Host, ctx *hcl.EvalContext) (args map[string]any, labels map[string]string, unknown []string, diags hcl.Diagnostics) {
+	saved := l.ctx
+	l.ctx = ctx
+	defer func() { l.ctx = saved }()
+	if h.labelsAt != nil {
+		labels, unknown, diags = l.decodeLabels(h.labelsAt)
+		if diags.HasErrors() {
+			return nil, nil, nil, diags
+		}
+	}
+	args, u, d := l.decodeHostArgs(h, h.nick, h.argsAt)
+	diags = append(diags, d...)
+	return args, labels, append(unknown, u...), diags
+}
+
+// usesInstance tells whether an attribute refers to count or each.
+func usesInstance(at *hcl.Attribute) bool {
+	if at == nil {
+		return false
+	}
+	for _, tr := range at.Expr.Variables() {
+		if r := tr.RootName(); r == "count" || r == "each" {
+			return true
+		}
+	}
+	return false
+}
+
+// instanceVars are count.index, and with for_each each.key and
+// each.value, of one instance.
+func instanceVars(h *Host, in *Instance) map[string]cty.Value {
+	vars := map[string]cty.Value{
+		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(in.Index))}),
+	}
+	if h != nil && h.ForEach {
+		each := in.Each
+		if each == cty.NilVal {
+			each = cty.DynamicVal
+		}
+		vars["each"] = cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(in.Key), "value": each})
+	}
+	return vars
+}
+
 func (l *loader) nick(name string) *Nick {
 	for _, n := range l.cfg.Nicks {
 		if n.Name == name {
@@ -235,35 +468,44 @@ func (l *loader) nick(name string) *Nick {
 	return nil
 }
 
-func (l *loader) decodeLabels(h *Host, at *hcl.Attribute) hcl.Diagnostics {
+func (l *loader) decodeLabels(at *hcl.Attribute) (map[string]string, []string, hcl.Diagnostics) {
 	v, diags := l.evalArgs(at, "labels")
 	if v == cty.NilVal {
-		return diags
+		return nil, nil, diags
 	}
-	h.Labels = map[string]string{}
+	if !v.IsKnown() {
+		return nil, []string{"labels"}, diags
+	}
+	labels := map[string]string{}
+	var unknown []string
 	for it := v.ElementIterator(); it.Next(); {
 		k, e := it.Element()
+		if !e.IsKnown() {
+			unknown = append(unknown, "labels."+k.AsString())
+			continue
+		}
 		if e.IsNull() || e.Type() != cty.String {
 			what := "null"
 			if !e.IsNull() {
 				what = "a " + e.Type().FriendlyName()
 			}
-			return append(diags, &hcl.Diagnostic{
+			return nil, nil, append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid labels",
 				Detail:   fmt.Sprintf("The label %q is %s; label values must be strings (quote them).", k.AsString(), what),
 				Subject:  at.Expr.Range().Ptr(),
 			})
 		}
-		h.Labels[k.AsString()] = e.AsString()
+		labels[k.AsString()] = e.AsString()
 	}
-	return diags
+	return labels, unknown, diags
 }
 
 // decodeHostArgs lays the host's args over the nick's (shallow, host
 // wins), converts them to the provider's Args type and shapes them as
-// JSON for recording.
-func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) hcl.Diagnostics {
+// JSON for recording. Arguments not known yet are left out and named in
+// unknown; the provider's check then waits until they are.
+func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) (map[string]any, []string, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	merged := map[string]cty.Value{}
 	if nick != nil {
@@ -284,7 +526,10 @@ func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) hcl.Diag
 		v, d := l.evalArgs(at, "args")
 		diags = append(diags, d...)
 		if v == cty.NilVal {
-			return diags
+			return nil, nil, diags
+		}
+		if !v.IsKnown() {
+			return map[string]any{}, []string{"args"}, diags
 		}
 		for it := v.ElementIterator(); it.Next(); {
 			k, e := it.Element()
@@ -292,28 +537,43 @@ func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) hcl.Diag
 		}
 	}
 	val := cty.ObjectVal(merged)
-	if d := l.checkArgs(h, nick, at, val); d.HasErrors() {
-		return append(diags, d...)
+	known := val.IsWhollyKnown()
+	if known {
+		if d := l.checkArgs(h, nick, at, val); d.HasErrors() {
+			return nil, nil, append(diags, d...)
+		}
 	}
 	if h.ProviderType != "" {
 		if sch, ok := l.schema(h.ProviderType); ok && sch.Args != cty.NilType {
 			cv, err := convert.Convert(val, sch.Args)
 			if err != nil {
-				return append(diags, convertDiag(err, "Invalid args", "args for "+h.ProviderType, rng))
+				return nil, nil, append(diags, convertDiag(err, "Invalid args", "args for "+h.ProviderType, rng))
 			}
 			val = cv
 		}
 	}
+	var unknown []string
+	if !known && val.Type().IsObjectType() {
+		m := map[string]cty.Value{}
+		for k, e := range val.AsValueMap() {
+			if e.IsWhollyKnown() {
+				m[k] = e
+			} else {
+				unknown = append(unknown, "args."+k)
+			}
+		}
+		sort.Strings(unknown)
+		val = cty.ObjectVal(m)
+	}
 	g, err := toJSONShaped(val)
 	if err != nil {
-		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid args", Detail: fmt.Sprintf("The args cannot be recorded: %s.", err), Subject: rng.Ptr()})
+		return nil, nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid args", Detail: fmt.Sprintf("The args cannot be recorded: %s.", err), Subject: rng.Ptr()})
 	}
-	if m, ok := g.(map[string]any); ok {
-		h.Args = m
-	} else {
-		h.Args = map[string]any{}
+	args, ok := g.(map[string]any)
+	if !ok {
+		args = map[string]any{}
 	}
-	return diags
+	return args, unknown, diags
 }
 
 func (l *loader) decodeSetup(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnostics) {
@@ -417,7 +677,7 @@ func (l *loader) decodeTeardown(h *Host, b *hcl.Block) ([]keptExpr, hcl.Diagnost
 func dynamicRefs(expr hcl.Expression) bool {
 	for _, tr := range expr.Variables() {
 		switch tr.RootName() {
-		case "host", "self", "count":
+		case "host", "self", "count", "each":
 			return true
 		}
 	}
@@ -601,24 +861,58 @@ func (l *loader) checkKept(kept []keptExpr) hcl.Diagnostics {
 	ctx := l.ctx.NewChild()
 	ctx.Variables = map[string]cty.Value{
 		"self":  cty.DynamicVal,
-		"host":  cty.ObjectVal(l.unknownHosts()),
+		"host":  cty.ObjectVal(l.unknownHosts(cty.DynamicVal)),
 		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.UnknownVal(cty.Number)}),
 	}
 	for _, k := range kept {
-		diags = append(diags, checkValue(k, ctx)...)
+		if k.refsOnly {
+			if refersTo(k.expr, "action") {
+				diags = append(diags, checkRefsExcept(k.expr, k.what, ctx)...)
+			}
+			continue
+		}
+		kctx := ctx
+		if k.host != nil && k.host.ForEach {
+			kctx = ctx.NewChild()
+			kctx.Variables = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{
+				"key": cty.UnknownVal(cty.String), "value": cty.DynamicVal,
+			})}
+		} else if d := checkRefsExcept(k.expr, k.what, ctx); refersTo(k.expr, "each") || refersTo(k.expr, "action") {
+			diags = append(diags, d...)
+			continue
+		}
+		diags = append(diags, checkValue(k, kctx)...)
 	}
 	return diags
+}
+
+// refersTo tells whether expr refers to the root variable name.
+func refersTo(expr hcl.Expression, name string) bool {
+	for _, tr := range expr.Variables() {
+		if tr.RootName() == name {
+			return true
+		}
+	}
+	return false
 }
 
 // unknownHosts are the host blocks for checking expressions: each a tuple
 // of count unknown instances, so that host.NAME[INDEX] past the count is
 // an error at validate time, at the index.
-func (l *loader) unknownHosts() map[string]cty.Value {
+func (l *loader) unknownHosts(inst cty.Value) map[string]cty.Value {
 	hosts := map[string]cty.Value{}
 	for _, h := range l.cfg.Hosts {
+		if h.ForEach {
+			insts := map[string]cty.Value{}
+			for _, in := range h.Instances {
+				insts[in.Key] = inst
+			}
+			hosts[h.Name] = cty.ObjectVal(insts)
+			continue
+		}
 		insts := make([]cty.Value, h.Count)
 		for i := range insts {
-			insts[i] = cty.DynamicVal
+			insts[i] = inst
 		}
 		hosts[h.Name] = cty.TupleVal(insts)
 	}

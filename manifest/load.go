@@ -154,6 +154,8 @@ type loader struct {
 	ctx     *hcl.EvalContext
 	// hostArgs keeps each host's unconverted args for diagnostics.
 	hostRefs map[string][]hostRef
+	// dynamic are the host blocks whose args or labels refer to hosts.
+	dynamic []*Host
 	// argDiags are the args problems reported, so that a nick's is
 	// reported once however many hosts use it.
 	argDiags map[string]bool
@@ -166,6 +168,7 @@ func load(sources map[string][]byte, dir, srcBase string, opts Options) (*Config
 	c := newConfig()
 	c.dir, c.srcBase = dir, srcBase
 	c.knownProviders, c.knownNicks = opts.KnownProviders, opts.KnownNicks
+	c.schemas = opts.Schemas
 	l := &loader{opts: opts, cfg: c, lookup: opts.LookupEnv}
 	if l.lookup == nil {
 		l.lookup = os.LookupEnv
@@ -224,6 +227,11 @@ func load(sources map[string][]byte, dir, srcBase string, opts Options) (*Config
 	diags = append(diags, l.decodeHosts(content.Blocks.OfType("host"))...)
 	diags = append(diags, l.checkLeases()...)
 	diags = append(diags, l.decodeHooks(content.Blocks.OfType("hook"))...)
+	diags = append(diags, l.decodeActions(content.Blocks.OfType("action"))...)
+	diags = append(diags, l.decodeOutputs(content.Blocks.OfType("output"))...)
+	if !diags.HasErrors() {
+		diags = append(diags, l.checkActionsAndOutputs()...)
+	}
 	diags = append(diags, l.decodeSettingsBlocks(content)...)
 	return c, diags
 }
@@ -250,6 +258,8 @@ func rootSchema(m Mode) *hcl.BodySchema {
 		hcl.BlockHeaderSchema{Type: "variable", LabelNames: []string{"name"}},
 		hcl.BlockHeaderSchema{Type: "host", LabelNames: []string{"name"}},
 		hcl.BlockHeaderSchema{Type: "hook", LabelNames: []string{"name"}},
+		hcl.BlockHeaderSchema{Type: "action", LabelNames: []string{"name"}},
+		hcl.BlockHeaderSchema{Type: "output", LabelNames: []string{"name"}},
 	)
 	return s
 }

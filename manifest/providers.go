@@ -249,9 +249,34 @@ func (l *loader) decodeNicks(blocks hcl.Blocks) hcl.Diagnostics {
 
 // checkStaticRefs refuses references that only exist once hosts do.
 func checkStaticRefs(expr hcl.Expression, what string) hcl.Diagnostics {
+	return checkRefsExcept(expr, what, nil)
+}
+
+// checkRefsExcept is checkStaticRefs allowing the roots ctx defines
+// (count and each while a host's instances are decoded).
+func checkRefsExcept(expr hcl.Expression, what string, ctx *hcl.EvalContext) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, tr := range expr.Variables() {
+		if ctx != nil {
+			if _, ok := ctx.Variables[tr.RootName()]; ok {
+				continue
+			}
+		}
 		switch tr.RootName() {
+		case "action":
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid reference in " + what,
+				Detail:   fmt.Sprintf("%s cannot refer to action: actions run after the hosts they refer to. Refer to an action's result in another action or in an output.", what),
+				Subject:  tr.SourceRange().Ptr(),
+			})
+		case "each":
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid reference in " + what,
+				Detail:   fmt.Sprintf("%s cannot refer to each: each.key and each.value exist only in a host block with for_each.", what),
+				Subject:  tr.SourceRange().Ptr(),
+			})
 		case "host", "self", "count":
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
@@ -268,15 +293,21 @@ func checkStaticRefs(expr hcl.Expression, what string) hcl.Diagnostics {
 // evalArgs evaluates an args attribute to an object or map without
 // sensitive values. NilVal: an error was reported.
 func (l *loader) evalArgs(a *hcl.Attribute, what string) (cty.Value, hcl.Diagnostics) {
-	if diags := checkStaticRefs(a.Expr, what); diags.HasErrors() {
+	if diags := checkRefsExcept(a.Expr, what, l.ctx); diags.HasErrors() {
 		return cty.NilVal, diags
 	}
 	v, diags := a.Expr.Value(l.ctx)
-	if diags.HasErrors() || !v.IsWhollyKnown() {
+	if diags.HasErrors() {
+		return cty.NilVal, diags
+	}
+	if !v.IsWhollyKnown() && !refersTo(a.Expr, "host") {
 		return cty.NilVal, diags
 	}
 	if d := sensitiveDiag(v, what, "would be stored in state", a.Expr.Range()); d != nil {
 		return cty.NilVal, append(diags, d)
+	}
+	if !v.IsKnown() {
+		return v, diags
 	}
 	if v.IsNull() {
 		return cty.EmptyObjectVal, diags

@@ -62,13 +62,17 @@ func (c *Config) HostBlock(name string) *Host {
 }
 
 // instanceContext is the context of one host instance's expressions.
-func (c *Config) instanceContext(index int, self HostValues, hosts map[string][]HostValues) *hcl.EvalContext {
+// index is the instance's place in h.Instances (count.index; for
+// for_each instances, each.key and each.value come from it).
+func (c *Config) instanceContext(h *Host, index int, self HostValues, hosts map[string][]HostValues) *hcl.EvalContext {
 	ctx := c.baseContext().NewChild()
-	ctx.Variables = map[string]cty.Value{
-		"self":  hostValue(self),
-		"host":  cty.ObjectVal(hostsValue(hosts)),
-		"count": cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(index))}),
+	in := &Instance{Index: index}
+	if h != nil && index >= 0 && index < len(h.Instances) {
+		in = h.Instances[index]
 	}
+	ctx.Variables = instanceVars(h, in)
+	ctx.Variables["self"] = hostValue(self)
+	ctx.Variables["host"] = cty.ObjectVal(hostsValue(hosts))
 	return ctx
 }
 
@@ -154,7 +158,7 @@ func (c *Config) ResolveSetup(h *Host, index int, self HostValues, hosts map[str
 	if h == nil || h.Setup == nil {
 		return nil, nil
 	}
-	ctx := c.instanceContext(index, self, hosts)
+	ctx := c.instanceContext(h, index, self, hosts)
 	s := h.Setup
 	out := &ResolvedSetup{Timeout: s.Timeout, WaitFor: s.WaitFor, OnFailure: s.OnFailure}
 	var diags hcl.Diagnostics
@@ -189,7 +193,7 @@ func (c *Config) ResolveTeardown(h *Host, index int, self HostValues, hosts map[
 	if h == nil || h.Teardown == nil {
 		return nil, nil
 	}
-	ctx := c.instanceContext(index, self, hosts)
+	ctx := c.instanceContext(h, index, self, hosts)
 	run, diags := resolveStrings(h.Teardown.Run, ctx, "teardown.run")
 	return &ResolvedTeardown{Run: run, Timeout: h.Teardown.Timeout}, diags
 }
@@ -210,7 +214,7 @@ func (c *Config) ResolveConnection(h *Host, index int, self HostValues, hosts ma
 	if len(content.Attributes) == 0 {
 		return &out, nil
 	}
-	l := &loader{ctx: c.instanceContext(index, self, hosts), cfg: c}
+	l := &loader{ctx: c.instanceContext(h, index, self, hosts), cfg: c}
 	return &out, fillConnection(&out, &attrs{l: l, content: content, block: "connection"})
 }
 
@@ -235,6 +239,28 @@ func (c *Config) ResolveHook(hk *Hook, self HostValues, hosts map[string][]HostV
 	local, d = resolveStrings(hk.Local, ctx, "hook.local")
 	diags = append(diags, d...)
 	return run, local, diags
+}
+
+// ResolveInstance evaluates the args and labels of instance index of a
+// Dynamic block (one whose args or labels refer to other hosts), with
+// hosts holding the instances it refers to. An instance that is
+// UnknownHost (being created or replaced) leaves what reads it unknown:
+// those args and labels are left out and named in unknown ("args.KEY",
+// "labels.KEY"). For a block that is not Dynamic it returns the
+// instance's decoded values.
+func (c *Config) ResolveInstance(h *Host, index int, hosts map[string][]HostValues) (args map[string]any, labels map[string]string, unknown []string, diags hcl.Diagnostics) {
+	if h == nil || index < 0 || index >= len(h.Instances) {
+		return nil, nil, nil, nil
+	}
+	in := h.Instances[index]
+	if !h.Dynamic {
+		return in.Args, in.Labels, nil, nil
+	}
+	ctx := c.baseContext().NewChild()
+	ctx.Variables = instanceVars(h, in)
+	ctx.Variables["host"] = cty.ObjectVal(hostsValue(hosts))
+	l := &loader{ctx: ctx, cfg: c, opts: Options{Schemas: c.schemas}}
+	return l.instanceValues(h, ctx)
 }
 
 // PasswordSource says where c's password comes from without its value:

@@ -235,8 +235,34 @@ var hostValueAttrs = map[string]cty.Value{
 	"facts":    cty.EmptyObjectVal,
 }
 
+// unknownMark marks the HostValues of an instance not checked out yet.
+const unknownMark = "\x00unknown"
+
+// UnknownHost stands for an instance whose values are known only after
+// its checkout (being created or replaced): expressions that read it are
+// unknown, and args and labels that do are "known after checkout".
+func UnknownHost() HostValues { return HostValues{unknownMark: true} }
+
+// unknownHostValue is an instance not checked out yet: its attributes
+// are unknown values of their types, so that a wrong use of one (a
+// hostname where a list is wanted) is still found.
+func unknownHostValue() cty.Value {
+	m := make(map[string]cty.Value, len(hostValueAttrs)+3)
+	for k, v := range hostValueAttrs {
+		m[k] = cty.UnknownVal(v.Type())
+	}
+	m["facts"] = cty.DynamicVal
+	for _, k := range []string{"provider", "instance", "key"} {
+		m[k] = cty.UnknownVal(cty.String)
+	}
+	return cty.ObjectVal(m)
+}
+
 // hostValue turns HostValues into the object expressions see.
 func hostValue(hv HostValues) cty.Value {
+	if _, ok := hv[unknownMark]; ok {
+		return unknownHostValue()
+	}
 	m := make(map[string]cty.Value, len(hostValueAttrs)+len(hv))
 	for k, v := range hostValueAttrs {
 		m[k] = v
@@ -250,10 +276,16 @@ func hostValue(hv HostValues) cty.Value {
 	return cty.ObjectVal(m)
 }
 
-// hostsValue is the host object: host.NAME is a tuple of instances.
+// hostsValue is the host object: host.NAME is a tuple of instances, or,
+// for a for_each block (its instances' values carry a string "key"), an
+// object of instances by key.
 func hostsValue(hosts map[string][]HostValues) map[string]cty.Value {
 	out := make(map[string]cty.Value, len(hosts))
 	for name, list := range hosts {
+		if keyed := keyedInstances(list); keyed != nil {
+			out[name] = cty.ObjectVal(keyed)
+			continue
+		}
 		vals := make([]cty.Value, len(list))
 		for i, hv := range list {
 			vals[i] = hostValue(hv)
@@ -270,5 +302,22 @@ func sortedKeys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// keyedInstances is the object of for_each instances by key; nil when the
+// list holds count instances.
+func keyedInstances(list []HostValues) map[string]cty.Value {
+	var out map[string]cty.Value
+	for _, hv := range list {
+		k, ok := hv["key"].(string)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = map[string]cty.Value{}
+		}
+		out[k] = hostValue(hv)
+	}
 	return out
 }

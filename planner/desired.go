@@ -17,16 +17,26 @@ func DesiredHosts(cfg *manifest.Config) []Desired {
 	var out []Desired
 	for _, h := range cfg.Hosts {
 		for i := 0; i < h.Count; i++ {
+			addr, key := Address(h.Name, i), ""
+			args, labels := h.Args, h.Labels
+			if i < len(h.Instances) {
+				in := h.Instances[i]
+				args, labels = in.Args, in.Labels
+				if h.ForEach {
+					addr, key = KeyAddress(h.Name, in.Key), in.Key
+				}
+			}
 			out = append(out, Desired{
-				Address:  Address(h.Name, i),
+				Address:  addr,
 				Host:     h.Name,
 				Index:    i,
+				Key:      key,
 				Provider: h.ProviderType,
 				Instance: h.Instance,
 				Nick:     h.Nick,
-				Args:     copyJSON(h.Args),
+				Args:     copyJSON(args),
 				Lease:    h.Lease,
-				Labels:   maps.Clone(h.Labels),
+				Labels:   maps.Clone(labels),
 				// Blocks referring to themselves (host.web[0] in web's
 				// setup) order nothing.
 				DependsOn: slices.DeleteFunc(slices.Clone(h.DependsOn), func(n string) bool { return n == h.Name }),

@@ -27,10 +27,11 @@ func OrderDestroys(cs []Change, blocks map[string]*manifest.Host) {
 		if c.Action != Destroy || c.Before == nil || c.Address == "" {
 			continue
 		}
-		name, _, ok := ParseAddress(c.Address)
+		in, ok := ParseInstance(c.Address)
 		if !ok {
 			continue
 		}
+		name := in.Block
 		deps := slices.Clone(c.Before.DependsOn)
 		if b := blocks[name]; b != nil {
 			deps = append(deps, b.DependsOn...)

@@ -42,6 +42,22 @@
 //   - Filters (targets, excludes) see a change's record and its desired
 //     host; it matches if either does. `index` is the instance index.
 //     Filters with index stages (@inv[…]) are refused.
+//   - for_each instances are addressed host.NAME["KEY"] (KeyAddress,
+//     ParseInstance); changing the map destroys exactly the instances
+//     whose keys left (ReasonKeyRemoved) and creates those that came.
+//   - Args and labels that refer to hosts are resolved here with the
+//     records of the referred instances that stay; those being created or
+//     replaced make them unknown (Desired.Unknown), and apply resolves them
+//     (executor Options.Resolve). A recipe argument that changes or is
+//     unknown replaces the host, unless the provider takes it in place
+//     (Host.InPlace: UpdateRecipe); unknown labels keep their recorded
+//     values until known.
+//   - Action blocks are changes too (Action Run, Change.Act, address
+//     action.NAME), planned after the hosts: they run when never run,
+//     failed, tainted, named by --replace, or when the digest of their
+//     resolved inputs (ActionDigest) differs from the recorded one; a
+//     known-false when leaves them out. A destroy plans the on_destroy
+//     steps of actions that ran, before the hosts they refer to.
 //   - Replace reasons are checked in this order: status (tainted, failed,
 //     pending, releasing), refresh (gone, stopped), recipe (provider,
 //     instance, args), --replace. Then the lease.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/state"
 )
 
@@ -23,10 +24,14 @@ const (
 	// Replace: check in, then out again ('-/+'): the recipe changed, the
 	// host is tainted, failed, or gone behind broker's back.
 	Replace
+	// Run: run an action block ('+ run'): it never ran, its inputs
+	// changed, it failed, or --replace named it; on destroy, its
+	// on_destroy step.
+	Run
 )
 
-var actionNames = [...]string{"no-op", "create", "extend", "destroy", "replace"}
-var actionSymbols = [...]string{" ", "+", "~", "-", "-/+"}
+var actionNames = [...]string{"no-op", "create", "extend", "destroy", "replace", "run"}
+var actionSymbols = [...]string{" ", "+", "~", "-", "-/+", "+"}
 
 func (a Action) String() string {
 	if a >= 0 && int(a) < len(actionNames) {
@@ -59,11 +64,13 @@ func (a *Action) UnmarshalText(b []byte) error {
 
 // Desired is one host instance the manifest asks for.
 type Desired struct {
-	// Address is host.NAME[INDEX].
+	// Address is host.NAME[INDEX], or host.NAME["KEY"] with for_each.
 	Address string `json:"address"`
-	// Host is the host block's name; Index the instance's.
+	// Host is the host block's name; Index the instance's (with for_each,
+	// the key's place among the sorted keys); Key the for_each key.
 	Host  string `json:"host"`
 	Index int    `json:"index"`
+	Key   string `json:"key,omitempty"`
 	// Provider and Instance name the provider instance.
 	Provider string `json:"provider"`
 	Instance string `json:"instance"`
@@ -72,6 +79,10 @@ type Desired struct {
 	Args   map[string]any    `json:"args,omitempty"`
 	Lease  time.Duration     `json:"lease,omitempty"`
 	Labels map[string]string `json:"labels,omitempty"`
+	// Unknown names the args and labels known only after the hosts they
+	// refer to are checked out ("args.KEY", "labels.KEY"): left out of
+	// Args and Labels, filled in by apply before the checkout.
+	Unknown []string `json:"unknown,omitempty"`
 	// DependsOn names the host blocks the block's setup, teardown or
 	// connection refer to; the record keeps it (state.Host.DependsOn).
 	DependsOn []string `json:"depends_on,omitempty"`
@@ -98,6 +109,30 @@ type Change struct {
 	// record (state only) whenever it writes the record, and a plan whose
 	// only differences are labels is still "no changes" (HasChanges).
 	UpdateLabels bool `json:"update_labels,omitempty"`
+	// UpdateRecipe is set when only arguments the provider takes in place
+	// (manifest.Host.InPlace) differ: apply writes After.Args into the
+	// record's recipe, and nothing is replaced.
+	UpdateRecipe bool `json:"update_recipe,omitempty"`
+	// Act is an action block's run (Action Run, or NoOp when its result
+	// stands); nil for host changes.
+	Act *ActionRun `json:"act,omitempty"`
+}
+
+// ActionRun is what a plan knows of an action block's run.
+type ActionRun struct {
+	Name string `json:"name"`
+	// Provider and Instance run it; empty for a local command.
+	Provider string `json:"provider,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Step is what runs, as far as it is known; Unknown names the parts
+	// known only once the hosts or actions it refers to are done
+	// ("when", "args", "command", "local").
+	Step    manifest.ResolvedStep `json:"step"`
+	Unknown []string              `json:"unknown,omitempty"`
+	// OnDestroy: the run is the action's on_destroy step.
+	OnDestroy bool `json:"on_destroy,omitempty"`
+	// Before is the recorded result of its last run, if any.
+	Before *state.Value `json:"before,omitempty"`
 }
 
 // FormatVersion is the version of the plan file format (2: typed reasons).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -41,6 +42,8 @@ type Input struct {
 	Now time.Time
 	// Destroy plans to check in everything the environment holds.
 	Destroy bool
+	// Values are the environment's recorded values (action results).
+	Values []state.Value
 }
 
 // Make compares in.Config with in.Records and in.Intents and returns the
@@ -85,8 +88,16 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 	var changes []Change
 	if in.Destroy {
 		changes = mk.destroyAll()
+		acts, err := mk.destroyActions(changes)
+		if err != nil {
+			return nil, err
+		}
+		changes = append(changes, acts...)
 	} else {
-		changes = mk.converge()
+		var err error
+		if changes, err = mk.converge(); err != nil {
+			return nil, err
+		}
 	}
 	changes, err := selectChanges(changes, in.Targets, in.Excludes, in.Now)
 	if err != nil {
@@ -109,6 +120,9 @@ func checkReplace(in Input) error {
 	if in.Config != nil {
 		for _, d := range DesiredHosts(in.Config) {
 			addrs = append(addrs, d.Address)
+		}
+		for _, a := range in.Config.Actions {
+			addrs = append(addrs, ActionAddress(a.Name))
 		}
 	}
 	for _, a := range in.Replace {
@@ -211,7 +225,7 @@ func cleanup(it state.Intent, k ReasonKind) Change {
 	return Change{Action: Destroy, Address: it.Address, Resume: ptr(it), Reason: Because(k, "")}
 }
 
-func (m *maker) converge() []Change {
+func (m *maker) converge() ([]Change, error) {
 	desired := DesiredHosts(m.in.Config)
 	wanted := map[string]*Desired{}
 	for i := range desired {
@@ -249,10 +263,16 @@ func (m *maker) converge() []Change {
 		replace[a] = true
 	}
 
-	// Desired hosts.
-	resumed := map[string]bool{} // intent ids picked up by a create
-	for i := range desired {
+	// Desired hosts, those referred to before those referring to them
+	// (args and labels that refer to hosts are resolved with the
+	// referred hosts' changes known).
+	resumed := map[string]bool{}     // intent ids picked up by a create
+	kept := map[string]*state.Host{} // addresses whose record stays
+	for _, i := range m.dependencyOrder(desired) {
 		d := &desired[i]
+		if err := m.resolve(d, kept); err != nil {
+			return nil, err
+		}
 		r, ok := byAddr[d.Address]
 		if !ok {
 			c := Change{Action: Create, Address: d.Address, After: d, Reason: Because(ReasonMissing, "")}
@@ -267,8 +287,18 @@ func (m *maker) converge() []Change {
 			out = append(out, c)
 			continue
 		}
-		out = append(out, m.withFinish(m.compare(r, d, replace[d.Address]), finishing))
+		c := m.withFinish(m.compare(r, d, replace[d.Address]), finishing)
+		if c.Action == NoOp || c.Action == Extend {
+			kept[d.Address] = r
+		}
+		out = append(out, c)
 	}
+
+	acts, err := m.planActions(out, kept)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, acts...)
 
 	// Records no longer wanted.
 	for _, r := range byAddr {
@@ -290,7 +320,70 @@ func (m *maker) converge() []Change {
 			out = append(out, cleanup(it, ReasonFinishCheckin))
 		}
 	}
-	return out
+	return out, nil
+}
+
+// dependencyOrder lists the indexes of desired with every block after
+// the blocks it depends on (the manifest refuses cycles), else in order.
+func (m *maker) dependencyOrder(desired []Desired) []int {
+	rank := map[string]int{}
+	var visit func(name string, depth int) int
+	visit = func(name string, depth int) int {
+		if r, ok := rank[name]; ok || depth > len(m.hostBlocks) {
+			return r
+		}
+		r := 0
+		if h := m.hostBlocks[name]; h != nil {
+			for _, dep := range h.DependsOn {
+				if dep != name {
+					r = max(r, visit(dep, depth+1)+1)
+				}
+			}
+		}
+		rank[name] = r
+		return r
+	}
+	idx := make([]int, len(desired))
+	for i := range idx {
+		idx[i] = i
+		visit(desired[i].Host, 0)
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(rank[desired[a].Host], rank[desired[b].Host]) })
+	return idx
+}
+
+// resolve evaluates the args and labels of a desired host whose block
+// refers to other hosts: with the records of referred instances that
+// stay (kept), and unknown for those checked out in this plan.
+func (m *maker) resolve(d *Desired, kept map[string]*state.Host) error {
+	h := m.hostBlocks[d.Host]
+	if h == nil || !h.Dynamic {
+		return nil
+	}
+	hosts := map[string][]manifest.HostValues{}
+	for _, name := range h.DependsOn {
+		b := m.hostBlocks[name]
+		if b == nil {
+			continue
+		}
+		for _, bi := range b.Instances {
+			in := Instance{Block: name, Index: bi.Index}
+			if b.ForEach {
+				in = Instance{Block: name, Key: bi.Key, Keyed: true}
+			}
+			v := manifest.UnknownHost()
+			if r, ok := kept[in.String()]; ok {
+				v = HostValues(*r)
+			}
+			put(hosts, in, v)
+		}
+	}
+	args, labels, unknown, diags := m.in.Config.ResolveInstance(h, d.Index, hosts)
+	if diags.HasErrors() {
+		return fmt.Errorf("%s: %w", d.Address, diags)
+	}
+	d.Args, d.Labels, d.Unknown = copyJSON(args), maps.Clone(labels), unknown
+	return nil
 }
 
 // withFinish attaches a leftover check-in intent to a change of its
@@ -328,20 +421,24 @@ func findRecord(rs []*state.Host, id string) (*state.Host, bool) {
 
 // goneReason explains why an address is no longer wanted.
 func (m *maker) goneReason(addr string) Reason {
-	name, _, ok := ParseAddress(addr)
+	in, ok := ParseInstance(addr)
 	if !ok {
 		return Because(ReasonNotInManifest, addr)
 	}
-	h, ok := m.hostBlocks[name]
+	h, ok := m.hostBlocks[in.Block]
 	if !ok {
-		return Because(ReasonBlockRemoved, "host."+name)
+		return Because(ReasonBlockRemoved, "host."+in.Block)
 	}
-	return Reason{Kind: ReasonCountReduced, Detail: "host." + name, Count: h.Count}
+	if in.Keyed || h.ForEach {
+		return Because(ReasonKeyRemoved, addr)
+	}
+	return Reason{Kind: ReasonCountReduced, Detail: "host." + in.Block, Count: h.Count}
 }
 
 // compare decides what an existing record needs.
 func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 	c := Change{Action: NoOp, Address: d.Address, Before: r, After: d}
+	keepUnknownLabels(r, d)
 	c.UpdateLabels = !labelsEqual(r.Labels, d.Labels)
 	replace := func(reason Reason) Change {
 		c.Action = Replace
@@ -364,7 +461,12 @@ func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 	case providers.PresenceStopped:
 		return replace(Because(ReasonStopped, ""))
 	}
-	if diff := recipeDiff(r, d); len(diff) > 0 {
+	if diff := m.forcingDiff(r, d, &c); len(diff) > 0 {
+		return replace(Reason{Kind: ReasonRecipeChanged, Fields: diff})
+	}
+	if diff := unknownArgs(d); len(diff) > 0 {
+		// A value of a host checked out in this plan: the referred host
+		// is new, so the recipe changes.
 		return replace(Reason{Kind: ReasonRecipeChanged, Fields: diff})
 	}
 	if forced {
@@ -391,10 +493,84 @@ func (m *maker) compare(r *state.Host, d *Desired, forced bool) Change {
 			return c
 		}
 	}
-	if c.UpdateLabels {
+	switch {
+	case c.UpdateRecipe:
+		c.Reason = Reason{Kind: ReasonRecipeUpdated, Fields: ChangedKeys(r.Recipe, d.Args)}
+	case c.UpdateLabels:
 		c.Reason = Because(ReasonLabelsChanged, "")
 	}
 	return c
+}
+
+// keepUnknownLabels keeps the recorded values of labels not known yet
+// (they refer to a host being replaced): labels never replace a host, and
+// the new values are recorded by a later apply, once known.
+func keepUnknownLabels(r *state.Host, d *Desired) {
+	var rest []string
+	for _, u := range d.Unknown {
+		k, isLabel := strings.CutPrefix(u, "labels.")
+		switch {
+		case u == "labels":
+			d.Labels = maps.Clone(r.Labels)
+		case isLabel:
+			if v, ok := r.Labels[k]; ok {
+				if d.Labels == nil {
+					d.Labels = map[string]string{}
+				}
+				d.Labels[k] = v
+			}
+		default:
+			rest = append(rest, u)
+			continue
+		}
+	}
+	d.Unknown = rest
+}
+
+// forcingDiff names the recipe differences that need a new host. The
+// arguments the provider takes in place (Host.InPlace) do not: a known new
+// value sets c.UpdateRecipe, an unknown one keeps the recorded value
+// until it is known.
+func (m *maker) forcingDiff(r *state.Host, d *Desired, c *Change) []string {
+	diff := recipeDiff(r, d)
+	h := m.hostBlocks[d.Host]
+	if h == nil || len(h.InPlace) == 0 || len(diff) == 0 {
+		return diff
+	}
+	var forcing []string
+	for _, k := range diff {
+		if !slices.Contains(h.InPlace, k) {
+			forcing = append(forcing, k)
+		}
+	}
+	if len(forcing) > 0 {
+		return forcing
+	}
+	for _, k := range diff {
+		if slices.Contains(d.Unknown, "args."+k) {
+			if old, ok := r.Recipe[k]; ok {
+				d.Args[k] = copyValue(old)
+			}
+			d.Unknown = slices.DeleteFunc(d.Unknown, func(u string) bool { return u == "args."+k })
+			continue
+		}
+		c.UpdateRecipe = true
+	}
+	return nil
+}
+
+// unknownArgs are the argument names whose values are known after
+// checkout ("args" when the whole value is).
+func unknownArgs(d *Desired) []string {
+	var out []string
+	for _, u := range d.Unknown {
+		if u == "args" {
+			out = append(out, u)
+		} else if k, ok := strings.CutPrefix(u, "args."); ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // recipeDiff names what differs between the record's recipe and the
@@ -495,9 +671,13 @@ func matchChange(f *filter.Filter, c Change, now time.Time) (bool, error) {
 	if f == nil {
 		return true, nil
 	}
+	if c.Act != nil {
+		v := actionValues(c)
+		v.Now = now
+		return f.MatchValues(v)
+	}
 	if c.Before != nil {
-		_, idx, _ := ParseAddress(c.Before.Address)
-		ok, err := f.Match(*c.Before, idx, now)
+		ok, err := f.Match(*c.Before, addressIndex(c.Before.Address), now)
 		if err != nil || ok {
 			return ok, err
 		}
@@ -507,14 +687,19 @@ func matchChange(f *filter.Filter, c Change, now time.Time) (bool, error) {
 	}
 	if c.Before == nil && c.Resume != nil {
 		it := c.Resume
-		_, idx, _ := ParseAddress(it.Address)
 		return f.MatchValues(filter.Values{ID: it.HostID, Address: it.Address, Provider: it.Provider,
 			Instance: it.Instance, ProviderID: it.ProviderID, Environment: it.Environment,
-			Args: it.Recipe, Index: idx, Created: it.Created, Updated: it.Updated,
+			Args: it.Recipe, Index: addressIndex(it.Address), Created: it.Created, Updated: it.Updated,
 			Origin: filter.OriginValues{User: it.Origin.User, Machine: it.Origin.Machine, CI: it.Origin.CI},
 			Now:    now})
 	}
 	return false, nil
+}
+
+// addressIndex is the count index of an address (0 for anything else).
+func addressIndex(addr string) int {
+	_, idx, _ := ParseAddress(addr)
+	return idx
 }
 
 // DesiredValues is what a filter sees of a host not checked out yet.

@@ -36,6 +36,20 @@ const (
 	ReasonBlockRemoved ReasonKind = "block-removed"
 	// ReasonCountReduced: the block (Detail) now has Count instances.
 	ReasonCountReduced ReasonKind = "count-reduced"
+	// ReasonKeyRemoved: the instance's key (Detail: its address) is no
+	// longer in the block's for_each.
+	ReasonKeyRemoved ReasonKind = "key-removed"
+	// ReasonNeverRan: the action has no recorded result.
+	ReasonNeverRan ReasonKind = "never-ran"
+	// ReasonInputsChanged: the action's inputs differ from its last run's
+	// (Fields: "args", "command", "local", "provider"; "inputs" when they
+	// are known only after the hosts it refers to are done).
+	ReasonInputsChanged ReasonKind = "inputs-changed"
+	// ReasonActionFailed: the action's last run failed (Detail: why).
+	ReasonActionFailed ReasonKind = "action-failed"
+	// ReasonOnDestroy: the action's on_destroy step runs before the hosts
+	// it refers to are checked in.
+	ReasonOnDestroy ReasonKind = "on-destroy"
 	// ReasonTainted: the host is tainted; Detail is the record's reason
 	// (who tainted it, or the setup error that did).
 	ReasonTainted ReasonKind = "tainted"
@@ -56,6 +70,9 @@ const (
 	ReasonLeaseExpired ReasonKind = "lease-expired"
 	// ReasonLeaseEnding: the lease ends in Left; renewing for Lease.
 	ReasonLeaseEnding ReasonKind = "lease-ending"
+	// ReasonRecipeUpdated: only arguments the provider takes in place
+	// changed (Fields); the record is updated, nothing made.
+	ReasonRecipeUpdated ReasonKind = "recipe-updated"
 	// ReasonLabelsChanged: only the labels changed (recorded, nothing made).
 	ReasonLabelsChanged ReasonKind = "labels-changed"
 	// ReasonCheckout: an imperative checkout (Detail: the nick, if any).

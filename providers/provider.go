@@ -378,6 +378,9 @@ type Type struct {
 	Args cty.Type
 	// Sensitive names settings that must never be printed or stored.
 	Sensitive []string
+	// InPlace names the arguments whose changes need no new host
+	// (schema.Field.InPlace).
+	InPlace []string
 	// New makes an instance.
 	New func(ctx context.Context, cfg Config) (Provider, error)
 }

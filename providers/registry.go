@@ -28,6 +28,7 @@ func Register(t *Type) {
 		t.Sensitive = t.SettingsSchema.SensitiveNames()
 	}
 	t.Args = t.ArgsSchema.ArgsType()
+	t.InPlace = t.ArgsSchema.InPlaceNames()
 	regMu.Lock()
 	defer regMu.Unlock()
 	for _, n := range append([]string{t.Name}, t.Aliases...) {

@@ -1,6 +1,9 @@
 package state
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Optional capabilities of a Store. A caller checks for one with a type
 // assertion and says what it cannot do when the backend lacks it; a
@@ -61,4 +64,48 @@ type IdentitySetter interface {
 	Identifier
 	// SetIdentity replaces the state's id.
 	SetIdentity(ctx context.Context, id string) error
+}
+
+// Value kinds.
+const (
+	// KindOutput is an output block's value.
+	KindOutput = "output"
+	// KindAction is an action block's result.
+	KindAction = "action"
+)
+
+// Value is a named value an apply keeps for an environment: an output
+// (KindOutput) or the result of an action (KindAction). It holds no
+// secret: the manifest refuses sensitive values there; Sensitive only
+// hides a value from listings.
+type Value struct {
+	Environment string `json:"environment"`
+	Kind        string `json:"kind"`
+	Name        string `json:"name"`
+	// Value is JSON-shaped.
+	Value     any  `json:"value,omitempty"`
+	Sensitive bool `json:"sensitive,omitempty"`
+	// Digest identifies what the value was made from (an action's
+	// inputs), so that a plan can tell whether they changed.
+	Digest string `json:"digest,omitempty"`
+	// Status is an action's outcome: "done" or "failed"; Error says why.
+	Status  string    `json:"status,omitempty"`
+	Error   string    `json:"error,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// ValueStore is implemented by backends that keep named values per
+// environment (outputs, action results). Writes of values do not bump
+// the environment's serial: hosts are what a saved plan is checked
+// against.
+type ValueStore interface {
+	// PutValues inserts or replaces values by environment, kind and name;
+	// it sets Updated.
+	PutValues(ctx context.Context, vals ...Value) error
+	// Values lists env's values of kind ("": every kind), by kind then
+	// name.
+	Values(ctx context.Context, env, kind string) ([]Value, error)
+	// DeleteValues removes env's values of kind with the names; with no
+	// names, every value of the kind.
+	DeleteValues(ctx context.Context, env, kind string, names ...string) error
 }

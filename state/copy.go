@@ -22,8 +22,9 @@ type CopyOptions struct {
 type CopyResult struct {
 	// Environments is the number of environments in the source.
 	Environments int
-	// Hosts, Intents and Reservations count what was written.
-	Hosts, Intents, Reservations int
+	// Hosts, Intents and Reservations count what was written; Values the
+	// outputs and action results (when both stores keep values).
+	Hosts, Intents, Reservations, Values int
 	// PoolsListed is false when the source cannot list its pools: only the
 	// pools named in CopyOptions.Pools were copied.
 	PoolsListed bool
@@ -110,6 +111,21 @@ func Copy(ctx context.Context, dst, src Store, opts CopyOptions) (CopyResult, er
 		}
 	}
 	res.Intents = len(intents)
+
+	svs, ok1 := src.(ValueStore)
+	dvs, ok2 := dst.(ValueStore)
+	if ok1 && ok2 {
+		for _, env := range envs {
+			vals, err := svs.Values(ctx, env, "")
+			if err != nil {
+				return res, err
+			}
+			if err := dvs.PutValues(ctx, vals...); err != nil {
+				return res, fmt.Errorf("copy values: %w", err)
+			}
+			res.Values += len(vals)
+		}
+	}
 
 	pools := opts.Pools
 	if pl, ok := src.(PoolLister); ok {

@@ -29,6 +29,24 @@
 // It imports package providers only for the vocabulary both share (the
 // Transport* names, which providers report and records store).
 //
+// # Locks
+//
+// Every environment has one lock with two forms. plan-and-apply, destroy,
+// reap, import, taint and state repair take it exclusive: they read the
+// whole environment, judge its intents (a leftover intent is a run that
+// died) and write what they decided, so nobody else may change the
+// environment meanwhile. Imperative checkouts, check-ins, extends and
+// duplicates take it shared: each writes only its own intents and records,
+// in short transactions (intent, provider call, record), so any number of
+// them run side by side, and none runs while an exclusive holder does.
+// Since a shared holder keeps the lock for its whole provider call, an
+// exclusive holder never sees the intent of an imperative run still in
+// flight, and never takes it for a leftover.
+//
+// Waiters are served in turn: once an exclusive waiter queues, later
+// shared requests wait behind it, so an apply is not starved by a stream
+// of parallel test workers, and those workers go on once it is done.
+//
 // # Intents
 //
 // An intent is written before a provider is asked to create or destroy

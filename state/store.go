@@ -27,20 +27,36 @@ type LockInfo struct {
 	Machine   string    `json:"machine"`
 	Operation string    `json:"operation"` // apply, destroy, checkout…
 	Since     time.Time `json:"since"`
+	// Others counts the further holders of a shared lock besides this
+	// one, when a waiter found several. It is not stored.
+	Others int `json:"-"`
 }
 
 func (l LockInfo) String() string {
-	return fmt.Sprintf("%s (pid %d, user %s on %s, since %s)",
+	s := fmt.Sprintf("%s (pid %d, user %s on %s, since %s)",
 		l.Operation, l.PID, l.User, l.Machine, l.Since.Format(time.RFC3339))
+	switch l.Others {
+	case 0:
+	case 1:
+		s += " and 1 other"
+	default:
+		s += fmt.Sprintf(" and %d others", l.Others)
+	}
+	return s
 }
 
-// LockOptions control how Lock waits.
+// LockOptions control how Lock waits, and which form of the lock it takes.
 type LockOptions struct {
 	// Timeout is how long to wait for a held lock; zero means do not wait.
 	Timeout time.Duration
 	// OnWait, if set, is called once when the lock is found held, with the
 	// holder, before waiting.
 	OnWait func(holder LockInfo)
+	// Shared takes the lock's shared form: any number of shared holders
+	// hold it at once, and none while an exclusive holder does. The
+	// default is the exclusive form. See "Locks" in the package
+	// documentation.
+	Shared bool
 }
 
 // LockedError is returned when a lock could not be taken in time.
@@ -96,9 +112,12 @@ type Store interface {
 	// Intents lists intents of one environment, or of all when env is "".
 	Intents(ctx context.Context, env string) ([]Intent, error)
 
-	// Lock takes the environment's lock. It returns *LockedError naming
-	// the holder when the lock is still held after opts.Timeout. A lock
-	// dies with the process that holds it.
+	// Lock takes the environment's lock, exclusive or (opts.Shared)
+	// shared. It returns *LockedError naming the holder when the lock is
+	// still held after opts.Timeout. A lock dies with the process that
+	// holds it. Waiters are served in turn: an exclusive waiter keeps
+	// shared requests that come after it waiting, so a stream of shared
+	// holders cannot starve it.
 	Lock(ctx context.Context, env string, info LockInfo, opts LockOptions) (Unlocker, error)
 
 	// Reserve atomically takes one free member of the pool from

@@ -17,9 +17,9 @@ import (
 
 // runFlags control how changes are carried out.
 type runFlags struct {
-	Yes         bool          `name:"yes" short:"y" aliases:"auto-approve" help:"Do not ask for confirmation (needed when stdin is not a terminal). --auto-approve, as Terraform spells it, is the same flag."`
-	Parallelism int           `default:"10" help:"How many changes to carry out at once."`
-	LockTimeout time.Duration `name:"lock-timeout" default:"0s" help:"How long to wait for another broker holding the environment's lock (e.g. 5m); 0 fails at once, naming the holder."`
+	Yes         bool `name:"yes" short:"y" aliases:"auto-approve" help:"Do not ask for confirmation (needed when stdin is not a terminal). --auto-approve, as Terraform spells it, is the same flag."`
+	Parallelism int  `default:"10" help:"How many changes to carry out at once."`
+	lockFlags
 }
 
 // ApplyCmd makes the environment match the manifest.

@@ -55,7 +55,7 @@ type CLI struct {
 
 	Validate   ValidateCmd   `cmd:"" help:"Check a manifest for errors without contacting any provider."`
 	Fmt        FmtCmd        `cmd:"" help:"Rewrite manifests in canonical format."`
-	Plan       PlanCmd       `cmd:"" help:"Show what apply would change: check out (+), extend (~), check in (-), replace (-/+)."`
+	Plan       PlanCmd       `cmd:"" help:"Show what apply would change: check out (+), extend (~), check in (-), replace (-/+), run actions (+ run)."`
 	Apply      ApplyCmd      `cmd:"" help:"Make the environment match the manifest (or apply a saved plan)."`
 	Destroy    DestroyCmd    `cmd:"" help:"Check in every host the manifest's environment holds."`
 	Inventory  InventoryCmd  `cmd:"" help:"List the hosts broker has checked out."`
@@ -63,6 +63,7 @@ type CLI struct {
 	SSH        SSHCmd        `cmd:"" name:"ssh" help:"Open a shell on one host (or run a command with -- CMD)."`
 	Cp         CpCmd         `cmd:"" help:"Copy files and trees to or from hosts over SFTP: broker cp SRC SELECTOR:PATH, or back."`
 	Show       ShowCmd       `cmd:"" help:"Show a saved plan file or one host's record."`
+	Output     OutputCmd     `cmd:"" help:"Print the values of the manifest's output blocks saved by the last apply."`
 	Checkout   CheckoutCmd   `cmd:"" help:"Check hosts out imperatively (the Python broker's command line)."`
 	Checkin    CheckinCmd    `cmd:"" help:"Check hosts in by inventory index, hostname, name or filter."`
 	Extend     ExtendCmd     `cmd:"" help:"Extend hosts' leases."`

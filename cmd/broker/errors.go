@@ -111,7 +111,7 @@ func hints(err error) []string {
 	walk(err)
 	var le *state.LockedError
 	if errors.As(err, &le) {
-		add("wait for it to finish, or pass --lock-timeout to wait longer")
+		add("wait for it to finish, or pass --lock-timeout to wait longer (e.g. --lock-timeout 30m)")
 	}
 	var se *planner.StaleError
 	if errors.As(err, &se) {

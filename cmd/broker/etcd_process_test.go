@@ -52,9 +52,9 @@ func openEtcd(t *testing.T, c *etcdtest.Cluster, prefix string) *etcd.Store {
 
 // Twenty runners share one etcd: each checks out 10 sim hosts into the
 // environment "shared" and 10 into its own, as separate broker processes,
-// all at once. No record is lost or duplicated; the shared environment's
-// checkouts took turns (each one's writes are contiguous in etcd's history)
-// and its serial counts every write.
+// all at once. No record is lost or duplicated, and the shared
+// environment's serial counts every write. (The shared environment's
+// checkouts run side by side: they hold its lock shared.)
 func TestEtcdTwentyRunners(t *testing.T) {
 	c := etcdtest.Start(t)
 	dir := t.TempDir()
@@ -79,7 +79,7 @@ func TestEtcdTwentyRunners(t *testing.T) {
 		wg.Go(func() {
 			out := filepath.Join(dir, fmt.Sprintf("shared-%02d.json", i))
 			code, _, stderr := runBroker(t, dir, "--output-file", out, "checkout", "--provider", "sim",
-				"--count", fmt.Sprint(each), "-e", "shared", "--lock-timeout", "5m")
+				"--count", fmt.Sprint(each), "-e", "shared", "--lock-timeout", "0s")
 			if code != 0 {
 				errs <- fmt.Sprintf("runner %d shared checkout: exit %d: %s", i, code, stderr)
 			}
@@ -188,15 +188,8 @@ func TestEtcdTwentyRunners(t *testing.T) {
 			break
 		}
 	}
-	// Taking turns: once a runner's writes stop, they never resume.
-	finished := map[int]bool{}
-	for i, r := range sequence {
-		if finished[r] {
-			t.Fatalf("runner %d wrote to the shared environment again after others took over (write %d of %d): the lock did not hold", r, i, len(sequence))
-		}
-		if i > 0 && sequence[i-1] != r {
-			finished[sequence[i-1]] = true
-		}
+	if len(sequence) < runners*each {
+		t.Errorf("%d shared host writes seen, want at least %d", len(sequence), runners*each)
 	}
 	serial, err := s.Serial(ctx, "shared")
 	if err != nil {
@@ -236,7 +229,7 @@ func TestEtcdCLI(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "held.hcl"), fmt.Sprintf(lockManifest, "held", "1h"))
 	hold := startBroker(t, dir, "apply", "-f", "held.hcl", "--auto-approve")
 	hold.waitLine(t, "checking out")
-	code, _, errs = runBroker(t, dir, "checkout", "--provider", "sim", "-e", "held")
+	code, _, errs = runBroker(t, dir, "checkout", "--provider", "sim", "-e", "held", "--lock-timeout", "0s")
 	if code != exitLocked || !strings.Contains(errs, fmt.Sprintf("pid %d", hold.cmd.Process.Pid)) {
 		t.Errorf("checkout of a held environment: exit %d, stderr:\n%s", code, errs)
 	}

@@ -12,9 +12,9 @@ import (
 
 // imperativeFlags are shared by checkout, checkin, extend and duplicate.
 type imperativeFlags struct {
-	Background  bool          `short:"b" help:"Run in the background: start a detached broker doing the work, print its pid and log file, and return at once."`
-	Sequential  bool          `help:"One host at a time (default: concurrently)."`
-	LockTimeout time.Duration `name:"lock-timeout" default:"0s" help:"How long to wait for another broker holding the environment's lock (e.g. 5m); 0 fails at once, naming the holder."`
+	Background bool `short:"b" help:"Run in the background: start a detached broker doing the work, print its pid and log file, and return at once."`
+	Sequential bool `help:"One host at a time (default: concurrently)."`
+	lockFlags
 }
 
 func (f *imperativeFlags) parallelism() int {

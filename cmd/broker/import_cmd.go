@@ -10,6 +10,7 @@ import (
 // ImportCmd adopts an existing resource into an environment.
 type ImportCmd struct {
 	manifestFlags
+	lockFlags
 	Address  string `arg:"" placeholder:"ADDRESS" help:"The manifest's address the resource becomes (host.db[0])."`
 	Resource string `arg:"" placeholder:"TYPE.INSTANCE:ID" help:"The resource: provider instance and the provider's id (docker.local:3f2a9c…; an id prefix or the name also do)."`
 }
@@ -37,7 +38,8 @@ func (c *ImportCmd) Run(g *Globals, ctx *interruptContext) error {
 	}
 	defer a.Close()
 	env := a.Environment(cfg)
-	res, err := a.Import(ctx, app.ImportRequest{Config: cfg, Environment: env, Address: c.Address, Provider: prov, ProviderID: id})
+	res, err := a.Import(ctx, app.ImportRequest{Config: cfg, Environment: env, Address: c.Address, Provider: prov, ProviderID: id,
+		LockTimeout: c.LockTimeout, OnLockWait: lockWaiter(g, c.LockTimeout)})
 	if err != nil {
 		return err
 	}

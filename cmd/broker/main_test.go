@@ -62,17 +62,22 @@ func TestScripts(t *testing.T) {
 // awxEmulator starts the AWX API emulator for a script and sets AWX_URL and
 // AWX_TOKEN (user admin, password "password") for it; it stops with the
 // script. Each argument NAME is a host of the inventory admin-hosts made
-// outside broker (by the Python broker), with the fqdn NAME.lab.example.test.
+// outside broker (by the Python broker), with the fqdn NAME.lab.example.test;
+// the argument +satellite adds awxtest.SatelliteWorkflows instead.
 func awxEmulator(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! awx-emulator")
 	}
 	opts := awxtest.Options{Polls: 1}
-	if len(args) > 0 {
-		in := awxtest.Inventory{Name: "admin-hosts"}
-		for _, n := range args {
-			in.Hosts = append(in.Hosts, awxtest.Host{Name: n, Variables: map[string]any{"fqdn": n + ".lab.example.test", "os_distribution": "RHEL"}})
+	in := awxtest.Inventory{Name: "admin-hosts"}
+	for _, n := range args {
+		if n == "+satellite" {
+			opts.Workflows = append(awxtest.DefaultWorkflows(), awxtest.SatelliteWorkflows()...)
+			continue
 		}
+		in.Hosts = append(in.Hosts, awxtest.Host{Name: n, Variables: map[string]any{"fqdn": n + ".lab.example.test", "os_distribution": "RHEL"}})
+	}
+	if len(in.Hosts) > 0 {
 		opts.Inventories = []awxtest.Inventory{in}
 	}
 	srv := awxtest.New(opts)

@@ -13,9 +13,9 @@ import (
 
 // selectionFlags choose which changes a plan holds.
 type selectionFlags struct {
-	Target  []string `placeholder:"EXPR" sep:"none" help:"Only plan changes for hosts matching this filter expression (repeatable), e.g. 'address == \"host.web[1]\"' or 'labels.role == \"db\"'."`
-	Exclude []string `placeholder:"EXPR" sep:"none" help:"Leave out changes for hosts matching this filter expression (repeatable)."`
-	Replace []string `placeholder:"ADDRESS" sep:"none" help:"Replace this host even if nothing changed (repeatable), e.g. 'host.web[1]'."`
+	Target  []string `placeholder:"EXPR" sep:"none" help:"Only plan changes for these (repeatable): an address (host.web[1], host.web, 'host.web[\"eu\"]', action.NAME) or a filter expression, e.g. 'labels.role == \"db\"'."`
+	Exclude []string `placeholder:"EXPR" sep:"none" help:"Leave out changes for these (repeatable): an address or a filter expression, as --target."`
+	Replace []string `placeholder:"ADDRESS" sep:"none" help:"Replace this host, or run this action, even if nothing changed (repeatable), e.g. 'host.web[1]', 'host.web[\"eu\"]', action.integrate."`
 	Refresh bool     `default:"true" negatable:"" help:"Ask providers whether recorded hosts still exist (--no-refresh or --refresh=false to skip)."`
 }
 
@@ -42,6 +42,7 @@ each change with its reason:
   extend a host's lease                                        ~
   check a host in                                              -
   replace a host (recipe changed, tainted, failed, or gone)    -/+
+  run an action block (never ran, inputs changed, failed)      + run
 
 Nothing is changed. Save the plan with --out and apply exactly it later.`
 }

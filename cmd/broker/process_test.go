@@ -222,7 +222,8 @@ host "web" {
 `
 
 // TestSameEnvironmentTakesTurns: a second apply of an environment being
-// applied fails at once naming the holder, or waits with --lock-timeout.
+// applied waits for it, saying for whom; with --lock-timeout 0s it fails
+// at once naming the holder.
 func TestSameEnvironmentTakesTurns(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "slow.hcl"), fmt.Sprintf(lockManifest, "shared", "1h"))
@@ -231,7 +232,7 @@ func TestSameEnvironmentTakesTurns(t *testing.T) {
 	first := startBroker(t, dir, "apply", "-f", "slow.hcl", "--auto-approve")
 	first.waitLine(t, "checking out") // it holds the lock now
 
-	code, _, errs := runBroker(t, dir, "apply", "-f", "fast.hcl", "--auto-approve")
+	code, _, errs := runBroker(t, dir, "apply", "-f", "fast.hcl", "--auto-approve", "--lock-timeout", "0s")
 	if code != exitLocked {
 		t.Fatalf("second apply: exit %d, want %d (locked); stderr:\n%s", code, exitLocked, errs)
 	}
@@ -240,9 +241,9 @@ func TestSameEnvironmentTakesTurns(t *testing.T) {
 		t.Errorf("the error does not name the holder %q:\n%s", wantHolder, errs)
 	}
 
-	// With a timeout the second waits; it proceeds once the first is gone.
-	second := startBroker(t, dir, "apply", "-f", "fast.hcl", "--auto-approve", "--lock-timeout", "10m")
-	second.waitLine(t, "waiting up to 10m0s for the lock held by "+wantHolder)
+	// By default the second waits; it proceeds once the first is gone.
+	second := startBroker(t, dir, "apply", "-f", "fast.hcl", "--auto-approve")
+	second.waitLine(t, "waiting up to 5m0s for the lock held by "+wantHolder)
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ type ReapCmd struct {
 	manifestFlags
 	reportFlags
 	clockFlag
+	lockFlags
 	DryRun          bool          `name:"dry-run" help:"Only list what has expired, the orphans and the stale intents; change nothing."`
 	Orphans         bool          `help:"Also remove orphans: resources labelled with this state's identity that no record knows (otherwise they are listed)."`
 	Foreign         bool          `help:"Also remove foreign resources: another state's (label broker.state), or made by a broker too old to label its state. Only when you know their broker is gone."`
@@ -128,6 +129,7 @@ func (c *ReapCmd) Run(g *Globals, ctx *interruptContext) error {
 			Config: cfg, Environment: g.Environment, DryRun: c.DryRun, Orphans: c.Orphans, Foreign: c.Foreign, AllUsers: c.AllUsers,
 			Labels: labels, IntentGrace: c.IntentGrace, TeardownTimeout: c.TeardownTimeout,
 			Observer: obs, Stop: ctx.Stop, Parallelism: c.Parallelism,
+			LockTimeout: c.LockTimeout, OnLockWait: lockWaiter(g, c.LockTimeout),
 		},
 		Watch: c.Watch, Interval: c.Interval,
 	}

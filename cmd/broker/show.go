@@ -13,7 +13,7 @@ import (
 // ShowCmd shows a plan file or a host.
 type ShowCmd struct {
 	JSON   bool   `name:"json" help:"Print JSON."`
-	Target string `arg:"" placeholder:"PLAN|HOST" help:"A saved plan file, or a host: its address (host.web[0]), id, name, hostname or inventory index."`
+	Target string `arg:"" placeholder:"PLAN|HOST|ACTION" help:"A saved plan file; a host: its address (host.web[0], host.web[\"eu\"]), id, name, hostname or inventory index; or an action's last result (action.NAME)."`
 }
 
 // Run shows.
@@ -33,6 +33,18 @@ func (c *ShowCmd) Run(g *Globals, ctx *interruptContext) error {
 		return printDiagnostics(g, err)
 	}
 	defer a.Close()
+	if name, ok := planner.ParseActionAddress(c.Target); ok {
+		v, err := a.ActionResult(ctx, g.Environment, name)
+		if err != nil {
+			return err
+		}
+		if c.JSON {
+			enc := json.NewEncoder(g.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		}
+		return views.ActionResult(g.stdout, v)
+	}
 	sel, err := a.Select(ctx, app.SelectRequest{Environment: g.Environment, Refs: []string{c.Target}})
 	if err != nil {
 		return err

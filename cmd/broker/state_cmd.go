@@ -1,6 +1,8 @@
 package main
 
 import (
+	"time"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -152,6 +154,7 @@ func (c *StateShowCmd) Run(g *Globals, ctx *interruptContext) error {
 type StateRmCmd struct {
 	Hosts []string `arg:"" placeholder:"ID|ADDRESS" help:"Records to forget: ids, or addresses (host.web[0]) with --environment."`
 	Yes   bool     `name:"yes" short:"y" help:"Do not ask for confirmation (needed when stdin is not a terminal)."`
+	lockFlags
 }
 
 // Help for state rm.
@@ -187,7 +190,7 @@ func (c *StateRmCmd) Run(g *Globals, ctx *interruptContext) error {
 		}
 		return err
 	}
-	res, err := a.StateRm(ctx, app.StateRmRequest{Hosts: found})
+	res, err := a.StateRm(ctx, app.StateRmRequest{Hosts: found, LockTimeout: c.LockTimeout, OnLockWait: lockWaiter(g, c.LockTimeout)})
 	if err != nil {
 		return err
 	}
@@ -220,8 +223,9 @@ func confirm(g *Globals, yes bool, question, hint string) (bool, error) {
 
 // StateUnlockCmd breaks a lock.
 type StateUnlockCmd struct {
-	Env string `arg:"" name:"environment" placeholder:"ENV" help:"The environment whose lock to break."`
-	Yes bool   `name:"yes" short:"y" help:"Do not ask for confirmation."`
+	Env         string        `arg:"" name:"environment" placeholder:"ENV" help:"The environment whose lock to break."`
+	Yes         bool          `name:"yes" short:"y" help:"Do not ask for confirmation."`
+	LockTimeout time.Duration `name:"lock-timeout" default:"0s" placeholder:"DURATION" help:"On a backend whose locks end only with their process (bbolt), how long to wait for the holder to end before reporting it."`
 }
 
 // Help for state unlock.
@@ -247,6 +251,8 @@ func (c *StateUnlockCmd) Run(g *Globals, ctx *interruptContext) error {
 	defer a.Close()
 	res, err := a.StateUnlock(ctx, app.StateUnlockRequest{
 		Environment: c.Env,
+		LockTimeout: c.LockTimeout,
+		OnLockWait:  lockWaiter(g, c.LockTimeout),
 		Confirm: func(holder state.LockInfo) (bool, error) {
 			fmt.Fprintf(g.stdout, "Environment %q is locked by %s.\n", c.Env, holder)
 			return confirm(g, c.Yes, "Break this lock? If that runner is still alive it loses the lock.", "pass --yes to break it without asking")

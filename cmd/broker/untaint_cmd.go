@@ -1,11 +1,9 @@
 package main
 
-import "time"
-
 // UntaintCmd takes the taint mark off hosts.
 type UntaintCmd struct {
-	Hosts       []string      `arg:"" name:"host" placeholder:"ADDRESS|ID" help:"Tainted hosts: addresses (host.web[1]) in the environment, or record ids."`
-	LockTimeout time.Duration `name:"lock-timeout" default:"0s" help:"How long to wait for another broker holding the environment's lock."`
+	Hosts []string `arg:"" name:"host" placeholder:"ADDRESS|ID" help:"Tainted hosts: addresses (host.web[1]) in the environment, or record ids."`
+	lockFlags
 }
 
 // Help is shown by `broker untaint --help`.

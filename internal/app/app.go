@@ -286,7 +286,7 @@ func SchemaSource(name string) (manifest.ProviderSchema, bool) {
 	if !ok {
 		return manifest.ProviderSchema{}, false
 	}
-	return manifest.ProviderSchema{Type: t.Name, Settings: t.Settings, Args: t.Args, Sensitive: t.Sensitive, CheckArgs: t.CheckArgs}, true
+	return manifest.ProviderSchema{Type: t.Name, Settings: t.Settings, Args: t.Args, Sensitive: t.Sensitive, CheckArgs: t.CheckArgs, InPlace: t.InPlace}, true
 }
 
 // DiagnosticsError is returned when a manifest or settings file has errors;

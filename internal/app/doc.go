@@ -8,7 +8,7 @@
 // Files by operation, each with its request and result types:
 //
 //	select.go    Select, Inventory: host references, --all, --filter, environment scope
-//	ops.go       Checkout, Checkin, Extend, Duplicate (imperative runs under the environment's lock)
+//	ops.go       Checkout, Checkin, Extend, Duplicate (imperative runs under the shared form of the environment's lock, side by side)
 //	execute.go   Execute (provider actions), UnrecordedHost
 //	plan.go      Plan, Apply, Destroy of a manifest
 //	taint.go     Taint, Untaint, FindHosts (exactly one record per reference)

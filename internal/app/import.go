@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +29,10 @@ type ImportRequest struct {
 	// Provider is "type.instance"; ProviderID the provider's id of the
 	// resource (a container id, or its unique prefix, or its name).
 	Provider, ProviderID string
+	// LockTimeout bounds the wait for an environment's lock; 0 does not
+	// wait. OnLockWait is told who holds it when the wait begins.
+	LockTimeout time.Duration
+	OnLockWait  func(holder state.LockInfo)
 }
 
 // ImportResult is the record written, and what is worth telling.
@@ -73,7 +79,7 @@ func (a *App) Import(ctx context.Context, req ImportRequest) (*ImportResult, err
 	if err != nil {
 		return nil, err
 	}
-	lock, err := st.Lock(ctx, req.Environment, a.LockInfo("import"), state.LockOptions{})
+	lock, err := st.Lock(ctx, req.Environment, a.LockInfo("import"), state.LockOptions{Timeout: req.LockTimeout, OnWait: req.OnLockWait})
 	if err != nil {
 		return nil, err
 	}

@@ -71,8 +71,9 @@ func (a *App) OpenSession(ctx context.Context, cfg *manifest.Config, h *state.Ho
 }
 
 // RecordHostKey writes the host key pinned into h to its record, under
-// the environment's lock, if the record still exists (a host checked in
-// meanwhile is not brought back).
+// the shared form of the environment's lock (it changes one record, as an
+// imperative operation does), if the record still exists (a host checked
+// in meanwhile is not brought back).
 func (a *App) RecordHostKey(ctx context.Context, h state.Host, lockTimeout time.Duration) error {
 	if h.HostKey == "" {
 		return nil
@@ -81,7 +82,7 @@ func (a *App) RecordHostKey(ctx context.Context, h state.Host, lockTimeout time.
 	if err != nil {
 		return err
 	}
-	lock, err := st.Lock(ctx, h.Environment, a.LockInfo("pin host key"), state.LockOptions{Timeout: lockTimeout})
+	lock, err := st.Lock(ctx, h.Environment, a.LockInfo("pin host key"), state.LockOptions{Timeout: lockTimeout, Shared: true})
 	if err != nil {
 		return err
 	}

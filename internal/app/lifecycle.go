@@ -28,21 +28,7 @@ const (
 )
 
 // Values is what expressions can read of a host record.
-func Values(h state.Host) manifest.HostValues {
-	labels := map[string]any{}
-	for k, v := range h.Labels {
-		labels[k] = v
-	}
-	facts := h.Facts
-	if facts == nil {
-		facts = map[string]any{}
-	}
-	return manifest.HostValues{
-		"id": h.ID, "address": h.Address, "name": h.Name, "hostname": h.Hostname,
-		"ip": h.IP, "connect_host": h.ConnectAddress(), "port": float64(h.Port), "user": h.User, "labels": labels, "facts": facts,
-		"provider": h.Provider, "instance": h.Instance,
-	}
-}
+func Values(h state.Host) manifest.HostValues { return planner.HostValues(h) }
 
 // neighbours gives the values of the environment's hosts by block name,
 // for expressions that refer to host.NAME[i].
@@ -55,18 +41,7 @@ func (a *App) neighbours(ctx context.Context, env string) (map[string][]manifest
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]manifest.HostValues{}
-	for _, r := range recs {
-		name, idx, ok := planner.ParseAddress(r.Address)
-		if !ok {
-			continue
-		}
-		for len(out[name]) <= idx {
-			out[name] = append(out[name], nil)
-		}
-		out[name][idx] = Values(r)
-	}
-	return out, nil
+	return planner.Neighbours(recs), nil
 }
 
 // neighboursFor reads the environment's hosts only where an expression
@@ -81,12 +56,47 @@ func (a *App) neighboursFor(ctx context.Context, blk *manifest.Host, hooks bool,
 	return a.neighbours(ctx, env)
 }
 
+// hostBlock finds the block of an address and the instance's place in
+// it (for a for_each instance, its key's; for a key no longer in
+// for_each, a block that still has it, each.value unknown).
 func hostBlock(cfg *manifest.Config, addr string) (*manifest.Host, int) {
-	name, idx, ok := planner.ParseAddress(addr)
+	in, ok := planner.ParseInstance(addr)
 	if !ok || cfg == nil {
 		return nil, 0
 	}
-	return cfg.HostBlock(name), idx
+	blk := cfg.HostBlock(in.Block)
+	if blk == nil || blk.ForEach != in.Keyed {
+		return nil, 0
+	}
+	if in.Keyed {
+		return blk.WithKey(in.Key)
+	}
+	return blk, in.Index
+}
+
+// resolveDesired evaluates the args and labels a plan left unknown,
+// now that the hosts they refer to are checked out.
+func (a *App) resolveDesired(cfg *manifest.Config) func(ctx context.Context, env string, c planner.Change) (*planner.Desired, error) {
+	return func(ctx context.Context, env string, c planner.Change) (*planner.Desired, error) {
+		blk, idx := hostBlock(cfg, c.Address)
+		if blk == nil {
+			return nil, fmt.Errorf("%s is not in the manifest; its args cannot be resolved", c.Address)
+		}
+		hosts, err := a.neighbours(ctx, env)
+		if err != nil {
+			return nil, err
+		}
+		args, labels, unknown, diags := cfg.ResolveInstance(blk, idx, hosts)
+		if diags.HasErrors() {
+			return nil, diagErr(diags)
+		}
+		if len(unknown) > 0 {
+			return nil, fmt.Errorf("%s are still not known: a host they refer to is not checked out", strings.Join(unknown, ", "))
+		}
+		d := *c.After
+		d.Args, d.Labels, d.Unknown = args, labels, nil
+		return &d, nil
+	}
 }
 
 // afterCheckout records a new host's connection block (without secrets),

@@ -16,6 +16,16 @@ import (
 // This file holds the imperative operations: Checkout, Checkin, Extend and
 // Duplicate. The command line and the Go library are two faces of them;
 // neither builds changes of its own.
+//
+// They hold their environment's lock in its shared form (see package
+// state, "Locks"): each writes only its own intents and records, in short
+// transactions, so many of them (parallel test workers) run side by side,
+// while plan-and-apply, destroy and reap, which judge the whole
+// environment, hold it exclusive and run alone.
+
+// DefaultLockTimeout is how long a command waits for an environment's
+// lock by default (--lock-timeout).
+const DefaultLockTimeout = 5 * time.Minute
 
 // RunOptions steer how an imperative operation runs its changes.
 type RunOptions struct {
@@ -25,7 +35,8 @@ type RunOptions struct {
 	Stop <-chan struct{}
 	// Parallelism bounds the changes run at once; 0: the default.
 	Parallelism int
-	// LockTimeout is how long to wait for the environment's lock.
+	// LockTimeout is how long to wait for the environment's lock (held
+	// exclusive by an apply, destroy or reap); 0 does not wait.
 	LockTimeout time.Duration
 	// OnLockWait is told who holds the lock when the wait begins.
 	OnLockWait func(holder state.LockInfo)
@@ -216,8 +227,11 @@ func (a *App) perEnvironment(ctx context.Context, op string, o RunOptions, hosts
 	return out, nil
 }
 
-// run applies changes to env under its lock with the executor, so that
-// intents, resume and events are those of apply.
+// run applies changes to env under the shared form of its lock with the
+// executor, so that intents, resume and events are those of apply.
+// Changes on recorded hosts (check-in, extend) are made from the records
+// as they are once the lock is held: a host another run has checked in
+// meanwhile is not touched again (its record would come back).
 func (a *App) run(ctx context.Context, op string, o RunOptions, env string, changes []planner.Change) (*OpResult, error) {
 	if err := manifest.CheckEnvironmentName(env); err != nil {
 		return nil, err
@@ -226,11 +240,14 @@ func (a *App) run(ctx context.Context, op string, o RunOptions, env string, chan
 	if err != nil {
 		return nil, err
 	}
-	lock, err := st.Lock(ctx, env, a.LockInfo(op), state.LockOptions{Timeout: o.LockTimeout, OnWait: o.OnLockWait})
+	lock, err := st.Lock(ctx, env, a.LockInfo(op), state.LockOptions{Timeout: o.LockTimeout, OnWait: o.OnLockWait, Shared: true})
 	if err != nil {
 		return nil, err
 	}
 	defer lock.Unlock()
+	if changes, err = current(ctx, st, changes); err != nil {
+		return nil, err
+	}
 	serial, err := st.Serial(ctx, env)
 	if err != nil {
 		return nil, err
@@ -238,6 +255,37 @@ func (a *App) run(ctx context.Context, op string, o RunOptions, env string, chan
 	p := &planner.Plan{FormatVersion: planner.FormatVersion, Environment: env, StateSerial: serial, Created: a.Now(), Changes: changes}
 	res, err := executor.Apply(ctx, p, a.executorOptions(ApplyRequest{Observer: o.Observer, Stop: o.Stop, Parallelism: o.Parallelism}))
 	return &OpResult{Runs: []RunResult{{Environment: env, Changes: changes, Result: res}}}, err
+}
+
+// current refreshes the records changes start from, as they are now that
+// the lock is held. An extend whose host is gone, or being checked in by
+// another run, is dropped: writing the extended record would bring it
+// back. A check-in whose record is gone stays (it may be the check-in of a
+// host broker has no record of); the provider reports the host gone.
+func current(ctx context.Context, st state.Store, changes []planner.Change) ([]planner.Change, error) {
+	out := changes[:0:0]
+	for _, c := range changes {
+		if c.Before == nil {
+			out = append(out, c)
+			continue
+		}
+		h, err := st.Host(ctx, c.Before.ID)
+		switch {
+		case errors.Is(err, state.ErrNotFound):
+			if c.Action != planner.Extend {
+				out = append(out, c)
+			}
+			continue
+		case err != nil:
+			return nil, err
+		}
+		if c.Action == planner.Extend && h.Status == state.StatusReleasing {
+			continue
+		}
+		c.Before = &h
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 func orDefault(env string) string {

@@ -260,3 +260,51 @@ func TestHostLabelsAcrossEnvironments(t *testing.T) {
 		t.Errorf("two environments (-want +got):\n%s", diff)
 	}
 }
+
+// An extend made from a record another run has checked in meanwhile (its
+// selection read the record before the check-in) touches nothing: the
+// record does not come back, the provider is not asked. One made from an
+// older copy of a live record extends the record as it is now.
+func TestExtendUsesTheRecordAsItIsNow(t *testing.T) {
+	a := simApp(t, Options{})
+	hs := checkout(t, a, "", CheckoutSpec{Count: 2, Lease: time.Hour})
+	gone, live := hs[0], hs[1]
+	res, err := a.Checkin(t.Context(), CheckinRequest{Hosts: []state.Host{gone}})
+	if err == nil {
+		err = res.Err("checkin")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := a.Store(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another run labelled the live host meanwhile.
+	now, err := st.Host(t.Context(), live.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now.Labels = map[string]string{"by": "other run"}
+	if err := st.Put(t.Context(), now); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err = a.Extend(t.Context(), ExtendRequest{Hosts: []state.Host{gone, live}, Lease: 2 * time.Hour})
+	if err == nil {
+		err = res.Err("extend")
+	}
+	if err != nil {
+		t.Fatalf("extend: %v", err)
+	}
+	if _, err := st.Host(t.Context(), gone.ID); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("the checked-in host's record came back: %v", err)
+	}
+	got, err := st.Host(t.Context(), live.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Labels["by"] != "other run" || got.Lease.Duration != 2*time.Hour {
+		t.Errorf("live host after extend: labels %v, lease %v", got.Labels, got.Lease.Duration)
+	}
+}

@@ -48,7 +48,12 @@ func (a *App) Plan(ctx context.Context, req PlanRequest) (*planner.Plan, error) 
 	if err != nil {
 		return nil, err
 	}
+	values, err := a.recordedValues(ctx, env, state.KindAction)
+	if err != nil {
+		return nil, err
+	}
 	in := planner.Input{
+		Values:      values,
 		Environment: env,
 		Config:      req.Config,
 		Records:     records,
@@ -85,11 +90,15 @@ func compileAll(flag string, srcs []string) ([]*filter.Filter, error) {
 }
 
 // addressFilter lets --target and --exclude take an address as Terraform
-// users write it: host.web[2] is one instance, host.web every instance of
-// the block. Anything else is a filter expression.
+// users write it: host.web[2] and host.web["eu"] are one instance,
+// host.web every instance of the block, action.NAME an action. Anything
+// else is a filter expression.
 func addressFilter(s string) string {
 	t := strings.TrimSpace(s)
-	if _, _, ok := planner.ParseAddress(t); ok {
+	if _, ok := planner.ParseActionAddress(t); ok {
+		return fmt.Sprintf("address == %q", t)
+	}
+	if _, ok := planner.ParseInstance(t); ok {
 		return fmt.Sprintf("address == %q", t)
 	}
 	if isBlockRef(t) {
@@ -214,7 +223,13 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 		if op == "apply" {
 			a.refreshConnections(ctx, req.Config, env)
 		}
-		return out, nil
+		if !out.Plan.Destroy {
+			if err := a.writeStateOnly(ctx, st, out.Plan); err != nil {
+				return out, err
+			}
+			return out, a.saveOutputs(ctx, req.Config, env)
+		}
+		return out, a.forgetValues(ctx, env)
 	}
 	if req.Approve != nil {
 		ok, err := req.Approve(out.Plan)
@@ -234,7 +249,40 @@ func (a *App) Apply(ctx context.Context, req ApplyRequest) (*ApplyResult, error)
 	if cause := context.Cause(ctx); errors.Is(cause, ErrLockLost) && err == nil {
 		err = cause
 	}
+	if err == nil && ctx.Err() == nil {
+		switch {
+		case out.Plan.Destroy && out.Result.Err() == nil:
+			err = a.forgetValues(ctx, env)
+		case !out.Plan.Destroy:
+			if err = a.writeStateOnly(ctx, st, out.Plan); err == nil {
+				err = a.saveOutputs(ctx, req.Config, env)
+			}
+		}
+	}
 	return out, err
+}
+
+// writeStateOnly writes the label and in-place argument updates of the
+// plan's no-op changes into their records: nothing is made for them.
+func (a *App) writeStateOnly(ctx context.Context, st state.Store, p *planner.Plan) error {
+	var put []state.Host
+	for _, c := range p.Changes {
+		if c.Action != planner.NoOp || c.Before == nil || c.After == nil || !(c.UpdateLabels || c.UpdateRecipe) {
+			continue
+		}
+		h := *c.Before
+		if c.UpdateLabels {
+			h.Labels = c.After.Labels
+		}
+		if c.UpdateRecipe {
+			h.Recipe = c.After.Args
+		}
+		put = append(put, h)
+	}
+	if len(put) == 0 {
+		return nil
+	}
+	return st.Put(ctx, put...)
 }
 
 func (a *App) executorOptions(req ApplyRequest) executor.Options {
@@ -251,6 +299,8 @@ func (a *App) executorOptions(req ApplyRequest) executor.Options {
 		Observer:      a.logEvents(req.Observer),
 		Stop:          req.Stop,
 		AfterCheckout: a.afterCheckout(cfg),
+		Resolve:       a.resolveDesired(cfg),
+		RunAction:     a.runAction(cfg),
 		BeforeCheckin: a.beforeCheckin(cfg),
 		Session:       a.Session,
 		Origin:        a.origin,

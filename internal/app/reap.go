@@ -54,6 +54,10 @@ type ReapRequest struct {
 	Observer        executor.Observer
 	Stop            <-chan struct{}
 	Parallelism     int
+	// LockTimeout bounds the wait for an environment's lock; 0 does not
+	// wait. OnLockWait is told who holds it when the wait begins.
+	LockTimeout time.Duration
+	OnLockWait  func(holder state.LockInfo)
 }
 
 // Orphan is a resource carrying broker's labels that no record or intent
@@ -160,7 +164,7 @@ func stopped(stop <-chan struct{}) bool {
 
 // reapEnv handles one environment under its lock.
 func (a *App) reapEnv(ctx context.Context, st state.Store, env string, req ReapRequest, res *ReapResult) error {
-	lock, err := st.Lock(ctx, env, a.LockInfo("reap"), state.LockOptions{})
+	lock, err := st.Lock(ctx, env, a.LockInfo("reap"), state.LockOptions{Timeout: req.LockTimeout, OnWait: req.OnLockWait})
 	var locked *state.LockedError
 	if errors.As(err, &locked) {
 		res.Locked = append(res.Locked, fmt.Sprintf("%s (%s)", env, locked.Holder))

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -210,6 +212,10 @@ func (a *App) StateShow(ctx context.Context, req StateShowRequest) (StateRecord,
 // StateRmRequest lists the records to forget, as StateFind returned them.
 type StateRmRequest struct {
 	Hosts []state.Host
+	// LockTimeout bounds the wait for an environment's lock; 0 does not
+	// wait. OnLockWait is told who holds it when the wait begins.
+	LockTimeout time.Duration
+	OnLockWait  func(holder state.LockInfo)
 }
 
 // StateRmResult says what StateRm did.
@@ -237,7 +243,7 @@ func (a *App) StateRm(ctx context.Context, req StateRmRequest) (StateRmResult, e
 	}
 	slices.Sort(envs)
 	for _, env := range envs {
-		lock, err := st.Lock(ctx, env, a.LockInfo("state rm"), state.LockOptions{})
+		lock, err := st.Lock(ctx, env, a.LockInfo("state rm"), state.LockOptions{Timeout: req.LockTimeout, OnWait: req.OnLockWait})
 		if err != nil {
 			return res, err
 		}
@@ -258,6 +264,11 @@ type StateUnlockRequest struct {
 	// lock is broken only when it returns true, and its error is returned
 	// as it is. nil: break without asking.
 	Confirm func(holder state.LockInfo) (bool, error)
+	// LockTimeout, on a backend whose locks end only with their process,
+	// is how long to wait for the holder to end before reporting it;
+	// OnLockWait is told who it is when the wait begins.
+	LockTimeout time.Duration
+	OnLockWait  func(holder state.LockInfo)
 }
 
 // StateUnlockResult says what StateUnlock found and did.
@@ -283,7 +294,7 @@ func (a *App) StateUnlock(ctx context.Context, req StateUnlockRequest) (StateUnl
 	fu, ok := st.(state.ForceUnlocker)
 	if !ok {
 		// Find out by trying: a free lock is taken and given back at once.
-		u, err := st.Lock(ctx, env, a.LockInfo("state unlock"), state.LockOptions{})
+		u, err := st.Lock(ctx, env, a.LockInfo("state unlock"), state.LockOptions{Timeout: req.LockTimeout, OnWait: req.OnLockWait})
 		var le *state.LockedError
 		switch {
 		case errors.As(err, &le):

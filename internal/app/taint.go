@@ -36,7 +36,7 @@ func (a *App) FindHosts(ctx context.Context, env string, refs []string) ([]state
 		}
 		switch {
 		case len(hits) == 0:
-			_, _, isAddr := planner.ParseAddress(ref)
+			_, isAddr := planner.ParseInstance(ref)
 			switch {
 			case isAddr && env != "":
 				return nil, Hint(fmt.Errorf("no host %s in environment %q", ref, env),

@@ -13,14 +13,23 @@
 // transactions, and DB.Batch coalesces their writes into few fsyncs), and
 // the last user to leave closes it, handing the file to other processes.
 //
+// opts.Timeout bounds the wait for another process only while that process
+// makes no progress: when the file was written meanwhile (many broker
+// processes taking turns on it, as a hundred parallel checkouts do), the
+// wait goes on, up to maxWaits timeouts in all. A holder that hangs still
+// times out after one.
+//
 // Package boltshare knows nothing of what is stored in the files.
 package boltshare
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"sync"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 type entry struct {
@@ -49,7 +58,7 @@ func Acquire(path string, opts *bbolt.Options) (db *bbolt.DB, release func() err
 		e = &entry{refs: 1, ready: make(chan struct{})}
 		files[path] = e
 		mu.Unlock()
-		e.db, e.err = bbolt.Open(path, 0o600, opts)
+		e.db, e.err = open(path, opts)
 		if e.err != nil {
 			mu.Lock()
 			if files[path] == e {
@@ -84,4 +93,32 @@ func Acquire(path string, opts *bbolt.Options) (db *bbolt.DB, release func() err
 		return err
 	}
 	return e.db, release, nil
+}
+
+// maxWaits bounds the wait of an open while others keep writing the file,
+// in timeouts.
+const maxWaits = 12
+
+// open opens path, waiting for other processes as long as they make
+// progress (see the package documentation).
+func open(path string, opts *bbolt.Options) (*bbolt.DB, error) {
+	for i := 1; ; i++ {
+		before, _ := os.Stat(path)
+		db, err := bbolt.Open(path, 0o600, opts)
+		if !errors.Is(err, berrors.ErrTimeout) || opts == nil || opts.Timeout <= 0 || i >= maxWaits {
+			return db, err
+		}
+		after, _ := os.Stat(path)
+		if !written(before, after) {
+			return db, err
+		}
+	}
+}
+
+// written reports whether the file changed between two looks at it.
+func written(before, after os.FileInfo) bool {
+	if before == nil || after == nil {
+		return false
+	}
+	return !before.ModTime().Equal(after.ModTime()) || before.Size() != after.Size()
 }

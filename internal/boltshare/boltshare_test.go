@@ -91,3 +91,61 @@ func TestLastReleaseCloses(t *testing.T) {
 	}
 	db.Close()
 }
+
+// TestOpenWaitsWhileTheFileIsWritten: an open waits past its timeout for as
+// long as the holder keeps writing the file (a hundred processes taking
+// turns on it), and times out once the holder stops making progress.
+func TestOpenWaitsWhileTheFileIsWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	const timeout = 200 * time.Millisecond
+	// Another handle of the file: its flock keeps Acquire out, as another
+	// process's would.
+	holder, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder.NoSync = true // many small writes per timeout
+	got := make(chan error, 1)
+	go func() {
+		db, release, err := Acquire(path, &bbolt.Options{Timeout: timeout})
+		if err == nil {
+			_ = db
+			err = release()
+		}
+		got <- err
+	}()
+	// Write for several timeouts, then hand the file over.
+	start := time.Now()
+	for n := 0; time.Since(start) < 4*timeout; n++ {
+		if err := holder.Update(func(tx *bbolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists([]byte("b"))
+			if err != nil {
+				return err
+			}
+			return b.Put(binary.BigEndian.AppendUint32(nil, uint32(n)), make([]byte, 512))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-got:
+			t.Fatalf("Acquire returned while the holder was writing: %v", err)
+		default:
+		}
+	}
+	if err := holder.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("Acquire after the writing holder left: %v", err)
+	}
+
+	// A holder that writes nothing: the open times out.
+	holder, err = bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, _, err := Acquire(path, &bbolt.Options{Timeout: timeout}); err == nil {
+		t.Fatal("Acquire of a file held by an idle holder succeeded")
+	}
+}

@@ -8,6 +8,7 @@ const (
 	green   = "\x1b[32m"
 	yellow  = "\x1b[33m"
 	magenta = "\x1b[35m"
+	cyan    = "\x1b[36m"
 	bold    = "\x1b[1m"
 	reset   = "\x1b[0m"
 )

@@ -45,6 +45,7 @@ var actionColor = map[planner.Action]string{
 	planner.Extend:  yellow,
 	planner.Destroy: red,
 	planner.Replace: magenta,
+	planner.Run:     cyan,
 }
 
 var legendText = map[planner.Action]string{
@@ -52,9 +53,10 @@ var legendText = map[planner.Action]string{
 	planner.Extend:  "extend the lease",
 	planner.Destroy: "check in",
 	planner.Replace: "check in, then check out again",
+	planner.Run:     "run an action",
 }
 
-var legendOrder = []planner.Action{planner.Create, planner.Extend, planner.Replace, planner.Destroy}
+var legendOrder = []planner.Action{planner.Create, planner.Extend, planner.Replace, planner.Destroy, planner.Run}
 
 func (v *planHuman) symbol(a planner.Action) string {
 	return v.p.paint(actionColor[a], fmt.Sprintf("%3s", a.Symbol()))
@@ -63,16 +65,22 @@ func (v *planHuman) symbol(a planner.Action) string {
 func (v *planHuman) Plan(p *planner.Plan) error {
 	bw := bufio.NewWriter(v.w)
 	counts := p.Counts()
-	labels := 0
+	labels, recipes := 0, 0
 	for _, c := range p.Changes {
 		if c.UpdateLabels {
 			labels++
+		}
+		if c.UpdateRecipe {
+			recipes++
 		}
 	}
 	if !p.HasChanges() {
 		fmt.Fprintf(bw, "%s Environment %q matches the manifest.\n", v.p.paint(bold, "No changes."), p.Environment)
 		if labels > 0 {
 			fmt.Fprintf(bw, "Labels of %s will be updated in the state.\n", plural(labels, "host", "hosts"))
+		}
+		if recipes > 0 {
+			fmt.Fprintf(bw, "Arguments taken in place of %s will be updated in the state.\n", plural(recipes, "host", "hosts"))
 		}
 		return bw.Flush()
 	}
@@ -91,8 +99,12 @@ func (v *planHuman) Plan(p *planner.Plan) error {
 		v.change(bw, c)
 	}
 	bw.WriteString("\n")
-	fmt.Fprintf(bw, "%s %d to check out, %d to extend, %d to check in, %d to replace.\n",
-		v.p.paint(bold, "Plan:"), counts[planner.Create], counts[planner.Extend], counts[planner.Destroy], counts[planner.Replace])
+	runs := ""
+	if n := counts[planner.Run]; n > 0 {
+		runs = fmt.Sprintf(", %s to run", plural(n, "action", "actions"))
+	}
+	fmt.Fprintf(bw, "%s %d to check out, %d to extend, %d to check in, %d to replace%s.\n",
+		v.p.paint(bold, "Plan:"), counts[planner.Create], counts[planner.Extend], counts[planner.Destroy], counts[planner.Replace], runs)
 	if labels > 0 {
 		fmt.Fprintf(bw, "Labels of %s will be updated in the state.\n", plural(labels, "host", "hosts"))
 	}
@@ -114,9 +126,14 @@ func (v *planHuman) change(w *bufio.Writer, c planner.Change) {
 	if title == "" && c.Before != nil {
 		title = c.Before.ID
 	}
+	if c.Act != nil {
+		title = "run " + title
+	}
 	fmt.Fprintf(w, "%s %s\n", v.symbol(c.Action), v.p.paint(bold, title))
 	var attrs []attr
 	switch c.Action {
+	case planner.Run:
+		attrs = actionAttrs(c.Act)
 	case planner.Create:
 		attrs = desiredAttrs(c.After)
 		if c.Resume != nil {
@@ -170,14 +187,66 @@ func desiredAttrs(d *planner.Desired) []attr {
 	if d.Nick != "" {
 		as = append(as, attr{"nick", fmt.Sprintf("%q", d.Nick)})
 	}
-	for _, k := range sortedKeys(d.Args) {
+	keys := sortedKeys(d.Args)
+	unknown := map[string]bool{}
+	for _, u := range d.Unknown {
+		if k, ok := strings.CutPrefix(u, "args."); ok {
+			keys = append(keys, k)
+			unknown[k] = true
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if unknown[k] {
+			as = append(as, attr{argKey(k), knownAfter})
+			continue
+		}
 		as = append(as, attr{argKey(k), hclValue(d.Args[k])})
+	}
+	if slices.Contains(d.Unknown, "args") {
+		as = append(as, attr{"args", knownAfter})
 	}
 	if d.Lease > 0 {
 		as = append(as, attr{"lease", hclValue(d.Lease)})
 	}
 	if len(d.Labels) > 0 {
 		as = append(as, attr{"labels", hclValue(d.Labels)})
+	}
+	for _, u := range d.Unknown {
+		if strings.HasPrefix(u, "labels") {
+			as = append(as, attr{u, knownAfter})
+		}
+	}
+	return as
+}
+
+// knownAfter stands for a value that refers to a host not checked out
+// yet.
+const knownAfter = "(known after checkout)"
+
+// actionAttrs shows what an action runs.
+func actionAttrs(r *planner.ActionRun) []attr {
+	if r == nil {
+		return nil
+	}
+	var as []attr
+	if r.Provider != "" {
+		as = append(as, attr{"provider", fmt.Sprintf("%q", r.Provider+"."+r.Instance)})
+	}
+	if r.OnDestroy {
+		as = append(as, attr{"step", `"on_destroy"`})
+	}
+	for _, k := range sortedKeys(r.Step.Args) {
+		as = append(as, attr{argKey(k), hclValue(r.Step.Args[k])})
+	}
+	if r.Step.Command != nil {
+		as = append(as, attr{"command", hclValue(r.Step.Command)})
+	}
+	if r.Step.Local != nil {
+		as = append(as, attr{"local", hclValue(r.Step.Local)})
+	}
+	for _, u := range r.Unknown {
+		as = append(as, attr{u, knownAfter})
 	}
 	return as
 }
@@ -216,7 +285,10 @@ func replaceAttrs(c planner.Change) []attr {
 		}
 		nv, ok := d.Args[k]
 		nvs := hclValue(nv)
-		if !ok {
+		switch {
+		case slices.Contains(d.Unknown, "args."+k) || slices.Contains(d.Unknown, "args"):
+			nvs = knownAfter
+		case !ok:
 			nvs = "(none)"
 		}
 		as = append(as, attr{argKey(k), ov + " -> " + nvs})

@@ -40,6 +40,21 @@ func ReasonText(r planner.Reason) string {
 		return r.Detail + " is no longer in the manifest"
 	case planner.ReasonCountReduced:
 		return fmt.Sprintf("%s is now count = %d", r.Detail, r.Count)
+	case planner.ReasonNeverRan:
+		return "never ran"
+	case planner.ReasonInputsChanged:
+		if len(r.Fields) == 1 && r.Fields[0] == "inputs" {
+			return "inputs known after the hosts it refers to are ready"
+		}
+		return "inputs changed: " + strings.Join(r.Fields, ", ")
+	case planner.ReasonActionFailed:
+		return with("last run failed")
+	case planner.ReasonOnDestroy:
+		return "on_destroy runs before the hosts it refers to are checked in"
+	case planner.ReasonRecipeUpdated:
+		return "updated in place: " + strings.Join(r.Fields, ", ")
+	case planner.ReasonKeyRemoved:
+		return r.Detail + " is not among its block's for_each keys"
 	case planner.ReasonTainted:
 		if r.Detail == "" {
 			return "tainted"

@@ -86,6 +86,11 @@ type Field struct {
 	// Split lets a list arrive as one string of items separated by
 	// spaces or commas, as command lines give it ("22 80").
 	Split bool
+	// InPlace (arguments only): a new value does not need a new host, so
+	// a plan records it rather than replacing the host (a note, a value
+	// only broker reads). Every other argument forces a replacement when
+	// it changes, a new value of a host it refers to included.
+	InPlace bool
 }
 
 // Block declares a repeated nested block of a provider block (static
@@ -171,6 +176,20 @@ func (s *Schema) SensitiveNames() []string {
 	var out []string
 	for _, f := range s.Fields {
 		if f.Sensitive {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// InPlaceNames lists the fields whose changes need no new host.
+func (s *Schema) InPlaceNames() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, f := range s.Fields {
+		if f.InPlace {
 			out = append(out, f.Name)
 		}
 	}

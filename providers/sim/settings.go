@@ -58,6 +58,7 @@ var ArgsSchema = &schema.Schema{
 	Fields: []schema.Field{
 		{Name: "os", Type: schema.String, Default: "rhel", Doc: "reported as the os fact"},
 		{Name: "memory", Type: schema.Number, Default: "2048", Doc: "reported as the memory_mb fact"},
+		{Name: "note", Type: schema.String, InPlace: true, Doc: "free text kept in the recipe; a new note needs no new host"},
 	},
 }
 

@@ -23,7 +23,12 @@
 //
 // Environment locks are not in bbolt (its flock is per file and would be
 // the whole state); they are flock(2) on <LockDir>/env-<name>.lock, which
-// the kernel releases when the holder dies, however it dies.
+// the kernel releases when the holder dies, however it dies: LOCK_EX for
+// the exclusive form (apply, destroy…), LOCK_SH for the shared one
+// (imperative checkouts). A gate file beside it, held by an exclusive
+// request while it waits, makes later shared requests queue behind it;
+// shared holders leave their notes in readers-<name>/, one flocked file
+// each. See Store.Lock.
 //
 // # Schema
 //

@@ -16,6 +16,9 @@
 //	pools
 //	└── <pool>/             (bucket)
 //	    └── <member>        holder
+//	values                  (made on first write; see values.go)
+//	└── <env>/              (bucket)
+//	    └── <kind>/<name>   JSON of state.Value plus "v"
 //
 // Ids sort by time (state.NewID), so cursor order is id order and Hosts
 // needs no sort.
@@ -29,7 +32,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/labbroker/broker/internal/boltshare"
 	"io/fs"
 	"os"
 	"os/user"
@@ -40,6 +42,7 @@ import (
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/labbroker/broker/internal/boltshare"
 	"github.com/labbroker/broker/state"
 )
 

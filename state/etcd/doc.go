@@ -18,7 +18,7 @@
 //	P/env/<env>/h/<id>           "" index: a host record of the environment
 //	P/env/<env>/i/<id>           "" index: an intent of the environment
 //	P/pools/<pool>/<member>      holder of a reserved pool member
-//	P/locks/<env>/<lease>        concurrency.Mutex keys, one per session
+//	P/locks/<env>/<lease>        lock requests, one per session: "" exclusive, "shared"
 //	P/holders/<env>/<lease>      JSON state.LockInfo of that session's holder
 //	P/elections/<name>/<lease>   concurrency.Election keys; value: JSON LockInfo
 //
@@ -45,9 +45,14 @@
 //
 // # Locks, reservations, elections
 //
-// An environment lock is a concurrency.Mutex on P/locks/<env> in a
+// An environment lock is a reader-writer lock on P/locks/<env> in a
 // session of its own (a lease with Config.LockTTL, 30s by default, kept
-// alive while the holder lives). The holder's LockInfo is written to
+// alive while the holder lives). A request puts P/locks/<env>/<lease>
+// ("" for the exclusive form, as concurrency.Mutex does, "shared" for the
+// shared form) and waits for the deletion of the older keys it conflicts
+// with: all of them when exclusive, the exclusive ones when shared. So
+// requests are served in creation order and a queued apply holds back the
+// checkouts that come after it. The holder's LockInfo is written to
 // P/holders/<env>/<lease> with the same lease before the lock is asked
 // for, so a waiter finds the owner's key (the oldest under the prefix) and
 // reads its holder note. A holder that dies stops renewing its lease and

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 
@@ -39,8 +40,20 @@ func (s *Store) session(ctx context.Context) (*concurrency.Session, error) {
 	return sess, err
 }
 
-// Lock implements state.Store with a concurrency.Mutex on
-// P/locks/<env> in a session of its own; see the package documentation.
+// sharedValue marks a shared holder's key under P/locks/<env>/. An
+// exclusive holder's key holds "", as concurrency.Mutex writes it, so that
+// an older build (which locks with a Mutex) and this one exclude each
+// other: the older build sees every key as a holder ahead of it.
+const sharedValue = "shared"
+
+// Lock implements state.Store with a reader-writer lock on P/locks/<env>
+// in a session of its own; see the package documentation. The request
+// puts its key (value sharedValue, or "" for exclusive) and then waits,
+// as concurrency.Mutex does, for the deletion of the keys created before
+// it that it must wait for: every one for the exclusive form, the
+// exclusive ones for the shared form. Requests are thus served in the
+// order of their keys' creation, and a queued exclusive request holds
+// back the shared requests that come after it.
 func (s *Store) Lock(ctx context.Context, env string, info state.LockInfo, opts state.LockOptions) (state.Unlocker, error) {
 	if env == "" {
 		return nil, errors.New("lock: empty environment")
@@ -55,7 +68,7 @@ func (s *Store) Lock(ctx context.Context, env string, info state.LockInfo, opts 
 		return nil, err
 	}
 	// The holder note goes in first, under this session's lease, so that
-	// a waiter that finds this session owning the lock can name it.
+	// a waiter that finds this session holding the lock can name it.
 	raw, _ := json.Marshal(info)
 	if err := s.retry(ctx, func(ctx context.Context) error {
 		_, err := s.cli.Put(ctx, s.holderKey(env, sess.Lease()), string(raw), clientv3.WithLease(sess.Lease()))
@@ -63,44 +76,155 @@ func (s *Store) Lock(ctx context.Context, env string, info state.LockInfo, opts 
 	}); err != nil {
 		return fail(s.wrap(ctx, op, err))
 	}
-	m := concurrency.NewMutex(sess, s.lockPrefix(env))
-	err = s.req(ctx, func(ctx context.Context) error { return m.TryLock(ctx) })
-	if err == nil {
-		return &unlocker{s: s, m: m, sess: sess}, nil
+	pfx := s.lockPrefix(env) + "/"
+	key := fmt.Sprintf("%s%x", pfx, int64(sess.Lease()))
+	val := ""
+	if opts.Shared {
+		val = sharedValue
 	}
-	if !errors.Is(err, concurrency.ErrLocked) {
+	var myRev int64
+	if err := s.retry(ctx, func(ctx context.Context) error {
+		resp, err := s.cli.Txn(ctx).
+			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, val, clientv3.WithLease(sess.Lease()))).
+			Else(clientv3.OpGet(key)).Commit()
+		if err != nil {
+			return err
+		}
+		myRev = resp.Header.Revision
+		if !resp.Succeeded {
+			// A retried Txn whose first attempt did land.
+			myRev = resp.Responses[0].GetResponseRange().Kvs[0].CreateRevision
+		}
+		return nil
+	}); err != nil {
 		return fail(s.wrap(ctx, op, err))
 	}
-	holder, _ := s.holder(ctx, env)
+	u := &unlocker{s: s, key: key, sess: sess}
+
+	// ahead lists the keys created before this one that this request
+	// waits for, oldest first, and the revision of the read.
+	ahead := func(ctx context.Context) ([]*mvccpb.KeyValue, int64, error) {
+		var out []*mvccpb.KeyValue
+		var rev int64
+		err := s.retry(ctx, func(ctx context.Context) error {
+			resp, err := s.cli.Get(ctx, pfx, clientv3.WithPrefix(), clientv3.WithMaxCreateRev(myRev-1),
+				clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+			if err != nil {
+				return err
+			}
+			out, rev = nil, resp.Header.Revision
+			for _, kv := range resp.Kvs {
+				if !opts.Shared || string(kv.Value) != sharedValue {
+					out = append(out, kv)
+				}
+			}
+			return nil
+		})
+		return out, rev, err
+	}
+	kvs, rev, err := ahead(ctx)
+	if err != nil {
+		return fail(s.wrap(ctx, op, err))
+	}
+	if len(kvs) == 0 {
+		return u, nil
+	}
 	if opts.Timeout <= 0 {
-		return fail(&state.LockedError{Environment: env, Holder: holder})
+		return fail(&state.LockedError{Environment: env, Holder: s.holders(ctx, env, pfx)})
 	}
 	if opts.OnWait != nil {
-		opts.OnWait(holder)
+		opts.OnWait(s.holders(ctx, env, pfx))
 	}
 	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
-	// Lock watches for the deletion of every older waiter's key; a holder
-	// that dies loses its key when its lease runs out.
-	err = m.Lock(wctx)
-	if err == nil {
-		return &unlocker{s: s, m: m, sess: sess}, nil
+	go func() {
+		// A session that ends while waiting took this request's key
+		// with it: stop waiting.
+		select {
+		case <-sess.Done():
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	for len(kvs) > 0 {
+		last := kvs[len(kvs)-1]
+		err := s.waitDelete(wctx, string(last.Key), rev+1)
+		if err == nil {
+			kvs, rev, err = ahead(wctx)
+		}
+		if err == nil {
+			continue
+		}
+		select {
+		case <-sess.Done():
+			return fail(s.wrap(ctx, op, errors.New("the lock's session ended while waiting")))
+		default:
+		}
+		if ctx.Err() != nil {
+			return fail(fmt.Errorf("%s: %w", op, ctx.Err()))
+		}
+		if wctx.Err() != nil {
+			return fail(&state.LockedError{Environment: env, Holder: s.holders(ctx, env, pfx)})
+		}
+		return fail(s.wrap(ctx, op, err))
 	}
-	if ctx.Err() != nil {
-		return fail(fmt.Errorf("%s: %w", op, ctx.Err()))
-	}
-	if wctx.Err() != nil {
-		holder, _ := s.holder(ctx, env)
-		return fail(&state.LockedError{Environment: env, Holder: holder})
-	}
-	return fail(s.wrap(ctx, op, err))
+	return u, nil
 }
 
-// holder reads the note of the session that owns env's lock: the oldest
-// key under the lock's prefix.
-func (s *Store) holder(ctx context.Context, env string) (state.LockInfo, bool) {
-	info, ok, _ := s.ownerInfo(ctx, s.lockPrefix(env)+"/", func(lease clientv3.LeaseID) string { return s.holderKey(env, lease) })
-	return info, ok
+// waitDelete returns once key is deleted at or after revision rev.
+func (s *Store) waitDelete(ctx context.Context, key string, rev int64) error {
+	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	defer cancel()
+	for wr := range s.cli.Watch(wctx, key, clientv3.WithRev(rev), clientv3.WithFilterPut()) {
+		if err := wr.Err(); err != nil {
+			return err
+		}
+		for _, ev := range wr.Events {
+			if ev.Type == clientv3.EventTypeDelete {
+				return nil
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.New("watch ended: the cluster has no leader")
+}
+
+// holders names who holds env's lock: the owner of the oldest key, and,
+// when that is a shared holder, how many other shared holders hold it
+// with it (the shared keys before the first exclusive one).
+func (s *Store) holders(ctx context.Context, env, pfx string) state.LockInfo {
+	var kvs []*mvccpb.KeyValue
+	_ = s.retry(ctx, func(ctx context.Context) error {
+		resp, err := s.cli.Get(ctx, pfx, clientv3.WithPrefix(),
+			clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend))
+		if err == nil {
+			kvs = resp.Kvs
+		}
+		return err
+	})
+	if len(kvs) == 0 {
+		return state.LockInfo{}
+	}
+	var info state.LockInfo
+	_ = s.retry(ctx, func(ctx context.Context) error {
+		r, err := s.cli.Get(ctx, s.holderKey(env, clientv3.LeaseID(kvs[0].Lease)))
+		if err == nil && len(r.Kvs) > 0 {
+			_ = json.Unmarshal(r.Kvs[0].Value, &info)
+		}
+		return err
+	})
+	if string(kvs[0].Value) == sharedValue {
+		for _, kv := range kvs[1:] {
+			if string(kv.Value) != sharedValue {
+				break
+			}
+			info.Others++
+		}
+	}
+	return info
 }
 
 // ownerInfo finds the oldest key under prefix and decodes the LockInfo
@@ -173,7 +297,7 @@ func (s *Store) ForceUnlock(ctx context.Context, env string) (state.LockInfo, bo
 
 type unlocker struct {
 	s    *Store
-	m    *concurrency.Mutex
+	key  string
 	sess *concurrency.Session
 	once sync.Once
 	err  error
@@ -186,10 +310,7 @@ func (u *unlocker) Unlock() error {
 	u.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), u.s.cfg.RequestTimeout)
 		defer cancel()
-		err := u.m.Unlock(ctx)
-		if errors.Is(err, concurrency.ErrLockReleased) {
-			err = nil
-		}
+		_, err := u.s.cli.Delete(ctx, u.key)
 		if cerr := u.sess.Close(); err == nil && cerr != nil && !strings.Contains(cerr.Error(), "requested lease not found") {
 			err = cerr
 		}

@@ -244,13 +244,6 @@ func (s *Store) poolDir(pool string) string { return s.pfx + "/pools/" + esc(poo
 // prefixEnd is the end of the range of keys starting with p.
 func prefixEnd(p string) string { return clientv3.GetPrefixRangeEnd(p) }
 
-// req runs fn with a per-request timeout.
-func (s *Store) req(ctx context.Context, fn func(ctx context.Context) error) error {
-	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	return fn(rctx)
-}
-
 // retry runs fn until it succeeds, fails with an error that is not
 // transient, or the request timeout runs out. Each attempt gets the rest
 // of the timeout.

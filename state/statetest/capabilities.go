@@ -209,3 +209,56 @@ func testIdentity(t *testing.T, s state.Store) {
 		}
 	}
 }
+
+func testValues(t *testing.T, s state.Store) {
+	vs := capability[state.ValueStore](t, s, "ValueStore")
+	ctx := context.Background()
+	list := func(env, kind string) []state.Value {
+		t.Helper()
+		out, err := vs.Values(ctx, env, kind)
+		must(t, err)
+		return out
+	}
+	ignore := cmpopts.IgnoreFields(state.Value{}, "Updated")
+	if got := list("env", ""); len(got) != 0 {
+		t.Fatalf("Values of an empty state = %v", got)
+	}
+	out := func(name string, v any) state.Value {
+		return state.Value{Environment: "env", Kind: state.KindOutput, Name: name, Value: v}
+	}
+	act := state.Value{Environment: "env", Kind: state.KindAction, Name: "integrate", Digest: "d1", Status: "done",
+		Value: map[string]any{"artifacts": map[string]any{"ok": true}}}
+	must(t, vs.PutValues(ctx, out("b", "x"), out("a/b", []any{"1", "2"}), act,
+		state.Value{Environment: "other", Kind: state.KindOutput, Name: "a", Value: "other's", Sensitive: true}))
+	want := []state.Value{act, out("a/b", []any{"1", "2"}), out("b", "x")}
+	if d := cmp.Diff(want, list("env", ""), ignore); d != "" {
+		t.Errorf("Values(env) (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(want[1:], list("env", state.KindOutput), ignore); d != "" {
+		t.Errorf("Values(env, output) (-want +got):\n%s", d)
+	}
+	if got := list("env", ""); got[0].Updated.IsZero() {
+		t.Error("PutValues did not set Updated")
+	}
+	// Replaced by name.
+	must(t, vs.PutValues(ctx, out("b", "y")))
+	if got := list("env", state.KindOutput); len(got) != 2 || got[1].Value != "y" {
+		t.Errorf("after replacing b: %v", got)
+	}
+	must(t, vs.DeleteValues(ctx, "env", state.KindOutput, "a/b", "missing"))
+	if d := cmp.Diff([]state.Value{act, out("b", "y")}, list("env", ""), ignore); d != "" {
+		t.Errorf("after deleting a/b (-want +got):\n%s", d)
+	}
+	must(t, vs.DeleteValues(ctx, "env", state.KindOutput))
+	if d := cmp.Diff([]state.Value{act}, list("env", ""), ignore); d != "" {
+		t.Errorf("after deleting every output (-want +got):\n%s", d)
+	}
+	if got := list("other", ""); len(got) != 1 || !got[0].Sensitive {
+		t.Errorf("other environment's values: %v", got)
+	}
+	envs, err := s.Environments(ctx)
+	must(t, err)
+	if len(envs) != 0 {
+		t.Errorf("Environments = %v: values alone do not make an environment hold records", envs)
+	}
+}

@@ -58,6 +58,9 @@ func fill(t *testing.T, s state.Store) {
 		_, err := s.Reserve(ctx, r.Pool, []string{r.Member}, r.Holder)
 		must(t, err)
 	}
+	if vs, ok := s.(state.ValueStore); ok {
+		must(t, vs.PutValues(ctx, state.Value{Environment: "a", Kind: state.KindOutput, Name: "ip", Value: "10.0.0.1"}))
+	}
 }
 
 // contents is what Copy carries over.
@@ -112,6 +115,16 @@ func testCopyEverything(t *testing.T, src, dst state.Store) {
 	_, sets := dst.(state.SerialSetter)
 	ids := identities(t, src, dst)
 	want := state.CopyResult{Environments: 3, Hosts: 3, Intents: 2, PoolsListed: lists, SerialsCopied: sets, IdentityCopied: ids}
+	_, srcValues := src.(state.ValueStore)
+	dvs, dstValues := dst.(state.ValueStore)
+	if srcValues && dstValues {
+		want.Values = 1
+		vals, err := dvs.Values(ctx, "a", state.KindOutput)
+		must(t, err)
+		if len(vals) != 1 || vals[0].Value != "10.0.0.1" {
+			t.Errorf("target's outputs of a: %v", vals)
+		}
+	}
 	if lists {
 		want.Reservations = 3
 	}
@@ -224,6 +237,10 @@ func testCopyForce(t *testing.T, src, dst state.Store) {
 	_, lists := src.(state.PoolLister)
 	_, sets := dst.(state.SerialSetter)
 	want := state.CopyResult{Environments: 3, Hosts: 3, Intents: 2, PoolsListed: lists, SerialsCopied: sets}
+	_, srcValues := src.(state.ValueStore)
+	if _, dstValues := dst.(state.ValueStore); srcValues && dstValues {
+		want.Values = 1
+	}
 	if lists {
 		want.Reservations = 2
 		want.Kept = []state.Reservation{{Pool: "static.lab", Member: "lab2", Holder: "b/host.web[0]"}}

@@ -33,6 +33,9 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"LockIndependentEnvironments", testLockIndependent},
 		{"UnlockTwice", testUnlockTwice},
 		{"LockContextCancel", testLockContextCancel},
+		{"LockSharedTogether", testLockSharedTogether},
+		{"LockSharedWaitsForExclusive", testLockSharedWaitsForExclusive},
+		{"LockExclusiveNotStarved", testLockExclusiveNotStarved},
 		{"Reserve", testReserve},
 		{"ReserveConcurrent", testReserveConcurrent},
 		{"ConcurrentWrites", testConcurrentWrites},
@@ -41,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) state.Store) {
 		{"Pools", testPools},
 		{"SetSerial", testSetSerial},
 		{"Identity", testIdentity},
+		{"Values", testValues},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,6 +424,131 @@ func testLockContextCancel(t *testing.T, s state.Store) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Lock with cancelled context = %v, want context.Canceled", err)
 	}
+}
+
+// Shared holders hold the lock together; an exclusive request is refused
+// while they do, naming one and counting the others.
+func testLockSharedTogether(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	shared := state.LockOptions{Shared: true}
+	a, err := s.Lock(ctx, "env", lockInfo("checkout"), shared)
+	must(t, err)
+	b, err := s.Lock(ctx, "env", lockInfo("checkin"), shared)
+	if err != nil {
+		t.Fatalf("second shared Lock while the first holds: %v", err)
+	}
+	_, err = s.Lock(ctx, "env", lockInfo("apply"), state.LockOptions{})
+	var le *state.LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("exclusive Lock while shared holders hold = %v, want *state.LockedError", err)
+	}
+	if op := le.Holder.Operation; op != "checkout" && op != "checkin" {
+		t.Errorf("LockedError names %q, want a shared holder", le.Holder)
+	}
+	if le.Holder.Others != 1 {
+		t.Errorf("LockedError counts %d other holders, want 1: %v", le.Holder.Others, le)
+	}
+	// Other environments are not concerned.
+	u, err := s.Lock(ctx, "other", lockInfo("apply"), state.LockOptions{})
+	must(t, err)
+	must(t, u.Unlock())
+
+	must(t, a.Unlock())
+	must(t, b.Unlock())
+	u, err = s.Lock(ctx, "env", lockInfo("apply"), state.LockOptions{})
+	if err != nil {
+		t.Fatalf("exclusive Lock after the shared holders left: %v", err)
+	}
+	must(t, u.Unlock())
+}
+
+// A shared request waits for an exclusive holder, says on whom, and gets
+// the lock when it is released.
+func testLockSharedWaitsForExclusive(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	x, err := s.Lock(ctx, "env", lockInfo("apply"), state.LockOptions{})
+	must(t, err)
+	_, err = s.Lock(ctx, "env", lockInfo("checkout"), state.LockOptions{Shared: true})
+	var le *state.LockedError
+	if !errors.As(err, &le) || le.Holder.Operation != "apply" {
+		t.Fatalf("shared Lock while apply holds = %v, want *state.LockedError naming apply", err)
+	}
+	waiting := make(chan state.LockInfo, 1)
+	got := make(chan error, 1)
+	var shared state.Unlocker
+	go func() {
+		u, err := s.Lock(ctx, "env", lockInfo("checkout"), state.LockOptions{
+			Shared: true, Timeout: time.Minute, OnWait: func(h state.LockInfo) { waiting <- h },
+		})
+		shared = u
+		got <- err
+	}()
+	if h := <-waiting; h.Operation != "apply" {
+		t.Errorf("the shared request waits on %v, want apply", h)
+	}
+	select {
+	case err := <-got:
+		t.Fatalf("shared Lock returned while apply holds the lock: %v", err)
+	default:
+	}
+	must(t, x.Unlock())
+	must(t, <-got)
+	must(t, shared.Unlock())
+}
+
+// An exclusive request that waits for shared holders holds back the shared
+// requests that come after it, so that a stream of them cannot starve it;
+// they proceed once it is done.
+func testLockExclusiveNotStarved(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	a, err := s.Lock(ctx, "env", lockInfo("checkout"), state.LockOptions{Shared: true})
+	must(t, err)
+
+	xWaits := make(chan state.LockInfo, 1)
+	xGot := make(chan state.Unlocker, 1)
+	go func() {
+		u, err := s.Lock(ctx, "env", lockInfo("apply"), state.LockOptions{
+			Timeout: time.Minute, OnWait: func(h state.LockInfo) { xWaits <- h },
+		})
+		if err != nil {
+			t.Errorf("exclusive Lock: %v", err)
+		}
+		xGot <- u
+	}()
+	if h := <-xWaits; h.Operation != "checkout" {
+		t.Errorf("apply waits on %v, want the checkout", h)
+	}
+	// The apply is queued: a later shared request is refused at once.
+	_, err = s.Lock(ctx, "env", lockInfo("checkin"), state.LockOptions{Shared: true})
+	var le *state.LockedError
+	if !errors.As(err, &le) {
+		t.Fatalf("shared Lock behind a waiting apply = %v, want *state.LockedError", err)
+	}
+	// And a waiting one gets the lock only after the apply.
+	bWaits := make(chan state.LockInfo, 1)
+	bGot := make(chan error, 1)
+	var b state.Unlocker
+	go func() {
+		u, err := s.Lock(ctx, "env", lockInfo("checkin"), state.LockOptions{
+			Shared: true, Timeout: time.Minute, OnWait: func(h state.LockInfo) { bWaits <- h },
+		})
+		b = u
+		bGot <- err
+	}()
+	<-bWaits
+	must(t, a.Unlock())
+	x := <-xGot
+	if x == nil {
+		t.FailNow()
+	}
+	select {
+	case err := <-bGot:
+		t.Fatalf("shared Lock returned while apply holds the lock: %v", err)
+	default:
+	}
+	must(t, x.Unlock())
+	must(t, <-bGot)
+	must(t, b.Unlock())
 }
 
 func testReserve(t *testing.T, s state.Store) {

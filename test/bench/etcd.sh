@@ -29,7 +29,7 @@ runners=20
 each=10
 
 # checkouts DIR: 20 runners at once, each checking out $each sim hosts into
-# "shared" (taking turns on its lock) and $each into its own environment.
+# "shared" (side by side: checkouts share its lock) and $each into its own environment.
 checkouts() {
 	local dir=$1 i pids=()
 	for i in $(seq -w 1 $runners); do
@@ -55,7 +55,7 @@ throughput() { # NAME DIR
 echo "## etcd state backend"
 echo
 echo "Checkout of \`sim\` hosts by $runners concurrent broker processes, each checking out"
-echo "$each hosts into one shared environment (taking turns on its lock) and $each into its own."
+echo "$each hosts into one shared environment (side by side: checkouts share its lock) and $each into its own."
 echo
 echo "| state | processes | hosts recorded | wall | throughput |"
 echo "| --- | --- | --- | --- | --- |"

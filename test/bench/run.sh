@@ -2,7 +2,7 @@
 # broker's benchmarks, as whole processes where the issue asks for that, next
 # to the peer tools. Prints a Markdown table per section; BENCHMARKS.md keeps
 # the figures of a run. Usage: test/bench/run.sh [section…]
-#   sections: core docker ssh python etcd libvirt go   (default: all that can run here)
+#   sections: core docker ssh python etcd workers libvirt go   (default: all that can run here)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BROKER=${BROKER:-$PWD/bin/broker}
@@ -107,6 +107,10 @@ section_libvirt() {
 	bash test/bench/libvirt.sh
 }
 
+section_workers() {
+	bash test/bench/workers.sh
+}
+
 section_go() {
 	echo "## Go benchmarks"
 	echo
@@ -116,5 +120,5 @@ section_go() {
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(core docker ssh python etcd libvirt go)
+[ ${#sections[@]} -gt 0 ] || sections=(core docker ssh python etcd workers libvirt go)
 for s in "${sections[@]}"; do "section_$s"; done

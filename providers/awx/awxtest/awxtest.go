@@ -87,6 +87,9 @@ type Node struct {
 	// Error makes the node's job end in status "error" with Explanation.
 	Error       bool   `json:"error,omitempty"`
 	Explanation string `json:"explanation,omitempty"`
+	// Echo names extra vars the node copies into its artifacts, as a
+	// workflow reporting what it was given does.
+	Echo []string `json:"echo,omitempty"`
 }
 
 // Event is a failed job event.
@@ -175,6 +178,25 @@ func DefaultWorkflows() []Workflow {
 		{Name: "list-flavors", Description: "List VM flavors", Kind: KindStatic, Nodes: []Node{{
 			Name: "list-flavors", Artifacts: map[string]any{"data_out": map[string]any{"list_flavors": []any{"small", "medium", "large"}}},
 		}}},
+	}
+}
+
+// SatelliteWorkflows are the workflows of the broker-scenarios
+// deploy_sat_with_cap flow: deploy-satellite and deploy-capsule (deploys),
+// and satellite-capsule-integration, whose node reports the hostnames it
+// was given and capsule_integration_status "0" in data_out.
+func SatelliteWorkflows() []Workflow {
+	return []Workflow{
+		{Name: "deploy-satellite", Description: "Deploy a Satellite", Kind: KindDeploy,
+			ExtraVars: map[string]any{"deploy_network_type": "ipv4", "count": 1}},
+		{Name: "deploy-capsule", Description: "Deploy a Capsule", Kind: KindDeploy,
+			ExtraVars: map[string]any{"deploy_network_type": "ipv4", "count": 1}},
+		{Name: "satellite-capsule-integration", Description: "Configure a Capsule to its Satellite", Kind: KindStatic,
+			Nodes: []Node{{
+				Name:      "integrate-capsule",
+				Artifacts: map[string]any{"data_out": map[string]any{"capsule_integration_status": "0"}},
+				Echo:      []string{"satellite_hostname", "satellite_name", "capsule_hostname", "capsule_name", "tower_inventory"},
+			}}},
 	}
 }
 
@@ -659,6 +681,11 @@ func (s *Server) childLocked(parent *job, n Node) *job {
 	}
 	if c.artifacts == nil {
 		c.artifacts = map[string]any{}
+	}
+	for _, k := range n.Echo {
+		if v, ok := parent.extraVars[k]; ok {
+			c.artifacts[k] = v
+		}
 	}
 	s.jobs[c.id] = c
 	parent.nodes = append(parent.nodes, c)
