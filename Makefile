@@ -18,7 +18,7 @@ deps: ## install the packages the tests need (sshd, etcd, podman, debootstrap) a
 	bash test/deps.sh
 
 test: deps build ## install what is missing, then run every test with the race detector
-	$(GO) test -race -count=1 -timeout 14m $(PKGS)
+	$(GO) test -race -count=1 -parallel 4 -timeout 14m $(PKGS)
 
 race: ## run the tests of the concurrent packages under the race detector, several times
 	$(GO) test -race -count=3 ./state/... ./executor/... ./providers/sim/...
