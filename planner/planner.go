@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
 	"github.com/labbroker/broker/filter"
 	"github.com/labbroker/broker/internal/suggest"
 	"github.com/labbroker/broker/manifest"
@@ -49,6 +51,7 @@ type Input struct {
 // Make compares in.Config with in.Records and in.Intents and returns the
 // plan. It changes nothing; the only outside call is in.Refresh.
 func Make(ctx context.Context, in Input) (*Plan, error) {
+	in.Replace = expandBlocks(in)
 	p := &Plan{
 		FormatVersion: FormatVersion,
 		Environment:   in.Environment,
@@ -108,6 +111,28 @@ func Make(ctx context.Context, in Input) (*Plan, error) {
 	sortChanges(changes)
 	p.Changes = changes
 	return p, nil
+}
+
+// expandBlocks turns a Replace entry written host.NAME, as Terraform users
+// name a whole block, into the addresses of the block's instances.
+func expandBlocks(in Input) []string {
+	if in.Config == nil {
+		return in.Replace
+	}
+	var out []string
+	for _, a := range in.Replace {
+		name, ok := strings.CutPrefix(a, "host.")
+		if !ok || !hclsyntax.ValidIdentifier(name) || in.Config.HostBlock(name) == nil {
+			out = append(out, a)
+			continue
+		}
+		for _, d := range DesiredHosts(in.Config) {
+			if d.Host == name {
+				out = append(out, d.Address)
+			}
+		}
+	}
+	return out
 }
 
 // checkReplace refuses a Replace address that names no desired host: a

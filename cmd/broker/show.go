@@ -45,7 +45,7 @@ func (c *ShowCmd) Run(g *Globals, ctx *interruptContext) error {
 		}
 		return views.ActionResult(g.stdout, v)
 	}
-	sel, err := a.Select(ctx, app.SelectRequest{Environment: g.Environment, Refs: []string{c.Target}})
+	sel, err := a.Select(ctx, app.SelectRequest{Environment: g.Environment, Refs: []string{c.Target}, Blocks: true})
 	if err != nil {
 		return err
 	}
@@ -55,8 +55,8 @@ func (c *ShowCmd) Run(g *Globals, ctx *interruptContext) error {
 		return fmt.Errorf("no plan file and no host named %q", c.Target)
 	case 1:
 	default:
-		if !c.JSON {
-			g.warn("%d hosts match %q (in several environments?): showing all; narrow with --environment", len(found), c.Target)
+		if envs, _ := app.ByEnvironment(found); len(envs) > 1 && !c.JSON {
+			g.warn("%d hosts of %d environments match %q: showing all; narrow with --environment", len(found), len(envs), c.Target)
 		}
 	}
 	if c.JSON {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -29,15 +30,45 @@ func (a *App) FindHosts(ctx context.Context, env string, refs []string) ([]state
 	seen := map[string]bool{}
 	for _, ref := range refs {
 		var hits []state.Host
+		block := isBlockRef(ref) // host.web: every instance of the block
 		for _, h := range all {
-			if h.ID == ref || (h.Address == ref && (env == "" || h.Environment == env)) {
+			inEnv := env == "" || h.Environment == env
+			if h.ID == ref || (h.Address == ref && inEnv) {
 				hits = append(hits, h)
+			}
+		}
+		if block && len(hits) == 0 {
+			var envs []string
+			for _, h := range all {
+				if strings.HasPrefix(h.Address, ref+"[") && (env == "" || h.Environment == env) {
+					hits = append(hits, h)
+					if !slices.Contains(envs, h.Environment) {
+						envs = append(envs, h.Environment)
+					}
+				}
+			}
+			if len(envs) > 1 {
+				return nil, Hint(fmt.Errorf("%s names hosts in %d environments (%s)", ref, len(envs), strings.Join(envs, ", ")),
+					"name the environment with --environment")
+			}
+			for _, h := range hits {
+				if !seen[h.ID] {
+					seen[h.ID] = true
+					out = append(out, h)
+				}
+			}
+			if len(hits) > 0 {
+				continue
 			}
 		}
 		switch {
 		case len(hits) == 0:
 			_, isAddr := planner.ParseInstance(ref)
 			switch {
+			case block && env != "":
+				return nil, fmt.Errorf("environment %q holds no host of %s", env, ref)
+			case block:
+				return nil, fmt.Errorf("no environment holds a host of %s", ref)
 			case isAddr && env != "":
 				return nil, Hint(fmt.Errorf("no host %s in environment %q", ref, env),
 					"give the host's id (broker inventory), or the environment that holds it with --environment")
