@@ -4,24 +4,21 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/labbroker/broker/providers/webclient"
 )
 
 // APIError is an answer of the API that is not a success.
@@ -79,9 +76,9 @@ func (e *UnreachableError) Temporary() bool { return false }
 // Hint says which setting to check.
 func (e *UnreachableError) Hint() string {
 	switch e.Reason {
-	case reasonCert:
+	case webclient.ReasonCert, webclient.ReasonNotTLS:
 		return "set ca_file to the CA that signed the service's certificate (or verify_tls = false for a lab instance)"
-	case reasonDNS:
+	case webclient.ReasonDNS:
 		return fmt.Sprintf("check the host name in the instance's url (%s)", e.URL)
 	}
 	return fmt.Sprintf("check the instance's url (%s): scheme, host and port, and that the service runs there", e.URL)
@@ -96,38 +93,6 @@ type hinted struct {
 func (e *hinted) Error() string { return e.err.Error() }
 func (e *hinted) Unwrap() error { return e.err }
 func (e *hinted) Hint() string  { return e.hint }
-
-// Reasons of an UnreachableError.
-const (
-	reasonRefused = "connection refused before the service ever answered"
-	reasonDNS     = "host name does not resolve"
-	reasonCert    = "TLS certificate not trusted"
-)
-
-// permanent says why a failed connection will not heal by waiting, or ""
-// when it may: a refused connection or an unknown name before the first
-// answer is a wrong url; once the service has answered, the same failure
-// is a restart or a network blip, worth the resilient wait.
-func permanent(err error, reached bool) string {
-	var cv *tls.CertificateVerificationError
-	var ua x509.UnknownAuthorityError
-	var he x509.HostnameError
-	var ci x509.CertificateInvalidError
-	if errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) {
-		return reasonCert
-	}
-	if reached {
-		return ""
-	}
-	var de *net.DNSError
-	switch {
-	case errors.As(err, &de) && (de.IsNotFound || !de.IsTimeout && !de.IsTemporary):
-		return reasonDNS
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return reasonRefused
-	}
-	return ""
-}
 
 // errTransient marks an answer worth retrying (connection error, 5xx).
 var errTransient = errors.New("transient")
@@ -167,21 +132,9 @@ type client struct {
 func newClient(s Settings, log *slog.Logger) (*client, error) {
 	hc := s.HTTPClient
 	if hc == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		if !s.VerifyTLS {
-			tr.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the user asked for it with verify_tls = false
-		}
-		if s.CAFile != "" {
-			pem, err := os.ReadFile(s.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("awx: read ca_file: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("awx: ca_file %s holds no PEM certificate", s.CAFile)
-			}
-			tr.TLSClientConfig.RootCAs = pool
+		tr, err := webclient.Transport(s.VerifyTLS, s.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("awx: %w", err)
 		}
 		hc = &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 	}
@@ -344,7 +297,7 @@ func (c *client) once(ctx context.Context, method, p string, payload []byte, out
 		}
 		// url.Error names the URL, which holds no secret.
 		e := fmt.Errorf("awx: %s %s: %w", method, p, err)
-		if why := permanent(err, c.reached.Load()); why != "" {
+		if why := webclient.Permanent(err, c.reached.Load()); why != "" {
 			return &UnreachableError{URL: c.base, Reason: why, Err: e}
 		}
 		return &transientError{e}

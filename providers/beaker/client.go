@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/labbroker/broker/providers/beaker/xmlrpc"
+	"github.com/labbroker/broker/providers/webclient"
 )
 
 // client speaks to a Beaker hub: XML-RPC on /RPC2 and the REST resources,
@@ -63,7 +64,7 @@ func (c *client) transient(err error) bool {
 	if errors.As(err, &he) {
 		return he.Status >= 500
 	}
-	return !permanent(err, c.answered.Load())
+	return webclient.Permanent(err, c.answered.Load()) == ""
 }
 
 func authFailure(err error) bool {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/labbroker/broker/providers/webclient"
 )
 
 // client speaks Foreman's API v2 with HTTP basic authentication (a
@@ -91,7 +93,7 @@ func (c *client) transient(err error) bool {
 	if errors.As(err, &ae) {
 		return ae.Status >= 500
 	}
-	return !permanent(err, c.answered.Load())
+	return webclient.Permanent(err, c.answered.Load()) == ""
 }
 
 func isStatus(err error, code int) bool {

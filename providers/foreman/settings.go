@@ -1,17 +1,15 @@
 package foreman
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/labbroker/broker/providers/schema"
+	"github.com/labbroker/broker/providers/webclient"
 )
 
 // Settings are a provider instance's settings.
@@ -124,21 +122,9 @@ func (s Settings) httpClient() (*http.Client, error) {
 	if s.HTTPClient != nil {
 		return s.HTTPClient, nil
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	if !s.VerifyTLS {
-		tr.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the user asked for it with verify_tls = false
-	}
-	if s.CAFile != "" {
-		pem, err := os.ReadFile(s.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("foreman: read ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("foreman: ca_file %s holds no PEM certificate", s.CAFile)
-		}
-		tr.TLSClientConfig.RootCAs = pool
+	tr, err := webclient.Transport(s.VerifyTLS, s.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("foreman: %w", err)
 	}
 	return &http.Client{Transport: tr, Timeout: 2 * time.Minute}, nil
 }

@@ -3,13 +3,11 @@ package openstack
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/config/clouds"
 
 	"github.com/labbroker/broker/providers"
+	"github.com/labbroker/broker/providers/webclient"
 )
 
 // Labels (server metadata) the provider adds beside broker's own.
@@ -169,21 +168,18 @@ func (p *Provider) authOptions() (gophercloud.AuthOptions, gophercloud.EndpointO
 	}
 	ao.AllowReauth = true
 	if s.CAFile != "" || !s.VerifyTLS {
-		if tlsCfg == nil {
-			tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		ours, err := webclient.TLSConfig(s.VerifyTLS, s.CAFile)
+		if err != nil {
+			return ao, eo, nil, err
 		}
-		if s.CAFile != "" {
-			pem, err := os.ReadFile(s.CAFile)
-			if err != nil {
-				return ao, eo, nil, fmt.Errorf("setting ca_file: %w", err)
+		if tlsCfg == nil { // else clouds.yaml's (client certificates) with ours on top
+			tlsCfg = ours
+		} else {
+			tlsCfg.InsecureSkipVerify = ours.InsecureSkipVerify //nolint:gosec // the user's choice, for labs with self-signed certificates
+			if ours.RootCAs != nil {
+				tlsCfg.RootCAs = ours.RootCAs
 			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return ao, eo, nil, fmt.Errorf("setting ca_file: %s holds no PEM certificate", s.CAFile)
-			}
-			tlsCfg.RootCAs = pool
 		}
-		tlsCfg.InsecureSkipVerify = !s.VerifyTLS //nolint:gosec // the user's choice, for labs with self-signed certificates
 	}
 	return ao, eo, tlsCfg, nil
 }
