@@ -395,7 +395,7 @@ func actionValue(v ActionValues) cty.Value {
 	}
 	res := cty.EmptyObjectVal
 	if r, ok := v["result"]; ok && r != nil {
-		res = fromGo(r)
+		res = FromGo(r)
 	}
 	status := cty.NumberIntVal(0)
 	if s, ok := v["status"].(float64); ok {

@@ -511,7 +511,7 @@ func (l *loader) decodeHostArgs(h *Host, nick *Nick, at *hcl.Attribute) (map[str
 	if nick != nil {
 		na := nick.args
 		if na == cty.NilVal {
-			na = fromGo(nick.Args)
+			na = FromGo(nick.Args)
 		}
 		if !na.IsNull() {
 			for it := na.ElementIterator(); it.Next(); {

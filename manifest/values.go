@@ -166,8 +166,9 @@ func toJSONShaped(v cty.Value) (any, error) {
 	return nil, fmt.Errorf("cannot record a value of type %s", t.FriendlyName())
 }
 
-// fromGo turns JSON-shaped Go values (and a few common Go types) into cty.
-func fromGo(x any) cty.Value {
+// FromGo turns JSON-shaped Go values (and a few common Go types) into cty:
+// the one conversion of decoded YAML, JSON and recorded values into HCL's.
+func FromGo(x any) cty.Value {
 	switch x := x.(type) {
 	case nil:
 		return cty.NullVal(cty.DynamicPseudoType)
@@ -192,7 +193,7 @@ func fromGo(x any) cty.Value {
 	case []any:
 		vals := make([]cty.Value, len(x))
 		for i, e := range x {
-			vals[i] = fromGo(e)
+			vals[i] = FromGo(e)
 		}
 		return tupleOf(vals)
 	case map[string]string:
@@ -207,7 +208,7 @@ func fromGo(x any) cty.Value {
 	case map[string]any:
 		m := make(map[string]cty.Value, len(x))
 		for k, e := range x {
-			m[k] = fromGo(e)
+			m[k] = FromGo(e)
 		}
 		return cty.ObjectVal(m)
 	}
@@ -271,7 +272,7 @@ func hostValue(hv HostValues) cty.Value {
 		if v == nil {
 			continue
 		}
-		m[k] = fromGo(v)
+		m[k] = FromGo(v)
 	}
 	return cty.ObjectVal(m)
 }

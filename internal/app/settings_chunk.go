@@ -299,7 +299,7 @@ func SetChunk(src []byte, filename, chunk, value string, data any) ([]byte, *Chu
 		for _, b := range c.Blocks {
 			var err error
 			if data != nil {
-				b.Body().SetAttributeValue(attrName(b.Body(), c.Attr), toCty(data))
+				b.Body().SetAttributeValue(attrName(b.Body(), c.Attr), manifest.FromGo(data))
 			} else if m := envCallValue.FindStringSubmatch(strings.TrimSpace(value)); m != nil {
 				b.Body().SetAttributeRaw(attrName(b.Body(), c.Attr), hclwrite.Tokens{
 					{Type: hclsyntax.TokenIdent, Bytes: []byte("env")},
@@ -367,7 +367,7 @@ func SetChunk(src []byte, filename, chunk, value string, data any) ([]byte, *Chu
 			}
 			body.SetAttributeValue("provider", cty.StringVal(p))
 		}
-		body.SetAttributeValue("args", toCty(args))
+		body.SetAttributeValue("args", manifest.FromGo(args))
 		return hclwrite.Format(f.Bytes()), c, nil
 	}
 	block := c.Kind
@@ -386,7 +386,7 @@ func SetChunk(src []byte, filename, chunk, value string, data any) ([]byte, *Chu
 		if kk, ok := pyconfig.PythonKey(block, k); ok && kk.Seconds {
 			v = pyconfig.SecondsValue(fmt.Sprint(v))
 		}
-		body.SetAttributeValue(name, toCty(v))
+		body.SetAttributeValue(name, manifest.FromGo(v))
 	}
 	return hclwrite.Format(f.Bytes()), c, nil
 }
@@ -550,40 +550,4 @@ func ReadDataFile(path string) (any, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
-}
-
-func toCty(v any) cty.Value {
-	switch x := v.(type) {
-	case nil:
-		return cty.NullVal(cty.DynamicPseudoType)
-	case string:
-		return cty.StringVal(x)
-	case bool:
-		return cty.BoolVal(x)
-	case int:
-		return cty.NumberIntVal(int64(x))
-	case int64:
-		return cty.NumberIntVal(x)
-	case float64:
-		return cty.NumberFloatVal(x)
-	case []any:
-		if len(x) == 0 {
-			return cty.EmptyTupleVal
-		}
-		vs := make([]cty.Value, len(x))
-		for i, e := range x {
-			vs[i] = toCty(e)
-		}
-		return cty.TupleVal(vs)
-	case map[string]any:
-		if len(x) == 0 {
-			return cty.EmptyObjectVal
-		}
-		m := map[string]cty.Value{}
-		for k, e := range x {
-			m[k] = toCty(e)
-		}
-		return cty.ObjectVal(m)
-	}
-	return cty.StringVal(fmt.Sprint(v))
 }

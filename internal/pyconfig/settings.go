@@ -14,6 +14,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"gopkg.in/yaml.v3"
 
+	"github.com/labbroker/broker/manifest"
 	"github.com/labbroker/broker/providers"
 )
 
@@ -396,7 +397,7 @@ func (c *converter) openstackAttr(b *hclwrite.Body, inst, key string, v any) boo
 		s, _ := seconds(v)
 		b.SetAttributeValue(key, cty.StringVal(s))
 	case "templates":
-		b.SetAttributeValue(key, toCty(v))
+		b.SetAttributeValue(key, manifest.FromGo(v))
 	case "identity_api_version":
 		if str(v) != "3" {
 			c.note("OpenStack.%s: identity_api_version %s: this broker speaks Keystone v3 only", inst, str(v))
@@ -439,7 +440,7 @@ func schemaAttr(typ string) attrFunc {
 		if !ok || t.SettingsSchema == nil || !slices.Contains(t.SettingsSchema.Names(), key) {
 			return false
 		}
-		b.SetAttributeValue(key, toCty(v))
+		b.SetAttributeValue(key, manifest.FromGo(v))
 		return true
 	}
 }
@@ -637,7 +638,7 @@ func (c *converter) nicks(n *yaml.Node) {
 		sort.Strings(keys)
 		m := map[string]cty.Value{}
 		for _, k := range keys {
-			m[k] = toCty(args[k])
+			m[k] = manifest.FromGo(args[k])
 		}
 		if len(m) > 0 {
 			b.SetAttributeValue("args", cty.ObjectVal(m))
@@ -650,38 +651,4 @@ func (c *converter) nicks(n *yaml.Node) {
 			c.body.AppendUnstructuredTokens(hclwrite.Tokens{{Type: hclsyntax.TokenComment, Bytes: []byte(strings.Join(lines, "\n") + "\n")}})
 		}
 	}
-}
-
-func toCty(v any) cty.Value {
-	switch x := v.(type) {
-	case nil:
-		return cty.NullVal(cty.DynamicPseudoType)
-	case string:
-		return cty.StringVal(x)
-	case bool:
-		return cty.BoolVal(x)
-	case int:
-		return cty.NumberIntVal(int64(x))
-	case float64:
-		return cty.NumberFloatVal(x)
-	case []any:
-		if len(x) == 0 {
-			return cty.EmptyTupleVal
-		}
-		vs := make([]cty.Value, len(x))
-		for i, e := range x {
-			vs[i] = toCty(e)
-		}
-		return cty.TupleVal(vs)
-	case map[string]any:
-		if len(x) == 0 {
-			return cty.EmptyObjectVal
-		}
-		m := map[string]cty.Value{}
-		for k, e := range x {
-			m[k] = toCty(e)
-		}
-		return cty.ObjectVal(m)
-	}
-	return cty.StringVal(fmt.Sprint(v))
 }
