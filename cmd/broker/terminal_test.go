@@ -22,6 +22,9 @@ type tmuxTerm struct {
 	t    *testing.T
 	sock string
 	n    int // commands run, for wait-for channel names
+	// changed receives a value whenever the pane gets output (pipe-pane
+	// into a FIFO), so waits look at the screen again only then.
+	changed chan struct{}
 }
 
 // waitDeadline bounds every wait on the terminal: generous, as it only
@@ -64,7 +67,38 @@ func newTmux(t *testing.T, dir string) *tmuxTerm {
 		shell = append(shell[:1], append([]string{"DOCKER_HOST=" + h}, shell[1:]...)...)
 	}
 	tm.tmux(append([]string{"-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40", "-c", dir}, shell...)...)
+	tm.watch(filepath.Join(sockDir, "out"))
 	return tm
+}
+
+// watch has tmux copy everything the pane receives into a FIFO and turns
+// each read of it into a wake-up on tm.changed. tmux parses the output
+// into the screen before it copies it out, so after a wake-up the screen
+// shows at least that output.
+func (tm *tmuxTerm) watch(fifo string) {
+	tm.t.Helper()
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		tm.t.Fatal(err)
+	}
+	tm.changed = make(chan struct{}, 1)
+	go func() {
+		f, err := os.Open(fifo) // blocks until tmux's cat opens it
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		buf := make([]byte, 4096)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				return
+			}
+			select {
+			case tm.changed <- struct{}{}:
+			default: // a wake-up is already pending
+			}
+		}
+	}()
+	tm.tmux("pipe-pane", "-t", "0", "cat > "+shQuote(fifo))
 }
 
 func (tm *tmuxTerm) tmux(args ...string) string {
@@ -88,20 +122,23 @@ func (tm *tmuxTerm) screen() string {
 	return tm.tmux("capture-pane", "-p", "-J", "-S", "-", "-t", "0")
 }
 
-// waitScreen polls the pane until it matches re.
+// waitScreen waits until the pane matches re, looking again each time
+// the pane gets output.
 func (tm *tmuxTerm) waitScreen(re string) string {
 	tm.t.Helper()
 	rx := regexp.MustCompile(re)
-	end := time.Now().Add(waitDeadline)
+	deadline := time.NewTimer(waitDeadline)
+	defer deadline.Stop()
 	for {
 		s := tm.screen()
 		if rx.MatchString(s) {
 			return s
 		}
-		if time.Now().After(end) {
-			tm.t.Fatalf("the terminal never showed %q:\n%s", re, s)
+		select {
+		case <-tm.changed:
+		case <-deadline.C:
+			tm.t.Fatalf("the terminal never showed %q:\n%s", re, tm.screen())
 		}
-		time.Sleep(50 * time.Millisecond) // a poll interval, not a synchronisation
 	}
 }
 
