@@ -165,6 +165,14 @@ func (h *Host) session(ctx context.Context) (remote.Session, error) {
 	return s, nil
 }
 
+// Connect opens the host's session now; otherwise the first command or
+// copy opens it. A caller uses it to tell "the host cannot be reached"
+// from a failure of what it does next.
+func (h *Host) Connect(ctx context.Context) error {
+	_, err := h.session(ctx)
+	return err
+}
+
 // Run runs a shell command line on the host and captures its output.
 func (h *Host) Run(ctx context.Context, cmd string) Result {
 	return h.run(ctx, cmd, remote.RunOptions{})

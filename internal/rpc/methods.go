@@ -407,13 +407,12 @@ func unreachable(err error) error {
 	return out
 }
 
-// session opens h's session now, so that a failure to reach it is an
-// unreachable error rather than a copy error.
+// session opens h's session now (once; it is pooled), so that a failure
+// to reach it is an unreachable error rather than a copy error; sim hosts
+// fail here with their "no transport" error.
 func session(ctx context.Context, h *broker.Host) error {
-	// A no-op command opens the pooled session without a second channel
-	// type; sim hosts fail here with their "no transport" error.
-	if r := h.RunWith(ctx, "true", broker.RunOptions{}); r.Err != nil {
-		return unreachable(r.Err)
+	if err := h.Connect(ctx); err != nil {
+		return unreachable(err)
 	}
 	return nil
 }
@@ -426,31 +425,27 @@ type copyParams struct {
 
 // upload: {host, local, remote} → {}: a file or tree, modes kept.
 func upload(ctx context.Context, s *Server, params json.RawMessage) (any, error) {
-	var p copyParams
-	if err := decode(params, &p); err != nil {
-		return nil, err
-	}
-	if p.Local == "" || p.Remote == "" {
-		return nil, invalid("upload: want local and remote paths")
-	}
-	h, err := s.host(ctx, p.Host)
-	if err != nil {
-		return nil, err
-	}
-	if err := session(ctx, h); err != nil {
-		return nil, err
-	}
-	return nil, h.Upload(ctx, p.Local, p.Remote)
+	return copyFiles(ctx, s, params, "upload: want local and remote paths", (*broker.Host).Upload)
 }
 
 // download: {host, remote, local} → {}.
 func download(ctx context.Context, s *Server, params json.RawMessage) (any, error) {
+	return copyFiles(ctx, s, params, "download: want remote and local paths",
+		func(h *broker.Host, ctx context.Context, local, remote string) error {
+			return h.Download(ctx, remote, local)
+		})
+}
+
+// copyFiles is upload and download: transfer(h, ctx, local, remote) copies
+// in its direction.
+func copyFiles(ctx context.Context, s *Server, params json.RawMessage, want string,
+	transfer func(h *broker.Host, ctx context.Context, local, remote string) error) (any, error) {
 	var p copyParams
 	if err := decode(params, &p); err != nil {
 		return nil, err
 	}
 	if p.Local == "" || p.Remote == "" {
-		return nil, invalid("download: want remote and local paths")
+		return nil, invalid("%s", want)
 	}
 	h, err := s.host(ctx, p.Host)
 	if err != nil {
@@ -459,7 +454,7 @@ func download(ctx context.Context, s *Server, params json.RawMessage) (any, erro
 	if err := session(ctx, h); err != nil {
 		return nil, err
 	}
-	return nil, h.Download(ctx, p.Remote, p.Local)
+	return nil, transfer(h, ctx, p.Local, p.Remote)
 }
 
 // read_file: {host, path} → {data (base64)}.
